@@ -1,0 +1,5 @@
+import sys
+
+from asnflow.cli import main
+
+sys.exit(main())

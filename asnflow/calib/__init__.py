@@ -1,0 +1,1 @@
+"""Calibration modules keyed by asn_type, and reference-data providers."""

@@ -1,0 +1,1 @@
+"""Pool reading, association generation, finalize/prune, output, graph and dispatch."""

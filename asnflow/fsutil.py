@@ -1,0 +1,65 @@
+"""Writing files so that a failed run leaves nothing half-written.
+
+Everything asnflow writes goes through here: files are first written into a
+hidden staging folder beside their destination (same file system, so the final
+move is an atomic rename) and moved into place only once all of them exist.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from asnflow.errors import InputError
+
+# A file name asnflow may create: no folder parts, nothing hidden, no "..".
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9_{}+=,@-][A-Za-z0-9._{}+=,@-]*$")
+
+
+def check_file_name(name: str) -> str:
+    """Refuse a generated file name that could land outside its folder."""
+    if not _SAFE_NAME.match(name) or ".." in name:
+        raise InputError(f"refusing to write a file named {name!r}: it is not a plain file name")
+    return name
+
+
+@contextmanager
+def staged_folder(destination: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield an empty staging folder; on success move its files into ``destination``.
+
+    ``destination`` is created if needed. Files already in ``destination`` with
+    the same names are replaced; others are left alone. If the body raises,
+    the staging folder is removed and ``destination`` is untouched (apart from
+    being created).
+    """
+    destination = Path(destination)
+    if destination.exists() and not destination.is_dir():
+        raise InputError("output path exists and is not a folder", path=str(destination))
+    destination.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".asnflow-staging-", dir=destination))
+    try:
+        yield staging
+        for entry in sorted(staging.iterdir()):
+            os.replace(entry, destination / entry.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` to ``path`` through a temporary file and an atomic rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
