@@ -1,0 +1,60 @@
+"""rules.yaml: the default rule files, the asn_type -> calibration table, the naming profile."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from asnflow.errors import RuleError
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def default_config_path() -> Path:
+    """rules.yaml inside the installed package, or at the top of a source checkout."""
+    for candidate in (PACKAGE_DIR / "rules.yaml", PACKAGE_DIR.parent / "rules.yaml"):
+        if candidate.is_file():
+            return candidate
+    raise RuleError("the default rules.yaml is missing from this installation")
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    rule_files: tuple[Path, ...]
+    registries: dict[str, str] = field(default_factory=dict)
+    calibration: dict[str, str] = field(default_factory=dict)
+    naming_profile: str = "jwst-3.0"
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Read a rules.yaml (the shipped one by default) into a :class:`Config`."""
+    import yaml  # deferred: only the commands that need the config pay for it
+
+    config_path = Path(path) if path is not None else default_config_path()
+    try:
+        text = config_path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RuleError(f"cannot read configuration: {exc.strerror}", path=str(config_path)) from None
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise RuleError(
+            f"not valid YAML: {getattr(exc, 'problem', exc)}",
+            path=str(config_path),
+            line=mark.line + 1 if mark else None,
+            column=mark.column + 1 if mark else None,
+        ) from None
+    if not isinstance(data, dict):
+        raise RuleError("expected a mapping at the top level", path=str(config_path))
+    base = PACKAGE_DIR if config_path.parent in (PACKAGE_DIR, PACKAGE_DIR.parent) else config_path.parent
+    rule_files = tuple((base / entry).resolve() for entry in data.get("rules", []) or [])
+    naming = data.get("naming") or {}
+    return Config(
+        path=config_path,
+        rule_files=rule_files,
+        registries=dict(data.get("registries") or {}),
+        calibration={str(k): str(v) for k, v in (data.get("calibration") or {}).items()},
+        naming_profile=str(naming.get("profile", "jwst-3.0")),
+    )
