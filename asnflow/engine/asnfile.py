@@ -1,0 +1,353 @@
+"""Association files: serialise, validate, read and write (JSON or YAML).
+
+The JSON text is byte-for-byte what jwst writes (four-space indent, keys in
+insertion order, no trailing newline), so files from either tool compare
+equal. YAML is offered as a readable alternative of the same mapping and is
+read wherever JSON is read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from asnflow.errors import AsnflowError, AssociationFileError
+from asnflow.fsutil import check_file_name, staged_folder
+
+FORMATS = ("json", "yaml")
+EXTENSIONS = {"json": ".json", "yaml": ".yaml"}
+YAML_SUFFIXES = (".yaml", ".yml")
+
+# jwst's association file name templates (lib/dms_base.py), lower-cased.
+_NAME_TEMPLATE = "jw{program}-{acid}_{asn_type}_{sequence:05d}_asn"
+_NAME_TEMPLATE_STAMP = "jw{program}-{acid}_{stamp}_{asn_type}_{sequence:05d}_asn"
+
+_LEVEL_FROM_TYPE = re.compile(r"([23])$")
+_LEVEL2_RULE = re.compile(r"lv2|level2", re.IGNORECASE)
+_LEVEL3_RULE = re.compile(r"lv3|level_?3", re.IGNORECASE)
+
+
+# --------------------------------------------------------------------------- dumps
+
+
+def dumps(asn: Mapping, fmt: str = "json") -> str:
+    """The text of an association file in ``fmt`` ("json" or "yaml").
+
+    JSON is ``json.dumps(asn, indent=4, separators=(",", ": "))``, exactly as
+    jwst writes it; YAML is block style with the keys in the same order.
+    """
+    fmt = _check_format(fmt)
+    if fmt == "json":
+        return json.dumps(asn, indent=4, separators=(",", ": "))
+    return yaml.dump(
+        _plain(asn),
+        Dumper=_ReadableDumper,
+        sort_keys=False,
+        default_flow_style=False,
+        allow_unicode=True,
+        width=100,
+    )
+
+
+def _check_format(fmt: str) -> str:
+    if fmt not in FORMATS:
+        raise AsnflowError(f"unknown association file format {fmt!r}; choose one of: {', '.join(FORMATS)}")
+    return fmt
+
+
+def _plain(value: Any) -> Any:
+    """Plain dicts, lists and scalars (YAML's safe dumper refuses subclasses)."""
+    if isinstance(value, Mapping):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if isinstance(value, str):
+        return str(value)
+    return value
+
+
+class _ReadableDumper(yaml.SafeDumper):
+    """Safe YAML with multi-line strings (``constraints``) as literal blocks."""
+
+    def represent_str(self, data: str) -> yaml.ScalarNode:  # noqa: D102
+        if "\n" in data:
+            # PyYAML falls back to a quoted scalar when a literal block could
+            # not hold the text exactly (trailing spaces, special characters).
+            return self.represent_scalar("tag:yaml.org,2002:str", data, style="|")
+        return super().represent_str(data)
+
+
+_ReadableDumper.add_representer(str, _ReadableDumper.represent_str)
+
+
+# ------------------------------------------------------------------------ validate
+
+
+@cache
+def _validator(level: str):
+    """The compiled Draft 4 validator for one schema (built once per process)."""
+    import jsonschema
+
+    text = resources.files("asnflow.engine").joinpath("schemas", f"{level}.json").read_text(encoding="utf-8")
+    schema = json.loads(text)
+    jsonschema.Draft4Validator.check_schema(schema)
+    return jsonschema.Draft4Validator(schema)
+
+
+def schema_level(asn: Mapping) -> str:
+    """Which schema an association is checked against: "level2b" or "level3".
+
+    The asn_type decides (image2, tso-spec2, ... end in 2; image3, coron3, ...
+    in 3); when it does not (``"None"`` from a list, ``user_built``), the rule
+    name does (DMSLevel2bBase, Asn_Lv2Image, DMS_Level3_Base, ...); otherwise
+    the more lenient level-2b schema is used, as jwst accepts a file that any
+    of its schemas accepts.
+    """
+    asn_type = asn.get("asn_type") if isinstance(asn, Mapping) else None
+    if isinstance(asn_type, str):
+        found = _LEVEL_FROM_TYPE.search(asn_type.strip())
+        if found:
+            return "level2b" if found.group(1) == "2" else "level3"
+    asn_rule = asn.get("asn_rule") if isinstance(asn, Mapping) else None
+    if isinstance(asn_rule, str):
+        if _LEVEL3_RULE.search(asn_rule):
+            return "level3"
+        if _LEVEL2_RULE.search(asn_rule):
+            return "level2b"
+    return "level2b"
+
+
+def json_path(parts: Iterable[str | int]) -> str:
+    """``products[0].members[2].exptype`` from a sequence of keys and indexes."""
+    text = "$"
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return text
+
+
+def validate(asn: Mapping, *, source: str | None = None) -> None:
+    """Check an association against its schema (see :func:`schema_level`).
+
+    Raises :class:`AssociationFileError` naming ``source`` (the file, when
+    there is one) and the JSON path of the first problem found.
+    """
+    if not isinstance(asn, Mapping):
+        raise AssociationFileError(
+            f"an association must be a mapping at the top level, not {_kind(asn)}", path=source
+        )
+    level = schema_level(asn)
+    error = _first_error(_validator(level), asn)
+    if error is not None:
+        where = json_path(error.absolute_path)
+        raise AssociationFileError(
+            f"not a valid {level} association: at {where}: {_describe(error)}",
+            path=source,
+            hint=_hint(error),
+        )
+
+
+def _first_error(validator, instance):
+    """The error nearest the top of the document, first in document order."""
+    errors = list(validator.iter_errors(instance))
+    if not errors:
+        return None
+    return min(errors, key=lambda e: (len(e.absolute_path), [_order(p) for p in e.absolute_path]))
+
+
+def _order(part: str | int) -> tuple[int, int, str]:
+    return (0, part, "") if isinstance(part, int) else (1, 0, str(part))
+
+
+def _describe(error) -> str:
+    if error.validator == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else error.message
+        return f"missing required key {missing!r}"
+    if error.validator == "type":
+        expected = error.validator_value
+        expected = " or ".join(expected) if isinstance(expected, list) else expected
+        return f"expected {expected}, found {_kind(error.instance)} {_short(error.instance)}"
+    return error.message
+
+
+def _hint(error) -> str | None:
+    if error.validator == "required" and "exptype" in error.message:
+        return "every member needs an exptype such as science, background or imprint"
+    return None
+
+
+def _kind(value: Any) -> str:
+    return {
+        type(None): "null",
+        bool: "boolean",
+        int: "integer",
+        float: "number",
+        str: "string",
+        list: "array",
+        dict: "object",
+    }.get(type(value), type(value).__name__)
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value) if not isinstance(value, (dict, list)) else ("{...}" if isinstance(value, dict) else "[...]")
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+# ---------------------------------------------------------------------------- load
+
+
+def loads(text: str, *, source: str | None = None) -> dict:
+    """Parse and validate association text (JSON or YAML, told apart by content).
+
+    Text that starts with ``{`` is JSON, read strictly (a trailing comma is an
+    error, not a YAML fallback as in old jwst) unless ``source`` ends in
+    .yaml/.yml; anything else is YAML.
+    """
+    text = text.removeprefix("\ufeff")
+    stripped = text.lstrip()
+    if not stripped:
+        raise AssociationFileError("the association file is empty", path=source)
+    as_yaml = source is not None and Path(source).suffix.lower() in YAML_SUFFIXES
+    if stripped[0] in "{[" and not as_yaml:
+        data = _parse_json(text, source)
+    else:
+        data = _parse_yaml(text, source)
+    validate(data, source=source)
+    return data
+
+
+def load(path: str | os.PathLike[str]) -> dict:
+    """Read an association file (JSON or YAML), validated, as a plain dict."""
+    source = os.fspath(path)
+    try:
+        text = Path(source).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise AssociationFileError("association file not found", path=source) from None
+    except IsADirectoryError:
+        raise AssociationFileError("expected an association file, found a folder", path=source) from None
+    except UnicodeDecodeError:
+        raise AssociationFileError("not an association file (not UTF-8 text)", path=source) from None
+    except OSError as exc:
+        raise AssociationFileError(f"cannot read association file: {exc.strerror}", path=source) from None
+    return loads(text, source=source)
+
+
+def _parse_json(text: str, source: str | None) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise AssociationFileError(
+            f"not valid JSON: {exc.msg}", path=source, line=exc.lineno, column=exc.colno
+        ) from None
+    except RecursionError:
+        raise AssociationFileError("not valid JSON: nested too deeply", path=source) from None
+
+
+def _parse_yaml(text: str, source: str | None) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise AssociationFileError(
+            f"not valid JSON or YAML: {problem}",
+            path=source,
+            line=mark.line + 1 if mark else None,
+            column=mark.column + 1 if mark else None,
+        ) from None
+
+
+# --------------------------------------------------------------------------- write
+
+
+def default_file_stem(asn: Mapping, sequence: int) -> str:
+    """jwst's association file stem, from the association's own content."""
+    program = str(asn.get("program", "noprogram"))
+    acid = str(asn.get("asn_id", "a3001"))
+    asn_type = str(asn.get("asn_type", "None"))
+    stamp = asn.get("version_id")
+    if stamp:
+        name = _NAME_TEMPLATE_STAMP.format(
+            program=program, acid=acid, stamp=stamp, asn_type=asn_type, sequence=sequence
+        )
+    else:
+        name = _NAME_TEMPLATE.format(program=program, acid=acid, asn_type=asn_type, sequence=sequence)
+    return name.lower()
+
+
+def file_names(asns: Iterable[Mapping], fmt: str = "json") -> list[str]:
+    """The file name each association is written under (see :func:`write`)."""
+    extension = EXTENSIONS[_check_format(fmt)]
+    counters: Counter[tuple[str, str]] = Counter()
+    names = []
+    for asn in asns:
+        stem = getattr(asn, "name", None)
+        if not stem:
+            key = (str(asn.get("asn_id")), str(asn.get("asn_type")))
+            counters[key] += 1
+            stem = default_file_stem(asn, counters[key])
+        stem = str(stem)
+        name = stem if stem.endswith(extension) else stem + extension
+        names.append(check_file_name(name))
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise AsnflowError(f"two associations would be written to the same file {name}")
+        seen.add(name)
+    return names
+
+
+def write(asns: Iterable[Mapping], folder: str | os.PathLike[str], fmt: str = "json") -> list[Path]:
+    """Validate and write associations into ``folder``, all or nothing.
+
+    A file's stem is ``asn.name`` when the object has one, otherwise
+    ``jw{program}-{asn_id}_{asn_type}_{n:05d}_asn`` with ``n`` counting per
+    (asn_id, asn_type) in the order given. Returns the written paths.
+    """
+    asns = list(asns)
+    names = file_names(asns, fmt)
+    texts = []
+    for asn, name in zip(asns, names, strict=True):
+        validate(asn, source=name)
+        texts.append(dumps(asn, fmt))
+    destination = Path(folder)
+    with staged_folder(destination) as staging:
+        for name, text in zip(names, texts, strict=True):
+            with open(staging / name, "w", encoding="utf-8", newline="") as handle:
+                handle.write(text)
+    return [destination / name for name in names]
+
+
+def write_file(asn: Mapping, path: str | os.PathLike[str], fmt: str | None = None) -> Path:
+    """Validate and write one association to ``path`` through an atomic rename.
+
+    The format is ``fmt``, or taken from the extension (.yaml/.yml: YAML, else JSON).
+    """
+    from asnflow.fsutil import atomic_write_text
+
+    path = Path(path)
+    if fmt is None:
+        fmt = "yaml" if path.suffix.lower() in YAML_SUFFIXES else "json"
+    validate(asn, source=str(path))
+    return atomic_write_text(path, dumps(asn, fmt))
+
+
+def detect_format(path: str | os.PathLike[str]) -> str:
+    """The format an existing association file is written in ("json" or "yaml")."""
+    path = Path(path)
+    if path.suffix.lower() in YAML_SUFFIXES:
+        return "yaml"
+    try:
+        with open(path, encoding="utf-8") as handle:
+            head = handle.read(4096).removeprefix("\ufeff").lstrip()
+    except OSError:
+        return "json"
+    return "json" if not head or head[0] in "{[" else "yaml"
