@@ -31,6 +31,7 @@ YAML_SUFFIXES = (".yaml", ".yml")
 _NAME_TEMPLATE = "jw{program}-{acid}_{asn_type}_{sequence:05d}_asn"
 _NAME_TEMPLATE_STAMP = "jw{program}-{acid}_{stamp}_{asn_type}_{sequence:05d}_asn"
 
+_NUMBER_LIKE = re.compile(r"[-+]?\.?[0-9][0-9_.:eE+-]*")
 _LEVEL_FROM_TYPE = re.compile(r"([23])$")
 _LEVEL2_RULE = re.compile(r"lv2|level2", re.IGNORECASE)
 _LEVEL3_RULE = re.compile(r"lv3|level_?3", re.IGNORECASE)
@@ -53,7 +54,7 @@ def dumps(asn: Mapping, fmt: str = "json") -> str:
         Dumper=_ReadableDumper,
         sort_keys=False,
         default_flow_style=False,
-        allow_unicode=True,
+        allow_unicode=False,  # escaped: PyYAML mis-reads raw U+0085 and U+2028 in its own output
         width=100,
     )
 
@@ -83,6 +84,10 @@ class _ReadableDumper(yaml.SafeDumper):
             # PyYAML falls back to a quoted scalar when a literal block could
             # not hold the text exactly (trailing spaces, special characters).
             return self.represent_scalar("tag:yaml.org,2002:str", data, style="|")
+        if _NUMBER_LIKE.fullmatch(data):
+            # "00009" is a string to PyYAML (YAML 1.1) but a number to YAML 1.2
+            # readers; quote it so every reader keeps the program id as text.
+            return self.represent_scalar("tag:yaml.org,2002:str", data, style="'")
         return super().represent_str(data)
 
 
