@@ -1,0 +1,43 @@
+"""Drawing a :class:`~asnflow.engine.graph.DependencyGraph`: kept apart from the graph itself.
+
+Every renderer takes the graph plus a :class:`GraphView` (what is known beyond
+the graph: missing inputs in a data folder, node statuses from a run log) and
+returns text, or bytes for pictures.
+"""
+
+from __future__ import annotations
+
+from asnflow.engine.draw.style import GraphView
+
+TEXT_FORMATS = ("text", "json", "dot", "mermaid")
+PICTURE_FORMATS = ("png", "svg")
+FORMATS = TEXT_FORMATS + PICTURE_FORMATS
+
+
+def render(graph, fmt: str, view: GraphView | None = None) -> str | bytes:
+    """Render ``graph`` in one of :data:`FORMATS`."""
+    view = view or GraphView()
+    if fmt == "text":
+        from asnflow.engine.draw.printer import render_text
+
+        return render_text(graph, view)
+    if fmt == "json":
+        from asnflow.engine.draw.node_link import render_json
+
+        return render_json(graph, view)
+    if fmt == "dot":
+        from asnflow.engine.draw.dot import render_dot
+
+        return render_dot(graph, view)
+    if fmt == "mermaid":
+        from asnflow.engine.draw.mermaid import render_mermaid
+
+        return render_mermaid(graph, view)
+    if fmt in PICTURE_FORMATS:
+        from asnflow.engine.draw.picture import render_picture
+
+        return render_picture(graph, fmt, view)
+    raise ValueError(f"unknown graph format {fmt!r}; choose from {', '.join(FORMATS)}")
+
+
+__all__ = ["FORMATS", "PICTURE_FORMATS", "TEXT_FORMATS", "GraphView", "render"]

@@ -1,0 +1,417 @@
+"""The dependency graph between associations (and the raw exposures they start from).
+
+One node per association (id = its file stem) and, unless left out, one
+``detector1`` node per raw exposure whose ``_rate``/``_rateints`` product a
+member lists. An edge P -> C exists wherever a file C reads is a file P
+writes; what a node reads and writes comes from its calibration module
+(:func:`asnflow.calib.base.module_for`), so the graph and the modules agree by
+construction. Files nobody produces are *external inputs*: they must already
+be in the data folder.
+
+:class:`DependencyGraph` is a read-only, typed view over a
+``networkx.DiGraph``; drawing it is the job of :mod:`asnflow.engine.draw`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+
+from asnflow.calib.base import (
+    DETECTOR1,
+    PLACEHOLDER,
+    CalibrationModule,
+    Node,
+    file_root,
+    file_suffix,
+    module_for,
+)
+from asnflow.errors import AssociationFileError, GraphError, InputError
+
+ASSOCIATION = "association"
+EXPOSURE = "exposure"
+ASSOCIATION_SUFFIXES = (".json", ".yaml", ".yml")
+# Detector1 products a member can name; the raw exposure is <root>_uncal.fits.
+DETECTOR1_SUFFIXES = frozenset({"rate", "rateints"})
+_MAX_NAMED = 5  # how many files an error line names before "and N more"
+
+
+@dataclass(frozen=True)
+class LoadedAssociation:
+    """An association file and its content."""
+
+    path: Path
+    data: Mapping[str, Any]
+
+    @property
+    def node_id(self) -> str:
+        return self.path.stem
+
+
+@dataclass(frozen=True)
+class GraphSummary:
+    """The counts people ask for first."""
+
+    associations: int
+    association_edges: int
+    generations: int
+    exposures: int
+    edges: int
+
+    def line(self) -> str:
+        return (
+            f"{self.associations} associations, {self.association_edges} association edges, "
+            f"{self.generations} generations; {self.exposures} exposures"
+        )
+
+
+# ---------------------------------------------------------------------------
+# Reading association files
+
+
+def association_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """Expand PATHS: files are taken as given, folders give their ``*_asn.{json,yaml,yml}``."""
+    found: list[Path] = []
+    for entry in paths:
+        path = Path(entry)
+        if path.is_dir():
+            inside = sorted(
+                p for p in path.iterdir() if p.is_file() and p.name.endswith(tuple(f"_asn{s}" for s in ASSOCIATION_SUFFIXES))
+            )
+            if not inside:
+                raise InputError("no association files (*_asn.json, *_asn.yaml) in this folder", path=str(path))
+            found.extend(inside)
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise InputError("no such file or folder", path=str(path))
+    return found
+
+
+def load_association(path: str | os.PathLike[str]) -> LoadedAssociation:
+    """Read one association file (JSON, or YAML by its extension) and check its shape."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise AssociationFileError(f"cannot read association: {exc.strerror}", path=str(path)) from None
+    except UnicodeDecodeError:
+        raise AssociationFileError("not a text file", path=str(path)) from None
+    if path.suffix.lower() in (".yaml", ".yml"):
+        import yaml
+
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            raise AssociationFileError(
+                f"not valid YAML: {getattr(exc, 'problem', exc)}",
+                path=str(path),
+                line=mark.line + 1 if mark else None,
+                column=mark.column + 1 if mark else None,
+            ) from None
+    else:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise AssociationFileError(f"not valid JSON: {exc.msg}", path=str(path), line=exc.lineno, column=exc.colno) from None
+    _check_association(data, path)
+    return LoadedAssociation(path, data)
+
+
+def _check_association(data: Any, path: Path) -> None:
+    def fail(message: str) -> None:
+        raise AssociationFileError(message, path=str(path))
+
+    if not isinstance(data, dict):
+        fail("an association must be a mapping with asn_type and products")
+    if not isinstance(data.get("asn_type"), str) or not data["asn_type"]:
+        fail("the association has no asn_type")
+    products = data.get("products")
+    if not isinstance(products, list):
+        fail("the association has no products list")
+    for p, product in enumerate(products):
+        if not isinstance(product, dict) or not isinstance(product.get("members"), list):
+            fail(f"products[{p}] has no members list")
+        if not isinstance(product.get("name"), str):
+            fail(f"products[{p}] has no name")
+        for m, member in enumerate(product["members"]):
+            if not isinstance(member, dict) or not isinstance(member.get("expname"), str) or not member["expname"]:
+                fail(f"products[{p}].members[{m}] has no expname")
+            if os.sep in member["expname"] or member["expname"] in (".", ".."):
+                # Everything lives in one flat data folder; a path here would escape it.
+                fail(f"products[{p}].members[{m}] expname {member['expname']!r} is not a plain file name")
+
+
+def load_associations(paths: Iterable[str | os.PathLike[str]]) -> list[LoadedAssociation]:
+    """Load every association named by PATHS (files or folders)."""
+    return [load_association(p) for p in association_files(paths)]
+
+
+# ---------------------------------------------------------------------------
+# The graph
+
+
+class DependencyGraph:
+    """Associations and exposures, with an edge wherever one's output is another's input.
+
+    Build it with :func:`build_graph`. ``digraph`` is the underlying
+    ``networkx.DiGraph``: each node carries ``kind``, ``asn_type``, ``inputs``
+    and ``outputs``; each edge carries ``files`` (what flows along it).
+    """
+
+    def __init__(
+        self,
+        digraph: nx.DiGraph,
+        nodes: Mapping[str, Node],
+        external_inputs: Mapping[str, tuple[str, ...]],
+        calibration: Mapping[str, str],
+    ) -> None:
+        self._digraph = digraph
+        self._nodes = dict(nodes)
+        self._external = dict(external_inputs)
+        self._producers = {f: n for n in self._nodes for f in digraph.nodes[n]["outputs"]}
+        self.calibration = dict(calibration)
+
+    # -- nodes and edges --------------------------------------------------
+    @property
+    def digraph(self) -> nx.DiGraph:
+        """A read-only view of the networkx graph."""
+        return self._digraph.copy(as_view=True)
+
+    def __len__(self) -> int:
+        return len(self._nodes)
+
+    def __contains__(self, node_id: object) -> bool:
+        return node_id in self._nodes
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.topological_order())
+
+    def node(self, node_id: str) -> Node:
+        return self._nodes[node_id]
+
+    @property
+    def nodes(self) -> Mapping[str, Node]:
+        return dict(self._nodes)
+
+    def inputs(self, node_id: str) -> tuple[str, ...]:
+        return tuple(self._digraph.nodes[node_id]["inputs"])
+
+    def outputs(self, node_id: str) -> tuple[str, ...]:
+        return tuple(self._digraph.nodes[node_id]["outputs"])
+
+    def predecessors(self, node_id: str) -> list[str]:
+        return sorted(self._digraph.predecessors(node_id))
+
+    def successors(self, node_id: str) -> list[str]:
+        return sorted(self._digraph.successors(node_id))
+
+    def descendants(self, node_id: str) -> set[str]:
+        return nx.descendants(self._digraph, node_id)
+
+    def edge_files(self, producer: str, consumer: str) -> tuple[str, ...]:
+        return tuple(self._digraph.edges[producer, consumer]["files"])
+
+    def association_ids(self) -> list[str]:
+        return [n for n in self.topological_order() if self._nodes[n].kind == ASSOCIATION]
+
+    def exposure_ids(self) -> list[str]:
+        return [n for n in self.topological_order() if self._nodes[n].kind == EXPOSURE]
+
+    # -- order ------------------------------------------------------------
+    def topological_order(self) -> list[str]:
+        """Every node after its producers; ties broken by id, so the order is stable."""
+        return list(nx.lexicographical_topological_sort(self._digraph))
+
+    def generations(self) -> list[list[str]]:
+        """Nodes grouped by longest path from a source (exposures are generation 0)."""
+        return [sorted(g) for g in nx.topological_generations(self._digraph)]
+
+    def association_generations(self) -> list[list[str]]:
+        """Generations of the association layer alone (exposure edges ignored)."""
+        sub = self._digraph.subgraph(n for n, node in self._nodes.items() if node.kind == ASSOCIATION)
+        return [sorted(g) for g in nx.topological_generations(sub)]
+
+    def summary(self) -> GraphSummary:
+        associations = [n for n, node in self._nodes.items() if node.kind == ASSOCIATION]
+        sub = self._digraph.subgraph(associations)
+        return GraphSummary(
+            associations=len(associations),
+            association_edges=sub.number_of_edges(),
+            generations=len(self.association_generations()),
+            exposures=len(self._nodes) - len(associations),
+            edges=self._digraph.number_of_edges(),
+        )
+
+    # -- files ------------------------------------------------------------
+    @property
+    def external_inputs(self) -> dict[str, tuple[str, ...]]:
+        """Input files no node produces, each with the nodes that read it."""
+        return dict(self._external)
+
+    def producer_of(self, file_name: str) -> str | None:
+        """The node that writes ``file_name``, or None for an external input."""
+        return self._producers.get(file_name)
+
+    def missing_inputs(self, data_dir: str | os.PathLike[str], nodes: Iterable[str] | None = None) -> dict[str, tuple[str, ...]]:
+        """External inputs not in ``data_dir``, with their readers (optionally only for ``nodes``)."""
+        data_dir = Path(data_dir)
+        only = None if nodes is None else set(nodes)
+        missing: dict[str, tuple[str, ...]] = {}
+        for file_name, readers in sorted(self._external.items()):
+            wanted_by = tuple(r for r in readers if only is None or r in only)
+            if wanted_by and not (data_dir / file_name).exists():
+                missing[file_name] = wanted_by
+        return missing
+
+    def module(self, node_id: str) -> CalibrationModule:
+        return module_for(self._nodes[node_id].asn_type, self.calibration)
+
+
+def build_graph(
+    associations: Iterable[LoadedAssociation | str | os.PathLike[str]],
+    *,
+    calibration: Mapping[str, str] | None = None,
+    exposures: bool = True,
+    data_dir: str | os.PathLike[str] | None = None,
+) -> DependencyGraph:
+    """Build the graph from loaded associations or association paths (files or folders).
+
+    ``calibration`` is the asn_type -> module table (rules.yaml's by default).
+    With ``exposures=False`` the detector1 layer is left out and ``_rate``
+    files become external inputs. ``data_dir`` only fills exposure nodes' paths.
+    """
+    if calibration is None:
+        from asnflow.config import load_config
+
+        calibration = load_config().calibration
+    loaded = _as_loaded(associations)
+    modules: dict[str, CalibrationModule] = {}
+
+    def module(asn_type: str) -> CalibrationModule:
+        if asn_type not in modules:
+            modules[asn_type] = module_for(asn_type, calibration)
+        return modules[asn_type]
+
+    digraph = nx.DiGraph()
+    nodes: dict[str, Node] = {}
+    for item in loaded:
+        node_id = item.node_id
+        if node_id in nodes:
+            raise GraphError(
+                f"two association files share the id {node_id!r}: {nodes[node_id].path} and {item.path}",
+                path=str(item.path),
+            )
+        nodes[node_id] = Node(node_id, ASSOCIATION, str(item.data["asn_type"]), item.path, item.data)
+
+    files_in: dict[str, list[str]] = {}
+    files_out: dict[str, list[str]] = {}
+    for node_id, node in nodes.items():
+        files_in[node_id] = list(dict.fromkeys(module(node.asn_type).inputs(node)))
+        files_out[node_id] = list(dict.fromkeys(module(node.asn_type).outputs(node)))
+    producers = _producers(files_out)
+
+    if exposures:
+        wanted: dict[str, list[str]] = {}
+        for node_id in nodes:
+            for file_name in files_in[node_id]:
+                if file_name not in producers and file_suffix(file_name) in DETECTOR1_SUFFIXES:
+                    wanted.setdefault(f"{file_root(file_name)}_uncal", []).append(file_name)
+        for uncal_stem, products in sorted(wanted.items()):
+            exposure = Node(
+                node_id=f"{DETECTOR1}:{uncal_stem}",
+                kind=EXPOSURE,
+                asn_type=DETECTOR1,
+                path=Path(data_dir) / f"{uncal_stem}.fits" if data_dir is not None else None,
+                association=None,
+                wanted=tuple(sorted(set(products))),
+            )
+            nodes[exposure.node_id] = exposure
+            files_in[exposure.node_id] = list(dict.fromkeys(module(DETECTOR1).inputs(exposure)))
+            files_out[exposure.node_id] = list(dict.fromkeys(module(DETECTOR1).outputs(exposure)))
+        producers = _producers(files_out)
+
+    for node_id, node in nodes.items():
+        digraph.add_node(
+            node_id,
+            kind=node.kind,
+            asn_type=node.asn_type,
+            inputs=tuple(files_in[node_id]),
+            outputs=tuple(files_out[node_id]),
+        )
+    external: dict[str, list[str]] = {}
+    for node_id in nodes:
+        for file_name in files_in[node_id]:
+            producer = producers.get(file_name)
+            if producer is None:
+                external.setdefault(file_name, []).append(node_id)
+            elif digraph.has_edge(producer, node_id):
+                digraph.edges[producer, node_id]["files"].append(file_name)
+            else:
+                digraph.add_edge(producer, node_id, files=[file_name])
+    _refuse_cycles(digraph)
+    for _, _, data in digraph.edges(data=True):
+        data["files"] = tuple(data["files"])
+    return DependencyGraph(
+        digraph,
+        nodes,
+        {f: tuple(sorted(readers)) for f, readers in sorted(external.items())},
+        calibration,
+    )
+
+
+def _as_loaded(items: Iterable[LoadedAssociation | str | os.PathLike[str]]) -> list[LoadedAssociation]:
+    loaded: list[LoadedAssociation] = []
+    paths: list[str | os.PathLike[str]] = []
+    for item in items:
+        if isinstance(item, LoadedAssociation):
+            loaded.append(item)
+        else:
+            paths.append(item)
+    if paths:
+        loaded.extend(load_associations(paths))
+    return loaded
+
+
+def _producers(files_out: Mapping[str, Sequence[str]]) -> dict[str, str]:
+    """file -> the node writing it; two writers of one file are refused."""
+    producers: dict[str, str] = {}
+    clashes: list[str] = []
+    for node_id, outputs in files_out.items():
+        for file_name in outputs:
+            if PLACEHOLDER.search(file_name):
+                continue  # resolved at run time and terminal: no reader can name it
+            other = producers.setdefault(file_name, node_id)
+            if other != node_id:
+                clashes.append(f"{file_name} ({other} and {node_id})")
+    if clashes:
+        raise GraphError(f"files with two producers: {_name_some(clashes)}")
+    return producers
+
+
+def _refuse_cycles(digraph: nx.DiGraph) -> None:
+    try:
+        cycle = nx.find_cycle(digraph)
+    except nx.NetworkXNoCycle:
+        return
+    steps = [f"{u} -> {v} ({', '.join(digraph.edges[u, v]['files'])})" for u, v in cycle]
+    raise GraphError(f"dependency cycle: {'; '.join(steps)}")
+
+
+def _name_some(items: Sequence[str]) -> str:
+    shown = ", ".join(items[:_MAX_NAMED])
+    more = len(items) - _MAX_NAMED
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def describe_missing(missing: Mapping[str, Sequence[str]]) -> str:
+    """One line naming missing external inputs and who needs them."""
+    items = [f"{f} (needed by {', '.join(readers[:2])}{' ...' if len(readers) > 2 else ''})" for f, readers in missing.items()]
+    return f"{len(missing)} input file(s) are neither produced by any node nor on disk: {_name_some(items)}"
