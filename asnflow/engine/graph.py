@@ -14,7 +14,6 @@ be in the data folder.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -95,58 +94,20 @@ def association_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
 
 
 def load_association(path: str | os.PathLike[str]) -> LoadedAssociation:
-    """Read one association file (JSON, or YAML by its extension) and check its shape."""
+    """Read and validate one association file (JSON or YAML), see :mod:`asnflow.engine.asnfile`."""
+    from asnflow.engine import asnfile
+
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise AssociationFileError(f"cannot read association: {exc.strerror}", path=str(path)) from None
-    except UnicodeDecodeError:
-        raise AssociationFileError("not a text file", path=str(path)) from None
-    if path.suffix.lower() in (".yaml", ".yml"):
-        import yaml
-
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            raise AssociationFileError(
-                f"not valid YAML: {getattr(exc, 'problem', exc)}",
-                path=str(path),
-                line=mark.line + 1 if mark else None,
-                column=mark.column + 1 if mark else None,
-            ) from None
-    else:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise AssociationFileError(f"not valid JSON: {exc.msg}", path=str(path), line=exc.lineno, column=exc.colno) from None
-    _check_association(data, path)
-    return LoadedAssociation(path, data)
-
-
-def _check_association(data: Any, path: Path) -> None:
-    def fail(message: str) -> None:
-        raise AssociationFileError(message, path=str(path))
-
-    if not isinstance(data, dict):
-        fail("an association must be a mapping with asn_type and products")
-    if not isinstance(data.get("asn_type"), str) or not data["asn_type"]:
-        fail("the association has no asn_type")
-    products = data.get("products")
-    if not isinstance(products, list):
-        fail("the association has no products list")
-    for p, product in enumerate(products):
-        if not isinstance(product, dict) or not isinstance(product.get("members"), list):
-            fail(f"products[{p}] has no members list")
-        if not isinstance(product.get("name"), str):
-            fail(f"products[{p}] has no name")
-        for m, member in enumerate(product["members"]):
-            if not isinstance(member, dict) or not isinstance(member.get("expname"), str) or not member["expname"]:
-                fail(f"products[{p}].members[{m}] has no expname")
-            if os.sep in member["expname"] or member["expname"] in (".", ".."):
+    data = asnfile.load(path)
+    for p, product in enumerate(data.get("products") or []):
+        for m, member in enumerate(product.get("members") or []):
+            expname = str(member.get("expname", ""))
+            if "/" in expname or os.sep in expname or expname in ("", ".", ".."):
                 # Everything lives in one flat data folder; a path here would escape it.
-                fail(f"products[{p}].members[{m}] expname {member['expname']!r} is not a plain file name")
+                raise AssociationFileError(
+                    f"products[{p}].members[{m}] expname {expname!r} is not a plain file name", path=str(path)
+                )
+    return LoadedAssociation(path, data)
 
 
 def load_associations(paths: Iterable[str | os.PathLike[str]]) -> list[LoadedAssociation]:

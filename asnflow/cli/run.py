@@ -1,0 +1,119 @@
+"""``asnflow run``: calibrate every association (and raw exposure) in dependency order."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+EXECUTORS = ("serial", "process", "dask")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "run",
+        help="run the calibration modules over association files, in dependency order",
+        description=(
+            "Run each association's calibration module (and detector1 for each raw exposure) once its "
+            "inputs exist. Nodes whose outputs are newer than their inputs are skipped; a failure skips "
+            "everything downstream. Every node is logged in DATA/asnflow-run.jsonl. Exit status: 0 all "
+            "done, 1 some node failed, 2 nothing ran (bad input, missing files)."
+        ),
+    )
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="association files (JSON or YAML) or folders of *_asn files")
+    parser.add_argument("--data", required=True, metavar="DIR", help="the flat folder inputs are read from and outputs written to")
+    parser.add_argument("--executor", choices=EXECUTORS, default="process", help="where nodes run (default: process)")
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, metavar="N", help="parallel workers (default: the number of CPUs)"
+    )
+    parser.add_argument(
+        "--scheduler", metavar="ADDRESS", help="with --executor dask: a running scheduler (tcp://host:8786) instead of a local cluster"
+    )
+    parser.add_argument("--retries", type=int, default=0, metavar="N", help="run a failed node up to N more times")
+    parser.add_argument("--dry-run", action="store_true", help="print what would run, in order, with the reasons; run nothing")
+    parser.add_argument("--force", action="store_true", help="rerun nodes whose outputs are up to date")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress line on stderr")
+    parser.add_argument("--no-exposures", action="store_true", help="leave out detector1: _rate files must be in DIR")
+    parser.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an option for the calibration modules, e.g. maximum_cores=1 (repeatable; VALUE is read as YAML)",
+    )
+    parser.add_argument("--config", metavar="RULES_YAML", help="a rules.yaml whose calibration table to use")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from asnflow.config import load_config
+    from asnflow.engine.dispatch import FAILED, plan_run, run_graph
+    from asnflow.engine.graph import build_graph, describe_missing
+    from asnflow.errors import GraphError, InputError
+
+    data_dir = Path(args.data)
+    if not data_dir.is_dir():
+        raise InputError("the data folder does not exist", path=str(data_dir))
+    options = _parse_options(args.option)
+    calibration = load_config(args.config).calibration
+    graph = build_graph(args.paths, calibration=calibration, exposures=not args.no_exposures, data_dir=data_dir)
+
+    if args.dry_run:
+        plan = plan_run(graph, data_dir, force=args.force)
+        if plan.missing:
+            raise GraphError(describe_missing(plan.missing), path=str(data_dir))
+        for line in plan.lines():
+            print(line)
+        would_run = len(plan.to_run)
+        print(f"{would_run} would run, {len(plan.steps) - would_run} up to date")
+        return 0
+
+    summary = run_graph(
+        graph,
+        data_dir,
+        executor=args.executor,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        options=options,
+        provider=_default_provider(data_dir),
+        force=args.force,
+        retries=args.retries,
+        progress=not args.quiet,
+    )
+    problems = [r for r in summary.results if r.status == FAILED or r.reason.startswith("upstream ")]
+    if problems:
+        width = max(len(r.node_id) for r in problems)
+        for result in problems:
+            print(f"{result.status:<9}  {result.node_id:<{width}}  {result.reason}")
+    print(summary.line())
+    if summary.failed:
+        print(f"details: {summary.log_path}")
+    return summary.exit_status
+
+
+def _parse_options(items: list[str]) -> dict[str, object]:
+    import yaml
+
+    from asnflow.errors import InputError
+
+    options: dict[str, object] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"--option {item!r} is not KEY=VALUE")
+        try:
+            options[key.strip()] = yaml.safe_load(value) if value.strip() else ""
+        except yaml.YAMLError:
+            options[key.strip()] = value
+    return options
+
+
+def _default_provider(data_dir):
+    """The reference-data provider the calibration package offers by default, if any."""
+    try:
+        from asnflow.calib import refs
+    except ImportError:
+        return None
+    factory = getattr(refs, "default_provider", None)
+    return factory(data_dir) if callable(factory) else None

@@ -1,0 +1,628 @@
+"""Running a dependency graph: a ready-set scheduler over ``concurrent.futures.Executor``.
+
+The same loop drives an in-process serial executor, a process pool, or Dask
+distributed (a ``LocalCluster`` here, or any scheduler address). It
+
+* plans first (:func:`plan_run`): a node whose outputs exist and are newer than
+  its inputs is skipped, unless forced or an upstream node reruns; inputs that
+  no node produces must be on disk for every node that will run;
+* submits a node once all its producers are done; a failure marks every
+  descendant skipped with the reason; ``retries`` resubmits a failed node;
+* runs each node (:func:`execute_node`, in the worker) in its own scratch
+  folder ``DATA/.asnflow-scratch/<node>/`` and moves the declared outputs into
+  the data folder with ``os.replace`` only after the module succeeded, so a
+  run killed at any moment leaves no half-written product, and the next run
+  (which clears stale scratch first) redoes exactly what is missing;
+* appends one JSON line per node to ``DATA/asnflow-run.jsonl``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, TextIO
+
+from asnflow.calib.base import PLACEHOLDER, Node, RunContext, module_for
+from asnflow.engine.graph import DependencyGraph, describe_missing
+from asnflow.errors import AsnflowError, DispatchError, GraphError
+
+SUCCEEDED = "succeeded"
+SKIPPED = "skipped"
+FAILED = "failed"
+RUN = "run"
+SKIP = "skip"
+
+SCRATCH_DIR = ".asnflow-scratch"
+RUN_LOG = "asnflow-run.jsonl"
+EXECUTORS = ("serial", "process", "dask")
+# Keep stcal single-process inside a node unless asked otherwise: nodes already
+# run in parallel, and nested pools fail in daemonic Dask workers.
+DEFAULT_OPTIONS: Mapping[str, Any] = {"maximum_cores": "1"}
+
+
+# ---------------------------------------------------------------------------
+# Values
+
+
+@dataclass(frozen=True)
+class PlannedNode:
+    node_id: str
+    action: str  # RUN | SKIP
+    reason: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a run would do, in topological order, and which inputs it lacks."""
+
+    steps: tuple[PlannedNode, ...]
+    missing: Mapping[str, tuple[str, ...]]  # external input -> nodes that will run and need it
+
+    @property
+    def to_run(self) -> list[str]:
+        return [s.node_id for s in self.steps if s.action == RUN]
+
+    def lines(self) -> list[str]:
+        width = max((len(s.node_id) for s in self.steps), default=0)
+        return [f"{'run ' if s.action == RUN else 'skip'}  {s.node_id:<{width}}  {s.reason}" for s in self.steps]
+
+
+@dataclass(frozen=True)
+class NodeTask:
+    """Everything a worker needs to run one node; picklable."""
+
+    node: Node
+    calibration: Mapping[str, str]
+    data_dir: Path
+    scratch_dir: Path
+    outputs: tuple[str, ...]
+    options: Mapping[str, Any]
+    provider: Any = None
+
+
+@dataclass(frozen=True)
+class NodeResult:
+    node_id: str
+    status: str  # SUCCEEDED | SKIPPED | FAILED
+    reason: str = ""
+    duration: float = 0.0
+    attempts: int = 0
+    detail: str = ""  # the traceback of an unexpected exception
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """The outcome of :func:`run_graph`, one result per node in topological order."""
+
+    run_id: str
+    results: tuple[NodeResult, ...]
+    log_path: Path | None = None
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.results if r.status == status)
+
+    @property
+    def succeeded(self) -> int:
+        return self.count(SUCCEEDED)
+
+    @property
+    def skipped(self) -> int:
+        return self.count(SKIPPED)
+
+    @property
+    def failed(self) -> int:
+        return self.count(FAILED)
+
+    @property
+    def exit_status(self) -> int:
+        """0 when nothing failed, 1 otherwise (the CLI's "ran, but found failures")."""
+        return 1 if self.failed else 0
+
+    def line(self) -> str:
+        return f"{self.succeeded} succeeded, {self.skipped} skipped, {self.failed} failed"
+
+    def result(self, node_id: str) -> NodeResult:
+        for r in self.results:
+            if r.node_id == node_id:
+                return r
+        raise KeyError(node_id)
+
+
+# ---------------------------------------------------------------------------
+# Planning
+
+
+def plan_run(graph: DependencyGraph, data_dir: str | os.PathLike[str], *, force: bool = False) -> Plan:
+    """Decide, from what is on disk, which nodes run and which are up to date.
+
+    Make-like: a node runs when forced, when one of its outputs is missing or
+    older than one of its inputs, or when a producer of its inputs runs.
+    Inputs that are not on disk do not count against an up-to-date node (a
+    raw ``_uncal`` may be gone once its ``_rate`` exists), but every node that
+    will run must find its external inputs.
+    """
+    data_dir = Path(data_dir)
+    listing = _listing(data_dir)
+    steps: list[PlannedNode] = []
+    running: set[str] = set()
+    for node_id in graph.topological_order():
+        reason = _why_run(graph, node_id, data_dir, listing, running, force)
+        if reason is None:
+            steps.append(PlannedNode(node_id, SKIP, "up to date"))
+        else:
+            running.add(node_id)
+            steps.append(PlannedNode(node_id, RUN, reason))
+    return Plan(tuple(steps), graph.missing_inputs(data_dir, running))
+
+
+def _listing(data_dir: Path) -> frozenset[str]:
+    try:
+        return frozenset(entry.name for entry in os.scandir(data_dir) if entry.is_file())
+    except FileNotFoundError:
+        return frozenset()
+    except NotADirectoryError:
+        raise DispatchError("the data folder is not a folder", path=str(data_dir)) from None
+
+
+def _why_run(
+    graph: DependencyGraph, node_id: str, data_dir: Path, listing: frozenset[str], running: set[str], force: bool
+) -> str | None:
+    if force:
+        return "forced"
+    upstream = [p for p in graph.predecessors(node_id) if p in running]
+    if upstream:
+        return f"upstream {upstream[0]} runs"
+    outputs = graph.outputs(node_id)
+    if not outputs:
+        return "declares no outputs"
+    oldest_output: tuple[int, str] | None = None
+    for name in outputs:
+        found = _matching_files(name, listing)
+        if not found:
+            return f"output {name} missing"
+        for file_name in found:
+            stamp = (data_dir / file_name).stat().st_mtime_ns
+            if oldest_output is None or stamp < oldest_output[0]:
+                oldest_output = (stamp, file_name)
+    for name in graph.inputs(node_id):
+        if name in listing and oldest_output is not None:
+            if (data_dir / name).stat().st_mtime_ns > oldest_output[0]:
+                return f"input {name} is newer than output {oldest_output[1]}"
+    return None
+
+
+def _matching_files(name: str, listing: frozenset[str]) -> list[str]:
+    """``name`` itself, or every file matching it when it holds run-time placeholders."""
+    if not PLACEHOLDER.search(name):
+        return [name] if name in listing else []
+    pattern = _placeholder_pattern(name)
+    return sorted(f for f in listing if pattern.fullmatch(f))
+
+
+def _placeholder_pattern(name: str) -> re.Pattern[str]:
+    parts = PLACEHOLDER.split(name)
+    return re.compile("[^/]+".join(re.escape(p) for p in parts))
+
+
+# ---------------------------------------------------------------------------
+# One node, in a worker
+
+
+def execute_node(task: NodeTask) -> NodeResult:
+    """Run one node in its scratch folder and publish its outputs; never raises.
+
+    This is the function executors run (it is importable, so process pools and
+    Dask workers can unpickle it). Only declared outputs are moved into the
+    data folder; anything else the module leaves in the scratch folder goes
+    with it.
+    """
+    node = task.node
+    start = time.monotonic()
+    workdir = task.scratch_dir / scratch_name(node.node_id)
+    try:
+        shutil.rmtree(workdir, ignore_errors=True)
+        workdir.mkdir(parents=True)
+        module = module_for(node.asn_type, task.calibration)
+        module.run(node, RunContext(task.data_dir, workdir, task.provider, dict(task.options)))
+        produced = _collect_outputs(task.outputs, workdir)
+        for file_name in produced:  # same file system: each move is an atomic rename
+            os.replace(workdir / file_name, task.data_dir / file_name)
+        return NodeResult(node.node_id, SUCCEEDED, f"{len(produced)} outputs", time.monotonic() - start, 1)
+    except AsnflowError as exc:
+        return NodeResult(node.node_id, FAILED, _one_line(str(exc)), time.monotonic() - start, 1)
+    except Exception as exc:  # a module's bug must fail its node, not the run
+        return NodeResult(
+            node.node_id,
+            FAILED,
+            _one_line(f"{type(exc).__name__}: {exc}"),
+            time.monotonic() - start,
+            1,
+            traceback.format_exc(),
+        )
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def scratch_name(node_id: str) -> str:
+    """A folder name for a node id (``detector1:x`` -> ``detector1--x``)."""
+    return re.sub(r"[^A-Za-z0-9._-]", "-", node_id.replace(":", "--"))
+
+
+def _collect_outputs(declared: tuple[str, ...], workdir: Path) -> list[str]:
+    written = frozenset(entry.name for entry in os.scandir(workdir) if entry.is_file())
+    produced: list[str] = []
+    absent: list[str] = []
+    for name in declared:
+        found = _matching_files(name, written)
+        if found:
+            produced.extend(f for f in found if f not in produced)
+        else:
+            absent.append(name)
+    if absent:
+        more = f" and {len(absent) - 3} more" if len(absent) > 3 else ""
+        raise DispatchError(f"the module did not write its declared output {', '.join(absent[:3])}{more}")
+    return produced
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+# ---------------------------------------------------------------------------
+# Executors
+
+
+class SerialExecutor(Executor):
+    """Runs each task at submit time, in this process (for debugging and small runs)."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:
+            future.set_exception(exc)
+        return future
+
+
+@contextlib.contextmanager
+def open_executor(kind: str, workers: int = 2, scheduler: str | None = None) -> Iterator[Executor]:
+    """An executor by name: ``serial``, ``process`` or ``dask`` (LocalCluster, or ``scheduler``)."""
+    if workers < 1:
+        raise DispatchError(f"--workers must be at least 1, not {workers}")
+    if scheduler is not None and kind != "dask":
+        raise DispatchError("--scheduler needs --executor dask")
+    if kind == "serial":
+        yield SerialExecutor()
+    elif kind == "process":
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        # forkserver: workers do not inherit this process's threads or locks.
+        methods = multiprocessing.get_all_start_methods()
+        context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            yield pool
+    elif kind == "dask":
+        with _dask_executor(workers, scheduler) as executor:
+            yield executor
+    else:
+        raise DispatchError(f"unknown executor {kind!r}; choose from {', '.join(EXECUTORS)}")
+
+
+@contextlib.contextmanager
+def _dask_executor(workers: int, scheduler: str | None) -> Iterator[Executor]:
+    try:
+        import dask
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise DispatchError("--executor dask needs dask.distributed (pip install 'asnflow[dask]')") from None
+    import logging
+
+    with contextlib.ExitStack() as stack:
+        if scheduler is None:
+            # Non-daemonic workers so a module may still use stcal's own process pool
+            # (maximum_cores > 1); daemonic processes cannot have children.
+            with dask.config.set({"distributed.worker.daemon": False}):
+                cluster = stack.enter_context(
+                    LocalCluster(
+                        n_workers=workers,
+                        threads_per_worker=1,
+                        processes=True,
+                        dashboard_address=None,
+                        silence_logs=logging.ERROR,
+                    )
+                )
+            client = stack.enter_context(Client(cluster))
+        else:
+            try:
+                client = stack.enter_context(Client(scheduler, timeout="20s"))
+            except (OSError, TimeoutError) as exc:
+                raise DispatchError(f"cannot reach the Dask scheduler at {scheduler}: {_one_line(str(exc))}") from None
+        yield client.get_executor(pure=False)
+
+
+# ---------------------------------------------------------------------------
+# The run
+
+
+def run_graph(
+    graph: DependencyGraph,
+    data_dir: str | os.PathLike[str],
+    *,
+    executor: str | Executor = "process",
+    workers: int = 2,
+    scheduler: str | None = None,
+    options: Mapping[str, Any] | None = None,
+    provider: Any = None,
+    force: bool = False,
+    retries: int = 0,
+    progress: bool = True,
+) -> RunSummary:
+    """Run every node of ``graph`` whose outputs are not up to date; see the module notes.
+
+    ``executor`` is ``"serial"``, ``"process"``, ``"dask"`` or any
+    ``concurrent.futures.Executor`` you created (left open). ``options`` go to
+    every module through :class:`RunContext` (default ``maximum_cores="1"``);
+    ``provider`` is the reference-data provider handed to modules. Raises
+    :class:`GraphError` before anything runs when inputs are missing.
+    ``progress`` shows a progress line on stderr when it is a terminal.
+    """
+    if retries < 0:
+        raise DispatchError(f"--retries must be 0 or more, not {retries}")
+    data_dir = Path(data_dir).resolve()
+    if not data_dir.is_dir():
+        raise DispatchError("the data folder does not exist", path=str(data_dir))
+    with _exclusive(data_dir):
+        plan = plan_run(graph, data_dir, force=force)
+        if plan.missing:
+            raise GraphError(describe_missing(plan.missing), path=str(data_dir))
+        scratch_dir = data_dir / SCRATCH_DIR
+        shutil.rmtree(scratch_dir, ignore_errors=True)  # stale scratch of a killed run
+        run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}"
+        settings = dict(DEFAULT_OPTIONS)
+        settings.update(options or {})
+        log = RunLog(data_dir / RUN_LOG, run_id)
+        meter = _Progress(len(plan.steps), enabled=progress)
+        try:
+            scheduler_run = _ReadySet(graph, plan, log, meter, retries)
+
+            def make_task(node_id: str) -> NodeTask:
+                return NodeTask(
+                    _located(graph.node(node_id), data_dir),
+                    graph.calibration,
+                    data_dir,
+                    scratch_dir,
+                    graph.outputs(node_id),
+                    settings,
+                    provider,
+                )
+
+            if isinstance(executor, Executor):
+                results = scheduler_run.drive(executor, make_task)
+            else:
+                with open_executor(executor, workers, scheduler) as pool:
+                    results = scheduler_run.drive(pool, make_task)
+        finally:
+            meter.close()
+            log.close()
+            shutil.rmtree(scratch_dir, ignore_errors=True)
+    order = {n: i for i, n in enumerate(graph.topological_order())}
+    return RunSummary(run_id, tuple(sorted(results.values(), key=lambda r: order[r.node_id])), data_dir / RUN_LOG)
+
+
+def _located(node: Node, data_dir: Path) -> Node:
+    """An exposure node always knows its raw file inside the data folder."""
+    if node.kind == "exposure" and node.path is None:
+        return replace(node, path=data_dir / (node.node_id.split(":", 1)[1] + ".fits"))
+    return node
+
+
+class _ReadySet:
+    """Submits each node once its producers are done; propagates failures as skips."""
+
+    def __init__(self, graph: DependencyGraph, plan: Plan, log: RunLog, meter: _Progress, retries: int) -> None:
+        self.graph = graph
+        self.plan = {s.node_id: s for s in plan.steps}
+        self.order = {s.node_id: i for i, s in enumerate(plan.steps)}
+        self.log = log
+        self.meter = meter
+        self.retries = retries
+        self.results: dict[str, NodeResult] = {}
+        self.blocked_by: dict[str, str] = {}  # node -> the failed node that stops it
+
+    def drive(self, executor: Executor, make_task: Callable[[str], NodeTask]) -> dict[str, NodeResult]:
+        waiting = {n: len(self.graph.predecessors(n)) for n in self.plan}
+        ready = sorted((n for n, k in waiting.items() if k == 0), key=self.order.get)
+        running: dict[Future, tuple[str, int]] = {}
+
+        def submit(node_id: str, attempt: int) -> None:
+            try:
+                running[executor.submit(execute_node, make_task(node_id))] = (node_id, attempt)
+            except Exception as exc:  # a broken pool, an unpicklable provider, ...
+                finish(NodeResult(node_id, FAILED, _one_line(f"could not start: {type(exc).__name__}: {exc}"), 0.0, attempt))
+
+        def finish(result: NodeResult) -> None:
+            self.results[result.node_id] = result
+            self.log.write(self.graph.node(result.node_id), result)
+            self.meter.advance(result)
+            for child in self.graph.successors(result.node_id):
+                if result.status == FAILED or result.node_id in self.blocked_by:
+                    self.blocked_by.setdefault(child, self.blocked_by.get(result.node_id, result.node_id))
+                waiting[child] -= 1
+                if waiting[child] == 0:
+                    ready.append(child)
+            ready.sort(key=self.order.get)
+
+        while ready or running:
+            while ready:
+                node_id = ready.pop(0)
+                step = self.plan[node_id]
+                if node_id in self.blocked_by:
+                    finish(NodeResult(node_id, SKIPPED, f"upstream {self.blocked_by[node_id]} failed"))
+                elif step.action == SKIP:
+                    finish(NodeResult(node_id, SKIPPED, step.reason))
+                else:
+                    self.meter.started(node_id)
+                    submit(node_id, 1)
+            if not running:
+                continue
+            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            for future in sorted(done, key=lambda f: self.order[running[f][0]]):
+                node_id, attempt = running.pop(future)
+                try:
+                    result = future.result()
+                except Exception as exc:  # the worker itself died
+                    result = NodeResult(node_id, FAILED, _one_line(f"worker failed: {type(exc).__name__}: {exc}"))
+                result = NodeResult(result.node_id, result.status, result.reason, result.duration, attempt, result.detail)
+                if result.status == FAILED and attempt <= self.retries:
+                    self.log.write(self.graph.node(node_id), result, retrying=True)
+                    submit(node_id, attempt + 1)
+                else:
+                    finish(result)
+        return self.results
+
+
+@contextlib.contextmanager
+def _exclusive(data_dir: Path) -> Iterator[None]:
+    """Lock the data folder itself, so two runs never clear each other's scratch.
+
+    The lock is on the folder (no lock file to leave behind) and the kernel
+    drops it when the process dies, even by SIGKILL.
+    """
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: run without the guard
+        yield
+        return
+    descriptor = os.open(data_dir, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise DispatchError("another asnflow run is using this data folder", path=str(data_dir)) from None
+        yield
+    finally:
+        os.close(descriptor)  # releases the lock
+
+
+# ---------------------------------------------------------------------------
+# The run log
+
+
+class RunLog:
+    """``DATA/asnflow-run.jsonl``: one JSON object per finished node, appended."""
+
+    def __init__(self, path: Path, run_id: str) -> None:
+        self.path = path
+        self.run_id = run_id
+        self._handle: TextIO | None = None
+
+    def write(self, node: Node, result: NodeResult, *, retrying: bool = False) -> None:
+        record = {
+            "run": self.run_id,
+            "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "node": node.node_id,
+            "kind": node.kind,
+            "asn_type": node.asn_type,
+            "status": "retrying" if retrying else result.status,
+            "duration": round(result.duration, 3),
+            "attempts": result.attempts,
+            "reason": result.reason,
+        }
+        if result.detail:
+            record["traceback"] = result.detail
+        if self._handle is None:
+            self._handle = open(self.path, "a", encoding="utf-8")
+        # One write per line, flushed: a killed run loses at most the line being written.
+        self._handle.write(json.dumps(record) + "\n")
+        self._handle.flush()
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+
+@dataclass(frozen=True)
+class LoggedStatus:
+    status: str
+    reason: str
+    run: str
+    time: str
+
+
+def read_run_log(data_dir: str | os.PathLike[str]) -> dict[str, LoggedStatus]:
+    """The last recorded status of every node in ``DATA/asnflow-run.jsonl`` (empty if none).
+
+    Lines that do not parse (the tail of a killed run) are ignored.
+    """
+    path = Path(data_dir) / RUN_LOG
+    statuses: dict[str, LoggedStatus] = {}
+    try:
+        handle = open(path, encoding="utf-8")
+    except FileNotFoundError:
+        return statuses
+    with handle:
+        for line in handle:
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if not isinstance(record, dict) or "node" not in record or record.get("status") == "retrying":
+                continue
+            statuses[str(record["node"])] = LoggedStatus(
+                str(record.get("status", "")), str(record.get("reason", "")), str(record.get("run", "")), str(record.get("time", ""))
+            )
+    return statuses
+
+
+# ---------------------------------------------------------------------------
+# Progress
+
+
+@dataclass
+class _Progress:
+    """One self-rewriting line on stderr: counts and the node last started."""
+
+    total: int
+    enabled: bool = True
+    stream: TextIO = field(default_factory=lambda: sys.stderr)
+    done: int = 0
+    failed: int = 0
+    current: str = ""
+
+    def __post_init__(self) -> None:
+        self.enabled = bool(self.enabled and self.total and hasattr(self.stream, "isatty") and self.stream.isatty())
+
+    def started(self, node_id: str) -> None:
+        self.current = node_id
+        self._draw()
+
+    def advance(self, result: NodeResult) -> None:
+        self.done += 1
+        self.failed += result.status == FAILED
+        self._draw()
+
+    def _draw(self) -> None:
+        if not self.enabled:
+            return
+        width = shutil.get_terminal_size((80, 20)).columns
+        text = f"[{self.done}/{self.total}] {self.failed} failed  {self.current}"
+        self.stream.write("\r" + text[: width - 1].ljust(width - 1))
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            self.stream.write("\r" + " " * (shutil.get_terminal_size((80, 20)).columns - 1) + "\r")
+            self.stream.flush()

@@ -1,0 +1,52 @@
+"""Stand-in calibration modules for dispatcher tests.
+
+``WRITER`` checks that every input is in the data folder (so a node that runs
+before its producers fails), then writes each declared output into its
+scratch folder; the content depends on the node and on its inputs' content,
+so two runs agree exactly when they computed the same thing. Options steer
+failures: ``fail`` (node ids that raise CalibrationError), ``crash`` (node ids
+that raise an unexpected exception), ``partial`` (node ids that write one
+output, then fail) and ``flaky_dir`` (each node fails on its first attempt,
+remembered by a marker file there).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from asnflow.calib.base import PLACEHOLDER, ConventionalModule, Node, RunContext
+from asnflow.errors import CalibrationError
+
+
+class FakeWriter(ConventionalModule):
+    name = "fake-writer"
+
+    def run(self, node: Node, ctx: RunContext) -> None:
+        options = ctx.options
+        digest = hashlib.sha256(node.node_id.encode())
+        for name in self.inputs(node):
+            path = ctx.data_dir / name
+            if not path.is_file():
+                raise CalibrationError(f"input {name} is not in the data folder")
+            digest.update(path.read_bytes())
+        if node.node_id in options.get("fail", ()):
+            raise CalibrationError(f"{node.node_id} was told to fail")
+        if node.node_id in options.get("crash", ()):
+            raise ValueError(f"{node.node_id} crashed")
+        flaky_dir = options.get("flaky_dir")
+        if flaky_dir:
+            marker = Path(flaky_dir) / node.node_id.replace(":", "-")
+            if not marker.exists():
+                marker.write_text("failed once\n")
+                raise CalibrationError("flaky: first attempt fails")
+        outputs = self.outputs(node)
+        for number, name in enumerate(outputs):
+            concrete = PLACEHOLDER.sub("s000000001", name)
+            (ctx.workdir / concrete).write_text(f"{node.node_id}\n{name}\n{digest.hexdigest()}\n")
+            if number == 0 and node.node_id in options.get("partial", ()):
+                raise CalibrationError("wrote one output, then failed")
+        (ctx.workdir / "undeclared_scratch.tmp").write_text("scratch\n")
+
+
+WRITER = FakeWriter()
