@@ -37,9 +37,11 @@ _PHYSICAL_BREAK_BYTES = re.compile(rb"\r\n|\r|\n")
 # Characters str.splitlines() also breaks on, which astropy (and so jwst)
 # honours as line ends; lines are still numbered by physical breaks.
 _OTHER_BREAK_CHARS = "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
-# The usual ASN_CANDIDATE spelling, parsed without ast: [('o001', 'observation'), ...]
-_PAIR = r"\(\s*'([^'\\]*)'\s*,\s*'([^'\\]*)'\s*,?\s*\)"
-_PAIR_LIST = re.compile(rf"\[\s*(?:{_PAIR}\s*,\s*)*(?:{_PAIR}\s*)?\]")
+# The usual ASN_CANDIDATE spelling, parsed without ast: [('o001', 'observation'), ...].
+# Blanks are only those Python's tokenizer skips, so this accepts nothing
+# that ast.literal_eval would refuse.
+_PAIR = r"\([ \t]*'([^'\\]*)'[ \t]*,[ \t]*'([^'\\]*)'[ \t]*,?[ \t]*\)"
+_PAIR_LIST = re.compile(rf"\[[ \t]*(?:{_PAIR}[ \t]*,[ \t]*)*(?:{_PAIR}[ \t]*)?\]")
 _PAIR_ITEM = re.compile(_PAIR)
 _SHOWN_CHARS = 60
 
@@ -85,14 +87,22 @@ def read_pool(path: str | os.PathLike[str], delimiter: str = "|") -> Pool:
     where = str(path)
     _check_delimiter(delimiter, where)
     text = _decode(_read_bytes(Path(path), where), where)
-    reader = _TableReader(text, delimiter, where)
+    try:
+        reader = _TableReader(text, delimiter, where)
+    except _ShapeError:
+        if delimiter != "\t":
+            raise
+        # astropy guesses the format: when trimming blanks (which also eats
+        # trailing tabs, so a last empty cell) breaks the table, jwst reads a
+        # tab-separated pool again with its tab reader, which keeps blanks.
+        reader = _TableReader(text, delimiter, where, keep_blanks=True)
     return Pool(
         path=Path(path),
         name=Path(path).name,
         columns=reader.columns,
         rows=reader.rows,
         lines=reader.lines,
-        comments=reader.comments,
+        comments=tuple(reader.comments),
     )
 
 
@@ -117,7 +127,7 @@ def parse_candidates(cell: str) -> tuple[tuple[str, str], ...]:
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         raise _bad_candidates(text) from None
     if isinstance(value, int) and not isinstance(value, bool):
-        if value < 0:
+        if value < 0 or value.bit_length() > 64:
             raise _bad_candidates(text)
         return ((str(value), "unknown"),)
     if isinstance(value, (list, tuple)) and all(_is_pair(item) for item in value):
@@ -194,6 +204,13 @@ def _read_bytes(path: Path, where: str) -> bytes:
 
 def _decode(data: bytes, where: str) -> str:
     """The file's text, refusing binary content with the line and column of the first bad byte."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise PoolError(
+            "UTF-16 text, not UTF-8",
+            path=where,
+            line=1,
+            hint="the file is UTF-16 (it starts with a UTF-16 byte-order mark); save it as UTF-8",
+        )
     nul = data.find(b"\x00")
     if nul >= 0:
         line, column = _byte_position(data, nul)
@@ -208,13 +225,12 @@ def _decode(data: bytes, where: str) -> str:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line, column = _byte_position(data, exc.start)
-        utf16 = data.startswith((b"\xff\xfe", b"\xfe\xff"))
         raise PoolError(
             f"not UTF-8 text (byte 0x{data[exc.start]:02X} cannot start or continue a character)",
             path=where,
             line=line,
             column=column,
-            hint="the file is UTF-16; save it as UTF-8" if utf16 else "save the pool as UTF-8 text",
+            hint="save the pool as UTF-8 text",
         ) from None
     if text.startswith("\ufeff"):  # a UTF-8 byte-order mark
         text = text[1:]
@@ -251,12 +267,21 @@ def _line_numbers(text: str, count: int) -> Iterable[int]:
     return numbers
 
 
-class _TableReader:
-    """One pass over the text: comments, header, rows, and the checks on them."""
+class _ShapeError(PoolError):
+    """A row or header that does not split into the header's columns."""
 
-    def __init__(self, text: str, delimiter: str, where: str) -> None:
+
+class _TableReader:
+    """One pass over the text: comments, header, rows, and the checks on them.
+
+    ``keep_blanks`` reads the way astropy's tab-separated reader does: lines
+    and data cells keep their blanks (header names are still trimmed).
+    """
+
+    def __init__(self, text: str, delimiter: str, where: str, *, keep_blanks: bool = False) -> None:
         self.delimiter = delimiter
         self.where = where
+        self.keep_blanks = keep_blanks
         # Whole-text lower-casing equals per-cell lower-casing for ASCII;
         # beyond ASCII str.lower() looks at neighbours (final sigma), so cells
         # are then lowered one by one, as jwst's converter does.
@@ -287,7 +312,7 @@ class _TableReader:
             if stripped[0] == "#":
                 self.comments.append(raw)
                 continue
-            cells = self._split(stripped, number)
+            cells = self._split(line if keep_blanks else stripped, number, trim=not keep_blanks)
             self._check_row(cells, number)
             if "" in cells:
                 rows_with_empty.append(len(rows))
@@ -309,7 +334,8 @@ class _TableReader:
             if stripped[0] == "#":
                 self.comments.append(raw)
                 continue
-            return self._header(self._split(stripped, number), number), number
+            cells = self._split(line if self.keep_blanks else stripped, number, trim=True)
+            return self._header(cells, number), number
         problem = "only comments and no header line" if self.comments else "empty: no header line"
         raise PoolError(
             f"pool is {problem}",
@@ -318,39 +344,40 @@ class _TableReader:
             "FILENAME|PROGRAM|EXP_TYPE|ASN_CANDIDATE|...",
         )
 
-    def _split(self, stripped: str, number: int) -> list[str]:
-        """The cells of one non-blank line: trimmed of blanks and tabs, lower-cased."""
-        if self.quoted and (_QUOTE in stripped or self.delimiter == " "):
-            cells = self._split_quoted(stripped, number)
+    def _split(self, line: str, number: int, *, trim: bool) -> list[str]:
+        """The cells of one line, lower-cased, and (if ``trim``) without edge blanks or tabs."""
+        if self.quoted and (_QUOTE in line or self.delimiter == " "):
+            cells = self._split_quoted(line, number, trim=trim)
         else:
-            cells = stripped.split(self.delimiter)
-            if self._has_blank_edges(stripped):
+            cells = line.split(self.delimiter)
+            # A tab-separated header line was not stripped whole: always trim it.
+            if trim and (self.keep_blanks or self._has_blank_edges(line)):
                 cells = [cell.strip(" \t") for cell in cells]
         if not self.ascii:
             cells = [cell.lower() for cell in cells]
         return cells
 
-    def _has_blank_edges(self, stripped: str) -> bool:
-        if " " in stripped:
+    def _has_blank_edges(self, line: str) -> bool:
+        if " " in line:
             before, after = self.space_edges
-            if before in stripped or after in stripped:
+            if before in line or after in line:
                 return True
-        if "\t" in stripped and self.delimiter != "\t":
+        if "\t" in line:
             before, after = self.tab_edges
-            if before in stripped or after in stripped:
+            if before in line or after in line:
                 return True
         return False
 
-    def _split_quoted(self, stripped: str, number: int) -> list[str]:
-        # The csv dialect of astropy's basic reader, one line at a time.
+    def _split_quoted(self, line: str, number: int, *, trim: bool) -> list[str]:
+        # The csv dialect of astropy's readers, one line at a time.
         try:
             cells = next(
                 csv.reader(
-                    [stripped + "\n"],
+                    [line + "\n"],
                     delimiter=self.delimiter,
                     quotechar=_QUOTE,
                     doublequote=True,
-                    skipinitialspace=True,
+                    skipinitialspace=trim,
                 )
             )
         except csv.Error as exc:
@@ -364,13 +391,13 @@ class _TableReader:
                     column=position,
                     hint='close the quote ("..."); inside quotes write a literal quote as ""',
                 )
-        return [cell.strip(" \t") for cell in cells]
+        return [cell.strip(" \t") for cell in cells] if trim else cells
 
     def _header(self, cells: list[str], number: int) -> tuple[str, ...]:
         seen: dict[str, int] = {}
         for position, name in enumerate(cells, start=1):
             if not name:
-                raise PoolError(
+                raise _ShapeError(
                     f"column {position} of the header has no name",
                     path=self.where,
                     line=number,
@@ -401,7 +428,7 @@ class _TableReader:
 
     def _check_row(self, cells: list[str], number: int) -> None:
         if len(cells) != len(self.columns):
-            raise PoolError(
+            raise _ShapeError(
                 f"row has {len(cells)} cells but the header (line {self.header_line}) "
                 f"has {len(self.columns)} columns",
                 path=self.where,
