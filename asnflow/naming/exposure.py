@@ -168,9 +168,9 @@ def format_exposure_name(name: ExposureName | None = None, /, **changes: Any) ->
     may be given as integers; they are zero-padded to their fields.
     """
     if name is None:
-        name = ExposureName(**_exposure_defaults(changes))
+        name = ExposureName(**_checked_parts(changes, complete=True))
     elif changes:
-        name = replace(name, **changes)
+        name = replace(name, **_checked_parts(changes, complete=False))
     widths = {"program": 5, "observation": 3, "visit": 3, "visit_group": 2, "parallel_sequence": 1,
               "activity": 2, "exposure": 5}
     parts = {key: _padded(key, getattr(name, key), width) for key, width in widths.items()}
@@ -355,12 +355,12 @@ def _padded(key: str, value: object, width: int) -> str:
     return text.rjust(width, "0")
 
 
-def _exposure_defaults(parts: dict[str, Any]) -> dict[str, Any]:
+def _checked_parts(parts: dict[str, Any], *, complete: bool) -> dict[str, Any]:
     known = {field.name: field for field in fields(ExposureName)}
     unknown = sorted(set(parts) - set(known))
     if unknown:
         raise InputError(f"unknown exposure name part(s): {', '.join(unknown)}")
     missing = [name for name, field in known.items() if field.default is MISSING and name not in parts]
-    if missing:
+    if complete and missing:
         raise InputError(f"exposure name part(s) missing: {', '.join(missing)}")
     return parts
