@@ -9,7 +9,7 @@ distributed (a ``LocalCluster`` here, or any scheduler address). It
 * submits a node once all its producers are done; a failure marks every
   descendant skipped with the reason; ``retries`` resubmits a failed node;
 * runs each node (:func:`execute_node`, in the worker) in its own scratch
-  folder ``DATA/.asnflow-scratch/<node>/`` and moves the declared outputs into
+  folder ``DATA/.asnflow-scratch/<run>/<node>/`` and moves the declared outputs into
   the data folder with ``os.replace`` only after the module succeeded, so a
   run killed at any moment leaves no half-written product, and the next run
   (which clears stale scratch first) redoes exactly what is missing;
@@ -24,6 +24,7 @@ import os
 import re
 import shutil
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping
@@ -231,8 +232,8 @@ def execute_node(task: NodeTask) -> NodeResult:
     start = time.monotonic()
     workdir = task.scratch_dir / scratch_name(node.node_id)
     try:
-        shutil.rmtree(workdir, ignore_errors=True)
-        workdir.mkdir(parents=True)
+        shutil.rmtree(workdir, ignore_errors=True)  # a retry starts clean
+        workdir.mkdir()  # not parents: the run's scratch folder must still exist
         module = module_for(node.asn_type, task.calibration)
         module.run(node, RunContext(task.data_dir, workdir, task.provider, dict(task.options)))
         produced = _collect_outputs(task.outputs, workdir)
@@ -308,16 +309,38 @@ def open_executor(kind: str, workers: int = 2, scheduler: str | None = None) -> 
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        # forkserver: workers do not inherit this process's threads or locks.
-        methods = multiprocessing.get_all_start_methods()
-        context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        # spawn: workers inherit no threads or locks from this process, and no
+        # fork server outlives a killed run.
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(
+            max_workers=workers, mp_context=context, initializer=_leave_with_owner, initargs=(os.getpid(),)
+        ) as pool:
             yield pool
     elif kind == "dask":
         with _dask_executor(workers, scheduler) as executor:
             yield executor
     else:
         raise DispatchError(f"unknown executor {kind!r}; choose from {', '.join(EXECUTORS)}")
+
+
+def _leave_with_owner(owner_pid: int) -> None:
+    """Process-pool worker initializer: exit as soon as the run that started us is gone.
+
+    A run killed with SIGKILL cannot shut its pool down; without this its
+    workers would wait for work forever (and could publish late outputs).
+    """
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            try:
+                os.kill(owner_pid, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            except PermissionError:  # the pid now belongs to someone else's process
+                os._exit(1)
+
+    threading.Thread(target=watch, name="asnflow-owner-watch", daemon=True).start()
 
 
 @contextlib.contextmanager
@@ -387,9 +410,13 @@ def run_graph(
         plan = plan_run(graph, data_dir, force=force)
         if plan.missing:
             raise GraphError(describe_missing(plan.missing), path=str(data_dir))
-        scratch_dir = data_dir / SCRATCH_DIR
-        shutil.rmtree(scratch_dir, ignore_errors=True)  # stale scratch of a killed run
+        scratch_root = data_dir / SCRATCH_DIR
+        shutil.rmtree(scratch_root, ignore_errors=True)  # stale scratch of a killed run
         run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}"
+        # One folder per run: a straggling worker of a killed run can neither write
+        # into this run's scratch nor publish anything once its own folder is gone.
+        scratch_dir = scratch_root / run_id
+        scratch_dir.mkdir(parents=True)
         settings = dict(DEFAULT_OPTIONS)
         settings.update(options or {})
         log = RunLog(data_dir / RUN_LOG, run_id)
@@ -416,7 +443,7 @@ def run_graph(
         finally:
             meter.close()
             log.close()
-            shutil.rmtree(scratch_dir, ignore_errors=True)
+            shutil.rmtree(scratch_root, ignore_errors=True)
     order = {n: i for i, n in enumerate(graph.topological_order())}
     return RunSummary(run_id, tuple(sorted(results.values(), key=lambda r: order[r.node_id])), data_dir / RUN_LOG)
 

@@ -6,13 +6,15 @@ scratch folder; the content depends on the node and on its inputs' content,
 so two runs agree exactly when they computed the same thing. Options steer
 failures: ``fail`` (node ids that raise CalibrationError), ``crash`` (node ids
 that raise an unexpected exception), ``partial`` (node ids that write one
-output, then fail) and ``flaky_dir`` (each node fails on its first attempt,
+output, then fail), ``sleep`` (seconds before each output is written, to
+kill a run midway) and ``flaky_dir`` (each node fails on its first attempt,
 remembered by a marker file there).
 """
 
 from __future__ import annotations
 
 import hashlib
+import time
 from pathlib import Path
 
 from asnflow.calib.base import PLACEHOLDER, ConventionalModule, Node, RunContext
@@ -42,6 +44,7 @@ class FakeWriter(ConventionalModule):
                 raise CalibrationError("flaky: first attempt fails")
         outputs = self.outputs(node)
         for number, name in enumerate(outputs):
+            time.sleep(float(options.get("sleep", 0)))
             concrete = PLACEHOLDER.sub("s000000001", name)
             (ctx.workdir / concrete).write_text(f"{node.node_id}\n{name}\n{digest.hexdigest()}\n")
             if number == 0 and node.node_id in options.get("partial", ()):
