@@ -21,7 +21,7 @@ EPILOG = """\
 examples:
   asnflow gather run1/jw01234-o001_image3_00001_asn.json -o work/
   asnflow gather spec2_asn.json -o bkg_only/ -t background
-  asnflow gather image3_asn.json -o here/ -s /archive/cal -x target_acquisition
+  asnflow gather image3_asn.json -o here/ -s ../archive/cal -x target_acquisition
 """
 
 

@@ -31,13 +31,6 @@ KNOWN_EXPTYPES = (
 _EXPTYPE = re.compile(r"[a-z][a-z0-9_]*")
 _GROUP = re.compile(r"[A-Za-z0-9_.+-]+")
 
-SPEC_HELP = (
-    "A member is FILE, FILE:EXPTYPE or FILE:EXPTYPE:GROUP; EXPTYPE is the member role "
-    f"({', '.join(KNOWN_EXPTYPES[:5])}, ...; default science) and GROUP a group_id that "
-    "tweakreg/skymatch use to align members together (FILE::GROUP keeps the default role). "
-    "Only the file name part is split on ':'."
-)
-
 
 @dataclass(frozen=True)
 class MemberSpec:

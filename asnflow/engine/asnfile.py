@@ -132,7 +132,7 @@ def schema_level(asn: Mapping) -> str:
 
 
 def json_path(parts: Iterable[str | int]) -> str:
-    """``products[0].members[2].exptype`` from a sequence of keys and indexes."""
+    """``$.products[0].members[2].exptype`` from a sequence of keys and indexes."""
     text = "$"
     for part in parts:
         text += f"[{part}]" if isinstance(part, int) else f".{part}"
