@@ -289,9 +289,20 @@ class _TableReader:
         source = text.lower() if self.ascii else text
         self.quoted = _QUOTE in text or delimiter == " "
         # Only a cell that starts or ends with a blank needs trimming, and then
-        # a blank touches a delimiter (line ends are stripped whole).
-        self.space_edges = (f" {delimiter}", f"{delimiter} ")
-        self.tab_edges = (f"\t{delimiter}", f"{delimiter}\t")
+        # a blank touches a delimiter (line ends are stripped whole). One scan
+        # of the whole text usually shows that no line needs it.
+        self.blank_edges = tuple(
+            edge
+            for blank in " \t"
+            if blank != delimiter
+            for edge in (blank + delimiter, delimiter + blank)
+        )
+        self.any_blank_edges = self._has_blank_edges(text)
+        # In a quoted line a cell's edge can also touch a quote.
+        self.quoted_blank_edges = self.blank_edges + tuple(
+            edge for blank in " \t" for edge in (blank + _QUOTE, _QUOTE + blank)
+        )
+        self.any_quoted_blank_edges = self.quoted and any(edge in text for edge in self.quoted_blank_edges)
         raw_lines = text.splitlines()
         numbered = zip(_line_numbers(text, len(raw_lines)), source.splitlines(), raw_lines)
 
@@ -351,22 +362,14 @@ class _TableReader:
         else:
             cells = line.split(self.delimiter)
             # A tab-separated header line was not stripped whole: always trim it.
-            if trim and (self.keep_blanks or self._has_blank_edges(line)):
+            if trim and (self.keep_blanks or self.any_blank_edges and self._has_blank_edges(line)):
                 cells = [cell.strip(" \t") for cell in cells]
         if not self.ascii:
             cells = [cell.lower() for cell in cells]
         return cells
 
-    def _has_blank_edges(self, line: str) -> bool:
-        if " " in line:
-            before, after = self.space_edges
-            if before in line or after in line:
-                return True
-        if "\t" in line:
-            before, after = self.tab_edges
-            if before in line or after in line:
-                return True
-        return False
+    def _has_blank_edges(self, text: str) -> bool:
+        return any(edge in text for edge in self.blank_edges)
 
     def _split_quoted(self, line: str, number: int, *, trim: bool) -> list[str]:
         # The csv dialect of astropy's readers, one line at a time.
@@ -382,16 +385,23 @@ class _TableReader:
             )
         except csv.Error as exc:
             raise PoolError(f"cannot split the line: {exc}", path=self.where, line=number) from None
-        for position, cell in enumerate(cells, start=1):
-            if "\n" in cell:  # the line end we appended was swallowed by an open quote
-                raise PoolError(
-                    "a quoted value is not closed on its line",
-                    path=self.where,
-                    line=number,
-                    column=position,
-                    hint='close the quote ("..."); inside quotes write a literal quote as ""',
-                )
-        return [cell.strip(" \t") for cell in cells] if trim else cells
+        # Only an open quote runs on into the line end we appended, and it
+        # takes the rest of the line: the last cell.
+        if cells and "\n" in cells[-1]:
+            raise PoolError(
+                "a quoted value is not closed on its line",
+                path=self.where,
+                line=number,
+                column=len(cells),
+                hint='close the quote ("..."); inside quotes write a literal quote as ""',
+            )
+        if trim and (
+            self.keep_blanks
+            or self.any_quoted_blank_edges
+            and any(edge in line for edge in self.quoted_blank_edges)
+        ):
+            return [cell.strip(" \t") for cell in cells]
+        return cells
 
     def _header(self, cells: list[str], number: int) -> tuple[str, ...]:
         seen: dict[str, int] = {}
