@@ -1,0 +1,343 @@
+"""Reference data for the native calibration modules, through one provider interface.
+
+A module asks its provider for the reference types it needs for one science
+model (``provider.fetch(model, ["gain", "readnoise"])``) and gets back
+:class:`Reference` values cut to the science array's shape. Two providers:
+
+- :class:`CrdsRefs` reads an existing CRDS cache offline (``CRDS_PATH``; no
+  server is ever contacted) and opens the selected files with stdatamodels;
+- :class:`ArrayRefs` serves in-memory arrays or scalars (tests, quick runs).
+
+Providers are plain picklable values, so the dispatcher can ship them to
+worker processes or Dask workers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from asnflow.errors import CalibrationError
+
+#: Reference types the native modules use, and what each provides.
+KNOWN_REFTYPES = {
+    "gain": "gain (e-/DN) per pixel",
+    "readnoise": "read noise (DN) per pixel",
+    "saturation": "saturation threshold (DN) per pixel, with DQ",
+    "flat": "flat field per pixel, with DQ and error",
+    "photom": "scalars photmjsr (MJy/sr per DN/s), uncertainty, pixelarea_sr",
+}
+
+
+@dataclass(frozen=True)
+class Reference:
+    """One reference, already matched to a science array.
+
+    ``data``/``dq``/``err`` have the science image shape (ny, nx) once
+    returned by a provider; ``scalars`` carries table values (photom).
+    ``source`` is what gets recorded in the product's ``meta.ref_file``.
+    """
+
+    reftype: str
+    source: str
+    data: np.ndarray | None = None
+    dq: np.ndarray | None = None
+    err: np.ndarray | None = None
+    scalars: Mapping[str, float] = field(default_factory=dict)
+
+
+class ReferenceProvider(ABC):
+    """Where calibration modules get reference data from."""
+
+    @abstractmethod
+    def fetch(self, model: Any, reftypes: Sequence[str]) -> dict[str, Reference]:
+        """References of ``reftypes`` for the science ``model`` (a stdatamodels model).
+
+        Raises :class:`~asnflow.errors.CalibrationError` with a one-line
+        reason when a reference cannot be found.
+        """
+
+    def describe(self) -> str:
+        """One line saying where the references come from (for summaries)."""
+        return type(self).__name__
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def science_shape(model: Any) -> tuple[int, int]:
+    """(ny, nx) of the science data of a ramp, cube or image model."""
+    shape = tuple(model.data.shape)
+    return int(shape[-2]), int(shape[-1])
+
+
+def fit_to_science(array: np.ndarray | float | None, model: Any, *, what: str) -> np.ndarray | None:
+    """Broadcast a scalar, or cut a full-frame array to the science subarray.
+
+    A reference with the science shape is used as is. A larger one is cut at
+    the science ``meta.subarray.xstart/ystart`` (1-based, as in the FITS
+    keywords SUBSTRT1/SUBSTRT2), the way jwst extracts reference subarrays.
+    """
+    if array is None:
+        return None
+    ny, nx = science_shape(model)
+    values = np.asarray(array)
+    if values.ndim == 0:
+        return np.full((ny, nx), values.item(), dtype=values.dtype)
+    if values.shape[-2:] == (ny, nx):
+        return values
+    subarray = getattr(model.meta, "subarray", None)
+    xstart = getattr(subarray, "xstart", None) if subarray is not None else None
+    ystart = getattr(subarray, "ystart", None) if subarray is not None else None
+    if xstart is None or ystart is None:
+        raise CalibrationError(
+            f"{what} reference is {values.shape[-2]}x{values.shape[-1]} but the science data is {ny}x{nx} "
+            "and has no subarray position (SUBSTRT1/SUBSTRT2) to cut it at"
+        )
+    x0, y0 = int(xstart) - 1, int(ystart) - 1
+    if x0 < 0 or y0 < 0 or y0 + ny > values.shape[-2] or x0 + nx > values.shape[-1]:
+        raise CalibrationError(
+            f"{what} reference ({values.shape[-2]}x{values.shape[-1]}) does not cover the science subarray "
+            f"at x={x0 + 1}, y={y0 + 1} of size {nx}x{ny}"
+        )
+    return values[..., y0 : y0 + ny, x0 : x0 + nx]
+
+
+def _check_reftypes(reftypes: Sequence[str]) -> list[str]:
+    names = [name.lower() for name in reftypes]
+    unknown = [name for name in names if name not in KNOWN_REFTYPES]
+    if unknown:
+        raise CalibrationError(f"unknown reference type(s): {', '.join(unknown)}")
+    return names
+
+
+# --------------------------------------------------------------------------- in memory
+
+
+@dataclass(frozen=True)
+class ArrayRefs(ReferenceProvider):
+    """References held in memory: per reftype, a :class:`Reference` whose arrays
+    may be scalars (broadcast to any science shape) or full arrays."""
+
+    references: Mapping[str, Reference]
+
+    @classmethod
+    def from_values(
+        cls,
+        *,
+        gain: np.ndarray | float = 1.0,
+        readnoise: np.ndarray | float = 5.0,
+        saturation: np.ndarray | float = 60_000.0,
+        saturation_dq: np.ndarray | int = 0,
+        flat: np.ndarray | float = 1.0,
+        flat_dq: np.ndarray | int = 0,
+        flat_err: np.ndarray | float = 0.0,
+        photmjsr: float = 1.0,
+        photom_uncertainty: float = 0.0,
+        pixelarea_sr: float = 1.0e-13,
+    ) -> ArrayRefs:
+        """Every known reftype from scalars or arrays (defaults are neutral)."""
+
+        def as_array(value: np.ndarray | float, dtype: type) -> np.ndarray:
+            return np.asarray(value, dtype=dtype)
+
+        refs = {
+            "gain": Reference("gain", "array:gain", as_array(gain, np.float32)),
+            "readnoise": Reference("readnoise", "array:readnoise", as_array(readnoise, np.float32)),
+            "saturation": Reference(
+                "saturation",
+                "array:saturation",
+                as_array(saturation, np.float32),
+                dq=as_array(saturation_dq, np.uint32),
+            ),
+            "flat": Reference(
+                "flat",
+                "array:flat",
+                as_array(flat, np.float32),
+                dq=as_array(flat_dq, np.uint32),
+                err=as_array(flat_err, np.float32),
+            ),
+            "photom": Reference(
+                "photom",
+                "array:photom",
+                scalars={
+                    "photmjsr": float(photmjsr),
+                    "uncertainty": float(photom_uncertainty),
+                    "pixelarea_sr": float(pixelarea_sr),
+                },
+            ),
+        }
+        return cls(refs)
+
+    def fetch(self, model: Any, reftypes: Sequence[str]) -> dict[str, Reference]:
+        out = {}
+        for name in _check_reftypes(reftypes):
+            ref = self.references.get(name)
+            if ref is None:
+                raise CalibrationError(f"no {name} reference among the in-memory arrays")
+            out[name] = Reference(
+                reftype=name,
+                source=ref.source,
+                data=fit_to_science(ref.data, model, what=name),
+                dq=fit_to_science(ref.dq, model, what=f"{name} DQ"),
+                err=fit_to_science(ref.err, model, what=f"{name} error"),
+                scalars=dict(ref.scalars),
+            )
+        return out
+
+    def describe(self) -> str:
+        return f"in-memory arrays ({', '.join(sorted(self.references))})"
+
+
+# --------------------------------------------------------------------------- CRDS, offline
+
+
+# crds decides at import time which server it would talk to; a URL containing
+# "serverless" makes every server call fail at once, with no network I/O.
+_SERVERLESS_URL = "https://jwst-serverless-mode.stsci.edu"
+
+
+@contextlib.contextmanager
+def offline_crds_environment(cache: Path) -> Iterator[None]:
+    """Point crds at ``cache`` for the duration of one lookup, quietly.
+
+    crds reads its cache location from the environment on every call, and
+    caches configuration per process, so the variables are set around the
+    lookup and its function caches cleared; its logger (which prints to the
+    console by itself) is silenced because failures become one-line errors.
+    """
+    saved = {name: os.environ.get(name) for name in ("CRDS_PATH", "CRDS_SERVER_URL", "CRDS_MODE")}
+    os.environ["CRDS_PATH"] = str(cache)
+    os.environ["CRDS_SERVER_URL"] = _SERVERLESS_URL
+    os.environ["CRDS_MODE"] = "local"
+    crds_logger = logging.getLogger("CRDS")
+    saved_level = crds_logger.level
+    try:
+        from crds.core import utils as crds_utils  # first import (re)configures the CRDS logger
+
+        crds_logger.setLevel(logging.CRITICAL + 1)
+        crds_utils.clear_function_caches()
+        yield
+    finally:
+        crds_logger.setLevel(saved_level)
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@dataclass(frozen=True)
+class CrdsRefs(ReferenceProvider):
+    """Best references chosen by CRDS rules from a local cache, never a server.
+
+    ``cache`` defaults to ``$CRDS_PATH`` at the time of the lookup. The cache
+    must hold ``config/jwst/server_config``, the mappings and the reference
+    files (``crds sync`` on a networked machine, or
+    :func:`asnflow.calib.crds_cache.write_crds_cache`). ``context`` picks a
+    pmap; by default the cache's latest context.
+    """
+
+    cache: Path | None = None
+    context: str | None = None
+
+    def cache_path(self) -> Path:
+        if self.cache is not None:
+            return Path(self.cache).resolve()
+        env = os.environ.get("CRDS_PATH")
+        if not env:
+            raise CalibrationError("no CRDS cache: set CRDS_PATH to a synced cache folder, or use in-memory references")
+        return Path(env).resolve()
+
+    def describe(self) -> str:
+        return f"CRDS cache {self.cache_path()} (offline)"
+
+    def lookup(self, model: Any, reftypes: Sequence[str]) -> dict[str, Path]:
+        """The cached reference file CRDS selects for each reftype."""
+        names = _check_reftypes(reftypes)
+        cache = self.cache_path()
+        if not (cache / "config" / "jwst" / "server_config").is_file():
+            raise CalibrationError(f"{cache} is not a CRDS cache (config/jwst/server_config is missing)")
+        parameters = model.get_crds_parameters()
+        with offline_crds_environment(cache):
+            import crds
+
+            try:
+                found = crds.getreferences(parameters, reftypes=names, observatory="jwst", context=self.context)
+            except Exception as exc:  # crds raises many unrelated types; all mean "not found"
+                message = " ".join(str(exc).split())
+                raise CalibrationError(f"CRDS lookup in {cache} failed: {message}") from None
+        paths = {}
+        for name in names:
+            value = str(found.get(name, "NOT FOUND"))
+            if value.upper().startswith("NOT FOUND") or value.upper() == "N/A":
+                raise CalibrationError(f"CRDS cache {cache} has no {name} reference for this exposure ({value})")
+            paths[name] = Path(value)
+        return paths
+
+    def fetch(self, model: Any, reftypes: Sequence[str]) -> dict[str, Reference]:
+        from stdatamodels.jwst import datamodels
+
+        out = {}
+        for name, path in self.lookup(model, reftypes).items():
+            try:
+                with datamodels.open(str(path)) as ref_model:
+                    out[name] = _reference_from_model(name, path, ref_model, model)
+            except CalibrationError:
+                raise
+            except Exception as exc:
+                raise CalibrationError(f"cannot read {name} reference {path}: {exc}") from None
+        return out
+
+
+def _reference_from_model(reftype: str, path: Path, ref_model: Any, model: Any) -> Reference:
+    source = f"crds://{path.name}"
+    if reftype == "photom":
+        return Reference(reftype, source, scalars=_photom_scalars(ref_model, model, path))
+
+    def array(name: str) -> np.ndarray | None:
+        value = getattr(ref_model, name, None) if ref_model.hasattr(name) else None
+        return None if value is None else np.array(value)
+
+    return Reference(
+        reftype=reftype,
+        source=source,
+        data=fit_to_science(array("data"), model, what=reftype),
+        dq=fit_to_science(array("dq"), model, what=f"{reftype} DQ"),
+        err=fit_to_science(array("err"), model, what=f"{reftype} error"),
+    )
+
+
+def _photom_scalars(ref_model: Any, model: Any, path: Path) -> dict[str, float]:
+    """The photom table row for the science filter/pupil (N/A and ANY match anything)."""
+    table = ref_model.phot_table
+    wanted = {
+        "filter": str(model.meta.instrument.filter or "N/A").upper(),
+        "pupil": str(model.meta.instrument.pupil or "N/A").upper(),
+    }
+    for row in table:
+        ok = True
+        for column, value in wanted.items():
+            if column in table.dtype.names:
+                cell = row[column]
+                cell = (cell.decode() if isinstance(cell, bytes) else str(cell)).strip().upper()
+                if cell not in (value, "N/A", "ANY"):
+                    ok = False
+        if ok:
+            area = ref_model.meta.photometry.pixelarea_steradians
+            return {
+                "photmjsr": float(row["photmjsr"]),
+                "uncertainty": float(row["uncertainty"]),
+                "pixelarea_sr": float(area) if area is not None else float("nan"),
+            }
+    raise CalibrationError(
+        f"photom reference {path.name} has no row for filter {wanted['filter']}, pupil {wanted['pupil']}"
+    )
