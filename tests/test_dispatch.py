@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -393,3 +394,36 @@ def test_a_killed_run_resumes_to_the_same_products(compat_dir, tmp_path, fakes_i
     assert summary.failed == 0 and summary.succeeded < len(graph)
     assert products(data) == products(clean)
     assert not (data / SCRATCH_DIR).exists()
+
+
+def test_a_node_may_start_its_own_process_pool_in_every_executor(compat_dir, tmp_path, fakes_importable):
+    """stcal's maximum_cores > 1 starts a pool inside the node: daemonic workers would refuse it."""
+    pytest.importorskip("distributed")
+    for executor in ("process", "dask"):
+        graph, data = prepare(compat_dir, tmp_path, name=executor)
+        nested = graph.association_ids()[0]
+        summary = run_graph(graph, data, executor=executor, workers=2, progress=False, options={"nested": [nested]})
+        assert summary.result(nested).status == SUCCEEDED, summary.result(nested).reason
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_line_only_on_a_terminal():
+    from asnflow.engine.dispatch import NodeResult, _Progress
+
+    terminal = _Terminal()
+    meter = _Progress(2, enabled=True, stream=terminal)
+    meter.started("node-a")
+    meter.advance(NodeResult("node-a", FAILED, "boom"))
+    meter.close()
+    text = terminal.getvalue()
+    assert "[0/2] 0 failed  node-a" in text and "[1/2] 1 failed" in text
+    assert text.endswith("\r")
+    for stream, enabled in ((io.StringIO(), True), (_Terminal(), False)):
+        quiet = _Progress(2, enabled=enabled, stream=stream)
+        quiet.started("node-a")
+        quiet.close()
+        assert stream.getvalue() == ""

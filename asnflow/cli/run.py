@@ -40,6 +40,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="KEY=VALUE",
         help="an option for the calibration modules, e.g. maximum_cores=1 (repeatable; VALUE is read as YAML)",
     )
+    parser.add_argument(
+        "--crds-cache",
+        metavar="DIR",
+        help="a synced CRDS cache to take reference files from, offline (default: $CRDS_PATH)",
+    )
     parser.add_argument("--config", metavar="RULES_YAML", help="a rules.yaml whose calibration table to use")
     parser.set_defaults(handler=run)
 
@@ -76,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         scheduler=args.scheduler,
         options=options,
-        provider=_default_provider(data_dir),
+        provider=_reference_provider(args.crds_cache),
         force=args.force,
         retries=args.retries,
         progress=not args.quiet,
@@ -109,11 +114,16 @@ def _parse_options(items: list[str]) -> dict[str, object]:
     return options
 
 
-def _default_provider(data_dir):
-    """The reference-data provider the calibration package offers by default, if any."""
+def _reference_provider(crds_cache: str | None):
+    """Reference files from a CRDS cache used offline; modules that need none never ask."""
+    from pathlib import Path
+
+    from asnflow.errors import InputError
+
+    if crds_cache is not None and not Path(crds_cache).is_dir():
+        raise InputError("the CRDS cache folder does not exist", path=crds_cache)
     try:
-        from asnflow.calib import refs
+        from asnflow.calib.refs import CrdsRefs
     except ImportError:
         return None
-    factory = getattr(refs, "default_provider", None)
-    return factory(data_dir) if callable(factory) else None
+    return CrdsRefs(cache=Path(crds_cache).resolve() if crds_cache else None)

@@ -6,7 +6,8 @@ scratch folder; the content depends on the node and on its inputs' content,
 so two runs agree exactly when they computed the same thing. Options steer
 failures: ``fail`` (node ids that raise CalibrationError), ``crash`` (node ids
 that raise an unexpected exception), ``partial`` (node ids that write one
-output, then fail), ``sleep`` (seconds before each output is written, to
+output, then fail), ``nested`` (node ids that
+start their own process pool, as stcal does with maximum_cores > 1), ``sleep`` (seconds before each output is written, to
 kill a run midway) and ``flaky_dir`` (each node fails on its first attempt,
 remembered by a marker file there).
 """
@@ -14,6 +15,7 @@ remembered by a marker file there).
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import time
 from pathlib import Path
 
@@ -36,6 +38,11 @@ class FakeWriter(ConventionalModule):
             raise CalibrationError(f"{node.node_id} was told to fail")
         if node.node_id in options.get("crash", ()):
             raise ValueError(f"{node.node_id} crashed")
+        if node.node_id in options.get("nested", ()):
+            # What stcal does with maximum_cores > 1: a process pool inside the node.
+            with multiprocessing.get_context("spawn").Pool(2) as pool:
+                if pool.map(abs, [-1, -2]) != [1, 2]:
+                    raise CalibrationError("nested pool gave a wrong answer")
         flaky_dir = options.get("flaky_dir")
         if flaky_dir:
             marker = Path(flaky_dir) / node.node_id.replace(":", "-")
