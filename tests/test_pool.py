@@ -237,11 +237,13 @@ def test_row_with_too_few_cells():
     error = refusal(BAD_POOLS / "ragged_row.csv")
     assert error.line == 4
     assert "4 cells" in error.message and "5 columns" in error.message and "line 2" in error.message
+    assert "NULL" in error.hint
 
 
 def test_row_with_too_many_cells(tmp_path):
     error = refusal(write(tmp_path, f"{HEAD}\na|1|nrc_image|null\n\nb|1|nrc|image|null\n"))
     assert error.line == 4 and "5 cells" in error.message and "4 columns" in error.message
+    assert "quoted" in error.hint
 
 
 def test_duplicate_columns_ignore_case():

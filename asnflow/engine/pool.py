@@ -46,7 +46,7 @@ _PAIR_ITEM = re.compile(_PAIR)
 _SHOWN_CHARS = 60
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Pool:
     """An association pool as read from a file: header, rows of strings, comments."""
 
@@ -63,6 +63,9 @@ class Pool:
 
     def __len__(self) -> int:
         return len(self.rows)
+
+    def __repr__(self) -> str:  # the rows would drown a traceback
+        return f"Pool({str(self.path)!r}, {len(self.columns)} columns, {len(self.rows)} rows)"
 
     def index(self, column: str) -> int | None:
         """Position of ``column`` (any case) in :attr:`columns`, or None if the pool lacks it."""
@@ -347,9 +350,9 @@ class _TableReader:
                 continue
             cells = self._split(line if self.keep_blanks else stripped, number, trim=True)
             return self._header(cells, number), number
-        problem = "only comments and no header line" if self.comments else "empty: no header line"
+        problem = "has only comments, no header line" if self.comments else "is empty (no header line)"
         raise PoolError(
-            f"pool is {problem}",
+            f"the pool {problem}",
             path=self.where,
             hint="the first line that is not a comment must name the columns, such as "
             "FILENAME|PROGRAM|EXP_TYPE|ASN_CANDIDATE|...",
@@ -443,7 +446,11 @@ class _TableReader:
                 f"has {len(self.columns)} columns",
                 path=self.where,
                 line=number,
-                hint=f'a {self.delimiter!r} inside a value must be quoted, like "a{self.delimiter}b"',
+                hint=(
+                    f'a {self.delimiter!r} inside a value must be quoted, like "a{self.delimiter}b"'
+                    if len(cells) > len(self.columns)
+                    else "every row needs a value, or NULL, in every column"
+                ),
             )
         filename = cells[self.filename_at]
         if filename in ("", NULL):
