@@ -258,3 +258,18 @@ def test_png_and_svg_pictures(compat_dir, tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["graph.png", "graph.svg"]
     assert main(["graph", str(folder), "--format", "png"]) == 2
     assert "-o FILE" in capsys.readouterr().err
+
+
+def test_yaml_association_files_give_the_same_graph(compat_dir, tmp_path):
+    from asnflow.engine import asnfile
+
+    folder = expected(compat_dir, WFSS)
+    for path in folder.glob("*_asn.json"):
+        (tmp_path / f"{path.stem}.yaml").write_text(asnfile.dumps(asnfile.load(path), "yaml"))
+    from_json = build_graph([folder])
+    from_yaml = build_graph([tmp_path])
+    assert set(from_yaml.nodes) == set(from_json.nodes)
+    assert sorted(from_yaml.digraph.edges) == sorted(from_json.digraph.edges)
+    # a folder and a file inside it name that file once
+    one = next(tmp_path.glob("*_image3_*"))
+    assert len(build_graph([tmp_path, one]).association_ids()) == 12

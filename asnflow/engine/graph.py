@@ -35,7 +35,7 @@ from asnflow.errors import AssociationFileError, GraphError, InputError
 
 ASSOCIATION = "association"
 EXPOSURE = "exposure"
-ASSOCIATION_SUFFIXES = (".json", ".yaml", ".yml")
+ASSOCIATION_NAME_ENDINGS = ("_asn.json", "_asn.yaml", "_asn.yml")  # what a folder contributes
 # Detector1 products a member can name; the raw exposure is <root>_uncal.fits.
 DETECTOR1_SUFFIXES = frozenset({"rate", "rateints"})
 _MAX_NAMED = 5  # how many files an error line names before "and N more"
@@ -76,21 +76,20 @@ class GraphSummary:
 
 def association_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
     """Expand PATHS: files are taken as given, folders give their ``*_asn.{json,yaml,yml}``."""
-    found: list[Path] = []
+    found: dict[Path, Path] = {}  # resolved -> as given; a file named twice counts once
     for entry in paths:
         path = Path(entry)
         if path.is_dir():
-            inside = sorted(
-                p for p in path.iterdir() if p.is_file() and p.name.endswith(tuple(f"_asn{s}" for s in ASSOCIATION_SUFFIXES))
-            )
+            inside = sorted(p for p in path.iterdir() if p.is_file() and p.name.endswith(ASSOCIATION_NAME_ENDINGS))
             if not inside:
                 raise InputError("no association files (*_asn.json, *_asn.yaml) in this folder", path=str(path))
-            found.extend(inside)
+            for file in inside:
+                found.setdefault(file.resolve(), file)
         elif path.is_file():
-            found.append(path)
+            found.setdefault(path.resolve(), path)
         else:
             raise InputError("no such file or folder", path=str(path))
-    return found
+    return list(found.values())
 
 
 def load_association(path: str | os.PathLike[str]) -> LoadedAssociation:
