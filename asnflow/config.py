@@ -22,6 +22,7 @@ def default_config_path() -> Path:
 class Config:
     path: Path
     rule_files: tuple[Path, ...]
+    definition_files: tuple[Path, ...] = ()
     registries: dict[str, str] = field(default_factory=dict)
     calibration: dict[str, str] = field(default_factory=dict)
     naming_profile: str = "jwst-3.0"
@@ -50,10 +51,12 @@ def load_config(path: str | Path | None = None) -> Config:
         raise RuleError("expected a mapping at the top level", path=str(config_path))
     base = PACKAGE_DIR if config_path.parent in (PACKAGE_DIR, PACKAGE_DIR.parent) else config_path.parent
     rule_files = tuple((base / entry).resolve() for entry in data.get("rules", []) or [])
+    definition_files = tuple((base / entry).resolve() for entry in data.get("definitions", []) or [])
     naming = data.get("naming") or {}
     return Config(
         path=config_path,
         rule_files=rule_files,
+        definition_files=definition_files,
         registries=dict(data.get("registries") or {}),
         calibration={str(k): str(v) for k, v in (data.get("calibration") or {}).items()},
         naming_profile=str(naming.get("profile", "jwst-3.0")),

@@ -1,0 +1,592 @@
+"""Compile parsed rule files into executable rules.
+
+Names are resolved across all files of a rule set (lists, tables,
+predicates, fragments, frames), each ``use`` builds fresh test nodes (state
+is per rule), frames wrap a rule's constraints, and every name a rule gives
+(exposure types, validity checks, product template, finalize steps) is looked
+up among the engine's hooks. Anything unknown is a :class:`RuleError` at the
+exact place it is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from asnflow.assoc_rules import ast
+from asnflow.assoc_rules.parse import parse_file
+from asnflow.engine import hooks
+from asnflow.engine.exposure import VOCABULARY_LISTS, VOCABULARY_TABLES, Vocabulary
+from asnflow.engine.match import AttrTest, CheckTest, Group, Node, ReportUnmatched, SetTest
+from asnflow.engine.queue import CATEGORY_NAMES
+from asnflow.errors import RuleError
+
+LEVELS = ("2b", "3")
+DEFAULTS = {
+    "2b": {"exposure_types": "level2", "valid": ("has_science", "allowed_candidates"), "product": "level2"},
+    "3": {"exposure_types": "level3", "valid": ("has_science",), "product": "default"},
+}
+ALL_SHAPES = ("coron", "ami", "tso")
+
+
+class _Missing:
+    """A column with no valid value; any comparison with it is false."""
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING = _Missing()
+
+
+def _error(message: str, pos: ast.Pos | None, hint: str | None = None) -> RuleError:
+    if pos is None:
+        return RuleError(message, hint=hint)
+    return RuleError(message, path=pos.path, line=pos.line or None, column=pos.column or None, hint=hint)
+
+
+def _close_names(name: str, names: Iterable[str]) -> str | None:
+    import difflib
+
+    close = difflib.get_close_matches(name, list(names), n=3, cutoff=0.6)
+    return f"did you mean {', '.join(close)}?" if close else None
+
+
+@dataclass
+class CompiledRule:
+    """One rule, ready to test exposures (shared by all associations of the rule)."""
+
+    name: str
+    description: str
+    level: str
+    asn_type: str
+    root: Group
+    exposure_policy: Callable
+    exposure_policy_name: str
+    ints_for: frozenset[str]
+    validity: tuple[str, ...]
+    validity_checks: dict[str, Callable]
+    product: str
+    product_template: Callable
+    finalize: tuple[str, ...]
+    finalize_steps: tuple[Callable, ...]
+    frame: str | None
+    source: ast.RuleDef
+    path: str
+    index: int = -1
+    n_slots: int = 0
+    acid_slot: int = -1
+    lookup: dict[str, Node] = field(default_factory=dict)
+    target_nodes: tuple[Node, ...] = ()
+    force_match_node: Node | None = None
+    is_tso_node: Node | None = None
+    attr_tests: tuple[AttrTest, ...] = ()
+
+    def root_with(self, candidate: AttrTest | None) -> Group:
+        """The root to test with: with a candidate constraint appended at the top, as jwst does."""
+        if candidate is None:
+            return self.root
+        return Group(reduce=self.root.reduce, children=[*self.root.children, candidate], name=self.root.name,
+                     reprocess=self.root.reprocess, pos=self.root.pos)
+
+
+@dataclass
+class RuleSet:
+    """Everything compiled from a set of rule files."""
+
+    rules: list[CompiledRule]
+    vocab: Vocabulary
+    files: tuple[ast.RuleFile, ...]
+    lists: dict[str, tuple[tuple[str, ...], ast.ListDef]]
+    tables: dict[str, ast.TableDef]
+    predicates: dict[str, ast.PredicateDef]
+    fragments: dict[str, ast.FragmentDef]
+    frames: dict[str, ast.FrameDef]
+    used: set[tuple[str, str]] = field(default_factory=set)
+
+    def rule(self, name: str) -> CompiledRule:
+        for rule in self.rules:
+            if rule.name == name:
+                return rule
+        raise KeyError(name)
+
+    def bind(self, columns: dict[str, int]) -> None:
+        """Resolve column names to positions for one pool."""
+        for rule in self.rules:
+            for test in rule.attr_tests:
+                test.bind(columns)
+
+
+# ---------------------------------------------------------------------- expressions
+class _ExprCompiler:
+    def __init__(self, owner: _Compiler) -> None:
+        self.owner = owner
+
+    def compile(self, expr: ast.Expr, stack: tuple[str, ...] = ()) -> Callable:
+        method = getattr(self, "_" + type(expr).__name__.lower())
+        return method(expr, stack)
+
+    def _str(self, expr: ast.Str, stack):
+        value = expr.value
+        return lambda attempt: value
+
+    def _ref(self, expr: ast.Ref, stack):
+        name = expr.name
+        if name in hooks.PROPERTIES:
+            self.owner.used.add(("property", name))
+            return hooks.PROPERTIES[name].function
+        if name in self.owner.predicates:
+            if name in stack:
+                raise _error(f"predicate {name} refers to itself", expr.pos)
+            self.owner.used.add(("predicate", name))
+            return self.compile(self.owner.predicates[name].expr, (*stack, name))
+        self.owner.note_column(name, expr.pos)
+
+        def column(attempt):
+            value = attempt.row.valid(name)
+            return MISSING if value is None else value
+
+        return column
+
+    def _call(self, expr: ast.Call, stack):
+        if expr.name not in hooks.FUNCTIONS:
+            raise _error(f"unknown function {expr.name}()", expr.pos,
+                         _close_names(expr.name, hooks.FUNCTIONS) or f"known: {', '.join(sorted(hooks.FUNCTIONS))}")
+        columns = []
+        for arg in expr.args:
+            if not isinstance(arg, ast.Ref):
+                raise _error(f"{expr.name}() takes column names", arg.pos)
+            self.owner.note_column(arg.name, arg.pos)
+            columns.append(arg.name)
+        function = hooks.FUNCTIONS[expr.name].function
+        columns_t = tuple(columns)
+        return lambda attempt: function(attempt.row, *columns_t)
+
+    def _not(self, expr: ast.Not, stack):
+        operand = self.compile(expr.operand, stack)
+        return lambda attempt: not operand(attempt)
+
+    def _and(self, expr: ast.And, stack):
+        operands = [self.compile(e, stack) for e in expr.operands]
+        return lambda attempt: all(op(attempt) for op in operands)
+
+    def _or(self, expr: ast.Or, stack):
+        operands = [self.compile(e, stack) for e in expr.operands]
+        return lambda attempt: any(op(attempt) for op in operands)
+
+    def _compare(self, expr: ast.Compare, stack):
+        left = self.compile(expr.left, stack)
+        right = self.compile(expr.right, stack)
+        equal = expr.op == "=="
+
+        def compare(attempt):
+            a = left(attempt)
+            b = right(attempt)
+            if a is MISSING or b is MISSING:
+                return False
+            return (a == b) if equal else (a != b)
+
+        return compare
+
+    def _tuple(self, expr: ast.Tuple, stack):
+        items = [self.compile(e, stack) for e in expr.items]
+        return lambda attempt: tuple(item(attempt) for item in items)
+
+    def _member(self, expr: ast.Member, stack):
+        operand = self.compile(expr.operand, stack)
+        container = expr.container
+        if isinstance(container, ast.TableRef):
+            table = self.owner.tables.get(container.name)
+            if table is None:
+                listed = self.owner.lists.get(container.name)
+                if listed is None:
+                    raise _error(f"unknown table {container.name}", container.pos,
+                                 _close_names(container.name, [*self.owner.tables, *self.owner.lists]))
+                self.owner.used.add(("list", container.name))
+                values = frozenset(listed[0])
+                width = 1
+            else:
+                self.owner.used.add(("table", container.name))
+                values = frozenset(table.rows if len(table.columns) > 1 else (r[0] for r in table.rows))
+                width = len(table.columns)
+            if isinstance(expr.operand, ast.Tuple) and len(expr.operand.items) != width:
+                raise _error(
+                    f"table {container.name} has {width} columns but the test gives {len(expr.operand.items)} values",
+                    expr.pos,
+                )
+        else:
+            values = frozenset(container.values)
+        negated = expr.negated
+
+        def member(attempt):
+            value = operand(attempt)
+            if value is MISSING or (isinstance(value, tuple) and any(v is MISSING for v in value)):
+                return False
+            return (value not in values) if negated else (value in values)
+
+        return member
+
+
+# ---------------------------------------------------------------------- the compiler
+class _Compiler:
+    def __init__(self, files: list[ast.RuleFile], columns: frozenset[str] | None = None) -> None:
+        self.files = files
+        self.lists: dict[str, tuple[tuple[str, ...], ast.ListDef]] = {}
+        self.tables: dict[str, ast.TableDef] = {}
+        self.predicates: dict[str, ast.PredicateDef] = {}
+        self.fragments: dict[str, ast.FragmentDef] = {}
+        self.frames: dict[str, ast.FrameDef] = {}
+        self.used: set[tuple[str, str]] = set()
+        self.columns_seen: dict[str, ast.Pos] = {}
+        self.exprs = _ExprCompiler(self)
+        self._collect()
+
+    def note_column(self, name: str, pos: ast.Pos) -> None:
+        self.columns_seen.setdefault(name, pos)
+
+    # ------------------------------------------------------------ definitions
+    def _define(self, table: dict, item, kind: str) -> None:
+        if item.name in table:
+            first = table[item.name]
+            first_pos = first[1].pos if isinstance(first, tuple) else first.pos
+            raise _error(f"{kind} {item.name} is defined twice (first at {first_pos})", item.pos)
+        table[item.name] = item
+
+    def _collect(self) -> None:
+        for rule_file in self.files:
+            for item in rule_file.items:
+                if isinstance(item, ast.ListDef):
+                    if item.name in self.lists:
+                        raise _error(f"list {item.name} is defined twice (first at {self.lists[item.name][1].pos})",
+                                     item.pos)
+                    self.lists[item.name] = (self._expand_list(item), item)
+                elif isinstance(item, ast.TableDef):
+                    for row, pos in zip(item.rows, item.row_positions):
+                        if len(row) != len(item.columns):
+                            raise _error(
+                                f"table {item.name} row has {len(row)} values but the table has "
+                                f"{len(item.columns)} columns ({', '.join(item.columns)})",
+                                pos,
+                            )
+                    self._define(self.tables, item, "table")
+                elif isinstance(item, ast.PredicateDef):
+                    self._define(self.predicates, item, "predicate")
+                elif isinstance(item, ast.FragmentDef):
+                    self._define(self.fragments, item, "fragment")
+                elif isinstance(item, ast.FrameDef):
+                    self._define(self.frames, item, "frame")
+
+    def _expand_list(self, item: ast.ListDef) -> tuple[str, ...]:
+        def words(source: tuple[str, ...]) -> list[str]:
+            out: list[str] = []
+            for word in source:
+                if word in self.lists:
+                    self.used.add(("list", word))
+                    out.extend(self.lists[word][0])
+                else:
+                    out.append(word)
+            return out
+
+        removed = set(words(item.without))
+        return tuple(w for w in words(item.words) if w not in removed)
+
+    # ------------------------------------------------------------ statements
+    def build(self, statements: tuple[ast.Stmt, ...], body: Node | None, stack: tuple[str, ...]) -> list[Node]:
+        nodes: list[Node] = []
+        for statement in statements:
+            nodes.extend(self._statement(statement, body, stack))
+        return nodes
+
+    def _statement(self, statement: ast.Stmt, body: Node | None, stack: tuple[str, ...]) -> list[Node]:
+        if isinstance(statement, ast.LeafStmt):
+            return [self._leaf(statement)]
+        if isinstance(statement, ast.CheckStmt):
+            test = self.exprs.compile(statement.expr)
+            return [CheckTest(name=statement.name, test=test, reprocess=self._reprocess(statement.reprocess),
+                              pos=statement.pos)]
+        if isinstance(statement, ast.SetStmt):
+            return [SetTest(name=statement.name, value=statement.value, pos=statement.pos)]
+        if isinstance(statement, ast.UnmatchedStmt):
+            return [ReportUnmatched(pos=statement.pos)]
+        if isinstance(statement, ast.NeverStmt):
+            return [CheckTest(name=statement.name, test=lambda attempt: False,
+                              reprocess=self._reprocess(statement.reprocess), pos=statement.pos)]
+        if isinstance(statement, ast.BodyStmt):
+            if body is None:
+                raise _error("`body` is only allowed inside a frame", statement.pos)
+            return [body]
+        if isinstance(statement, ast.GroupStmt):
+            children = self.build(statement.children, body, stack)
+            return [Group(reduce=statement.reduce, children=children, name=statement.name,
+                          reprocess=self._reprocess(statement.reprocess), pos=statement.pos)]
+        if isinstance(statement, ast.UseStmt):
+            nodes: list[Node] = []
+            for name, pos in statement.names:
+                fragment = self.fragments.get(name)
+                if fragment is None:
+                    hint = _close_names(name, self.fragments)
+                    if name in self.frames:
+                        hint = f"{name} is a frame; a rule takes it with `frame {name}`"
+                    raise _error(f"unknown fragment {name}", pos, hint)
+                if name in stack:
+                    raise _error(f"fragment {name} uses itself", pos)
+                self.used.add(("fragment", name))
+                inner = self.build(fragment.body, body, (*stack, name))
+                if len(inner) == 1:
+                    nodes.append(inner[0])
+                else:
+                    nodes.append(Group(reduce="all", children=inner, name=None, pos=fragment.pos))
+            return nodes
+        raise _error(f"unexpected statement {type(statement).__name__}", getattr(statement, "pos", None))
+
+    def _reprocess(self, reprocess: ast.Reprocess | None):
+        if reprocess is None:
+            return None
+        return (CATEGORY_NAMES[reprocess.category], reprocess.when == "match", () if reprocess.all_rules else None)
+
+    def _leaf(self, leaf: ast.LeafStmt) -> AttrTest:
+        for source, pos in zip(leaf.sources, leaf.source_positions or [leaf.pos] * len(leaf.sources)):
+            self.note_column(source, pos)
+        patterns = None
+        dynamic = None
+        value_text = None
+        value = leaf.value
+        if isinstance(value, ast.Regex):
+            patterns = (value.pattern,)
+            value_text = value.pattern
+        elif isinstance(value, ast.RegexList):
+            patterns = value.patterns
+            value_text = "[" + ", ".join(value.patterns) + "]"
+        elif isinstance(value, ast.ListValue):
+            listed = self.lists.get(value.name)
+            if listed is None:
+                raise _error(f"unknown list {value.name}", value.pos, _close_names(value.name, self.lists))
+            self.used.add(("list", value.name))
+            # jwst joins value lists with "|" (and so inherits the anchoring quirk).
+            patterns = ("|".join(listed[0]),)
+            value_text = value.name
+        elif isinstance(value, ast.DynamicValue):
+            hook = hooks.DYNAMIC_VALUES.get(value.function)
+            if hook is None:
+                raise _error(f"unknown value function {value.function}()", value.pos,
+                             _close_names(value.function, hooks.DYNAMIC_VALUES)
+                             or f"known: {', '.join(sorted(hooks.DYNAMIC_VALUES))}")
+            holder: dict[str, Any] = {"name": value.argument, "pos": value.pos, "slot": -1}
+            self._dynamic_refs.append(holder)
+            dynamic = hook.function(lambda holder=holder: holder["slot"])
+            value_text = f"{value.function}({value.argument})"
+        onlyif = self.exprs.compile(leaf.onlyif) if leaf.onlyif is not None else None
+        return AttrTest(
+            name=leaf.name,
+            sources=leaf.sources,
+            patterns=patterns,
+            dynamic=dynamic,
+            pin=leaf.kind == "pin",
+            required=not leaf.optional,
+            undefined=leaf.undefined,
+            onlyif=onlyif,
+            reprocess=CATEGORY_NAMES[leaf.reprocess] if leaf.reprocess else None,
+            pos=leaf.pos,
+            value_text=value_text,
+        )
+
+    # ------------------------------------------------------------ rules
+    def _setting_values(self, rule: ast.RuleDef, key: str) -> tuple[tuple[str, ...], ast.Pos] | None:
+        setting = rule.setting(key)
+        return (setting.values, setting.pos) if setting else None
+
+    def rule(self, rule: ast.RuleDef, path: str) -> CompiledRule:
+        self._dynamic_refs: list[dict] = []
+        level_setting = self._setting_values(rule, "level")
+        if level_setting is None:
+            raise _error(f"rule {rule.name} does not say its level", rule.pos, "add `level 2b` or `level 3`")
+        level = level_setting[0][0]
+        asn_type_setting = self._setting_values(rule, "asn_type")
+        if asn_type_setting is None:
+            raise _error(f"rule {rule.name} does not say its asn_type", rule.pos, "add e.g. `asn_type image3`")
+        defaults = DEFAULTS[level]
+
+        policy_name = (self._setting_values(rule, "exposure_types") or ((defaults["exposure_types"],), None))
+        policy_name, policy_pos = policy_name[0][0], policy_name[1]
+        policy = self._hook(hooks.EXPOSURE_POLICIES, policy_name, policy_pos or rule.pos)
+
+        shapes_setting = self._setting_values(rule, "ints_for")
+        shapes = frozenset(shapes_setting[0]) if shapes_setting else frozenset(ALL_SHAPES)
+        for shape in shapes:
+            if shape not in ALL_SHAPES:
+                raise _error(f"unknown exposure shape {shape}", shapes_setting[1], f"known: {', '.join(ALL_SHAPES)}")
+
+        valid_setting = self._setting_values(rule, "valid")
+        validity = valid_setting[0] if valid_setting else defaults["valid"]
+        checks = {name: self._hook(hooks.VALIDITY_CHECKS, name, valid_setting[1] if valid_setting else rule.pos)
+                  for name in validity}
+
+        product_setting = self._setting_values(rule, "product")
+        product = product_setting[0][0] if product_setting else defaults["product"]
+        template = self._hook(hooks.PRODUCT_TEMPLATES, product, product_setting[1] if product_setting else rule.pos)
+
+        finalize_setting = self._setting_values(rule, "finalize")
+        finalize = finalize_setting[0] if finalize_setting else ()
+        steps = tuple(self._hook(hooks.FINALIZE_STEPS, name, finalize_setting[1]) for name in finalize)
+
+        body_nodes = self.build(rule.body, None, ())
+        rule_group = Group(reduce="all", children=body_nodes, name=None, pos=rule.pos)
+        frame_setting = self._setting_values(rule, "frame")
+        frame_name = None
+        if frame_setting:
+            frame_name = frame_setting[0][0]
+            frame = self.frames.get(frame_name)
+            if frame is None:
+                raise _error(f"unknown frame {frame_name}", frame_setting[1], _close_names(frame_name, self.frames))
+            self.used.add(("frame", frame_name))
+            root = Group(reduce="all", children=self.build(frame.body, rule_group, ()), name=frame.group_name,
+                         pos=frame.pos)
+        else:
+            root = rule_group
+
+        compiled = CompiledRule(
+            name=rule.name,
+            description=rule.description or "",
+            level=level,
+            asn_type=asn_type_setting[0][0],
+            root=root,
+            exposure_policy=policy,
+            exposure_policy_name=policy_name,
+            ints_for=shapes,
+            validity=tuple(validity),
+            validity_checks=checks,
+            product=product,
+            product_template=template,
+            finalize=tuple(finalize),
+            finalize_steps=steps,
+            frame=frame_name,
+            source=rule,
+            path=path,
+        )
+        self._assign_slots(compiled)
+        return compiled
+
+    def _hook(self, table: hooks.HookTable, name: str, pos: ast.Pos) -> Callable:
+        hook = table.get(name)
+        if hook is None:
+            raise _error(f"unknown {table.kind} hook {name}", pos,
+                         _close_names(name, table) or f"known: {', '.join(sorted(table))}")
+        self.used.add((table.kind, name))
+        return hook.function
+
+    def _assign_slots(self, rule: CompiledRule) -> None:
+        slot = 0
+        lookup: dict[str, Node] = {}
+        targets: list[Node] = []
+        attr_tests: list[AttrTest] = []
+        nodes = list(rule.root.walk())[1:]  # jwst looks names up below the root
+        for node in nodes:
+            if node.name is not None and node.name not in lookup:
+                lookup[node.name] = node
+            if isinstance(node, (AttrTest, SetTest, ReportUnmatched)):
+                node.slot = slot
+                slot += 1
+            if isinstance(node, AttrTest):
+                attr_tests.append(node)
+                if node.name is not None:
+                    node.track_found = True
+                    node.track_matched = True
+            if node.name == "target" and isinstance(node, (AttrTest, SetTest)):
+                targets.append(node)
+        for holder in self._dynamic_refs:
+            node = lookup.get(holder["name"])
+            if node is None or getattr(node, "slot", -1) < 0:
+                raise _error(f"no constraint named {holder['name']} in rule {rule.name}", holder["pos"],
+                             _close_names(holder["name"], lookup))
+            holder["slot"] = node.slot
+        rule.acid_slot = slot
+        rule.n_slots = slot + 1
+        rule.lookup = lookup
+        rule.target_nodes = tuple(targets)
+        rule.attr_tests = tuple(attr_tests)
+        force = lookup.get("force_match")
+        rule.force_match_node = force if isinstance(force, ReportUnmatched) else None
+        is_tso = lookup.get("is_tso")
+        rule.is_tso_node = is_tso if isinstance(is_tso, AttrTest) else None
+
+    # ------------------------------------------------------------ vocabulary
+    def vocabulary(self) -> Vocabulary:
+        def listed(name: str) -> tuple[str, ...]:
+            if name not in self.lists:
+                raise RuleError(f"the rule set defines no list {name} (needed by the engine)",
+                                hint=f"define `list {name} = ...` in a rule file")
+            self.used.add(("list", name))
+            return self.lists[name][0]
+
+        def table(name: str, width: int) -> ast.TableDef:
+            if name not in self.tables:
+                raise RuleError(f"the rule set defines no table {name} (needed by the engine)")
+            found = self.tables[name]
+            if len(found.columns) != width:
+                raise _error(f"table {name} must have {width} columns", found.pos)
+            self.used.add(("table", name))
+            return found
+
+        for name in VOCABULARY_LISTS:
+            listed(name)
+        for name in VOCABULARY_TABLES:
+            if name not in self.tables:
+                raise RuleError(f"the rule set defines no table {name} (needed by the engine)")
+        return Vocabulary(
+            exposure_type_map={k: v for k, v in table("exposure_type_map", 2).rows},
+            modifiers=tuple((k, v) for k, v in table("exposure_modifiers", 2).rows),
+            acq_exp_types=frozenset(listed("acq_exp_types")),
+            tso_exp_types=listed("tso_exp_types"),
+            coron_exp_types=frozenset(listed("coron_exp_types")),
+            ami_exp_types=frozenset(listed("ami_exp_types")),
+            wfss_direct_image_exp_types=frozenset(listed("wfss_direct_image_exp_types")),
+            nrc_coron_unocculted=frozenset(tuple(r) for r in table("nrc_coron_unocculted", 2).rows),
+        )
+
+
+def compile_files(files: list[ast.RuleFile], rule_files: list[ast.RuleFile] | None = None) -> RuleSet:
+    """Compile parsed files; rules come from ``rule_files`` (default: all), in registry order.
+
+    Within one file, rules are tried in alphabetical order of their names, as
+    jwst's registry does; a later file's rule with the same name replaces the
+    earlier one in place (that is how ``-r`` overrides a default rule).
+    """
+    compiler = _Compiler(files)
+    registry: dict[str, CompiledRule] = {}
+    for rule_file in rule_files if rule_files is not None else files:
+        seen: dict[str, ast.Pos] = {}
+        rules = [item for item in rule_file.items if isinstance(item, ast.RuleDef)]
+        for rule in rules:
+            if rule.name in seen:
+                raise _error(f"rule {rule.name} is defined twice in this file (first at {seen[rule.name]})", rule.pos)
+            seen[rule.name] = rule.pos
+        for rule in sorted(rules, key=lambda r: r.name):
+            registry[rule.name] = compiler.rule(rule, rule_file.path)
+    compiled = list(registry.values())
+    for index, rule in enumerate(compiled):
+        rule.index = index
+    return RuleSet(
+        rules=compiled,
+        vocab=compiler.vocabulary(),
+        files=tuple(files),
+        lists=compiler.lists,
+        tables=compiler.tables,
+        predicates=compiler.predicates,
+        fragments=compiler.fragments,
+        frames=compiler.frames,
+        used=compiler.used,
+    )
+
+
+def load_rule_set(paths: Iterable[str | Path], *, rule_paths: Iterable[str | Path] | None = None) -> RuleSet:
+    """Parse and compile rule files. ``rule_paths`` (default: all) say which files' rules are registered."""
+    files = [parse_file(p) for p in paths]
+    if rule_paths is None:
+        return compile_files(files)
+    wanted = {str(Path(p)) for p in rule_paths}
+    return compile_files(files, [f for f in files if f.path in wanted])

@@ -1,0 +1,81 @@
+"""asnflow generate POOL… : associations from association pools, as jwst's asn_generate."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "generate",
+        help="make association files from a pool (as jwst asn_generate)",
+        description="Generate JWST associations from an association pool, with jwst 3.0.0's rules and "
+        "options; the files are the ones asn_generate writes.",
+    )
+    parser.add_argument("pool", nargs="+", help="association pool file (| separated; gzip allowed)")
+    modes = parser.add_mutually_exclusive_group()
+    modes.add_argument("-i", "--ids", nargs="+", metavar="ID", help="only these association candidates")
+    modes.add_argument("--discover", action="store_true", help="only discovered associations")
+    modes.add_argument("--all-candidates", action="store_true", help="only candidate associations (no discovery)")
+    parser.add_argument("-p", "--path", default=".", help="output folder (default: the current folder)")
+    parser.add_argument("--DMS", dest="dms", action="store_true",
+                        help="DMS conditions: with -i, also background candidates, and keep only the given ids")
+    parser.add_argument("--version-id", nargs="?", const=True, default=None, metavar="ID",
+                        help="version stamp in file names; without a value, the current UTC time")
+    parser.add_argument("-r", "--rules", action="append", default=[], metavar="FILE",
+                        help="a rule file adding or replacing rules (repeatable)")
+    parser.add_argument("--ignore-default", action="store_true", help="drop the default rules (use with -r)")
+    parser.add_argument("--dry-run", action="store_true", help="generate but write nothing")
+    parser.add_argument("-d", "--delimiter", default="|", help="pool cell delimiter (default: |)")
+    parser.add_argument("--no-finalize", action="store_true", help="skip finalize (nod splits, pruning, ...)")
+    parser.add_argument("--merge", action="store_true", help="merge level-2 associations per candidate and type")
+    parser.add_argument("--format", choices=("json", "yaml"), default="json", help="file format (default: json)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress and no summary")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress (INFO)")
+    parser.add_argument("-D", "--debug", action="store_true",
+                        help="debug log; keep pruned duplicates as dupNNNNN_… files, as jwst does")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import logging
+    from pathlib import Path
+
+    from asnflow.engine.generate import Options
+    from asnflow.engine.pool import read_pool
+    from asnflow.engine.session import generate_documents, rule_set, write_documents
+    from asnflow.errors import AsnflowError
+
+    level = logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if args.ignore_default and not args.rules:
+        raise AsnflowError("--ignore-default leaves no rules", hint="give rule files with -r")
+
+    rules = rule_set(args.rules, args.ignore_default)
+    options = Options(
+        ids=tuple(args.ids) if args.ids else None,
+        discover=args.discover,
+        all_candidates=args.all_candidates,
+        version_id=args.version_id,
+        finalize=not args.no_finalize,
+        merge=args.merge,
+        dms=args.dms,
+        keep_duplicates=args.debug,
+    )
+    pools = [read_pool(path, delimiter=args.delimiter) for path in args.pool]
+    output = Path(args.path)
+    several = len(pools) > 1
+    total = 0
+    for pool in pools:
+        outcome = generate_documents(pool, rules, options)
+        folder = output / Path(pool.name).name.split(".")[0] if several else output
+        if not args.dry_run:
+            outcome.written = write_documents(outcome.documents, folder, args.format)
+        total += len(outcome.documents)
+        if not args.quiet:
+            counts = ", ".join(f"{t} {n}" for t, n in sorted(outcome.counts().items()))
+            where = "(dry run)" if args.dry_run else f"in {folder}"
+            print(f"{pool.name}: {outcome.pool_rows} exposures, {len(outcome.documents)} associations"
+                  f"{' (' + counts + ')' if counts else ''} {where}", file=sys.stderr)
+    return 0

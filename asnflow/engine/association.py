@@ -1,0 +1,296 @@
+"""One association while it is being built: its state, members and jwst bookkeeping.
+
+:class:`Association` reproduces what jwst's DMSLevel2bBase / DMS_Level3_Base
+do on each add (init hook, member naming, validity, sequence counters); the
+per-rule differences come from the compiled rule (exposure-type policy,
+shapes that get ``ints`` suffixes, validity checks, product template,
+finalize steps), which name hooks in :mod:`asnflow.engine.hooks`.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from ast import literal_eval
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from asnflow.engine import exposure
+from asnflow.engine.items import INVALID_VALUES, Row
+from asnflow.engine.match import Attempt
+from asnflow.naming.asn_names import ACID
+from asnflow.naming.members import level2_product_name, level2a_member_name, level2b_member_name
+
+if TYPE_CHECKING:
+    from asnflow.assoc_rules.compile import CompiledRule
+
+DEGRADED_OK = "No known degraded exposures in association."
+DEGRADED_NOTOK = (
+    "One or more members have an error associated with them.\n"
+    "Details can be found in the member.exposerr attribute."
+)
+DISCOVERED_ACID = ACID("a3001", "DISCOVERED")
+
+
+class Member(dict):
+    """A member entry as written to the file, remembering the pool row it came from."""
+
+    __slots__ = ("item",)
+
+    def __init__(self, data: dict, item: Row | None = None) -> None:
+        super().__init__(data)
+        self.item = item
+
+    def copy_member(self) -> Member:
+        return Member(dict(self), self.item)
+
+
+class Counter:
+    """jwst's lib/counter.Counter: ``next`` adds one, then returns the value."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, start: int = 0) -> None:
+        self.value = start
+
+    def __next__(self) -> int:
+        self.value += 1
+        return self.value
+
+
+@dataclass
+class RunState:
+    """What one generator run shares between its associations.
+
+    jwst keeps these as class attributes (process-wide); asnflow keeps them per
+    run. The level-2 counter starts at 1 so the first association gets 2 —
+    visible only with --no-finalize, where sequences are not renumbered.
+    """
+
+    vocab: exposure.Vocabulary
+    pool_name: str
+    code_version: str
+    columns: tuple[str, ...] = ()
+    level2_sequence: Counter = field(default_factory=lambda: Counter(1))
+    level3_sequences: dict[str, Counter] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+class Association:
+    """An association of one rule, in one registry ("candidate" or "discover")."""
+
+    def __init__(self, rule: CompiledRule, registry: str, run: RunState, version_id: str | None, root) -> None:
+        self.rule = rule
+        self.root = root
+        self.registry = registry
+        self.run = run
+        self.version_id = version_id
+        self.states: list = [None] * rule.n_slots
+        self.products: list[dict] = []
+        self.filenames: set[str] = set()
+        self.initialized = False
+        self.validity: dict[str, bool] = {name: False for name in rule.validity}
+        self.original_exposure_type: str | None = None
+        self.degraded = False
+        self.sequence: int | None = None
+        self.asn_type = rule.asn_type
+        self.program = "noprogram"
+        self.target_raw: str | None = None
+        self.product_name_override: str | None = None
+        self.dup_name: str | None = None
+        self.extra: dict[str, Any] = {}
+
+    # ------------------------------------------------------------ identity
+    @property
+    def level(self) -> str:
+        return self.rule.level
+
+    @property
+    def asn_rule(self) -> str:
+        return f"{self.registry}_{self.rule.name}" if self.registry else self.rule.name
+
+    def acid_from(self, states: list) -> ACID:
+        state = states[self.rule.acid_slot]
+        if state is None or not state[3]:
+            return DISCOVERED_ACID
+        text = re.sub(r"\\", "", "-".join(state[3]))
+        try:
+            acid_id, acid_type = literal_eval(text)
+        except (ValueError, SyntaxError, TypeError):
+            return DISCOVERED_ACID
+        return ACID(str(acid_id), str(acid_type))
+
+    @property
+    def acid(self) -> ACID:
+        return self.acid_from(self.states)
+
+    # ------------------------------------------------------------ state lookups
+    def found_values(self, name: str, states: list | None = None) -> list[str]:
+        node = self.rule.lookup.get(name)
+        if node is None:
+            raise KeyError(name)
+        state = (states or self.states)[node.slot] if node.slot >= 0 else None
+        return sorted(state[3]) if state and len(state) > 3 else []
+
+    def pinned_value(self, name: str) -> str | None:
+        """The escaped pinned value of the first constraint called ``name`` (jwst ``.value``)."""
+        node = self.rule.lookup.get(name)
+        if node is None or node.slot < 0:
+            raise KeyError(name)
+        state = self.states[node.slot]
+        if state is None or state[0] is None:
+            return None
+        return re.escape(state[0])
+
+    def target_values(self) -> list[str]:
+        # jwst get_target: the first constraint named "target" with values found.
+        for node in self.rule.target_nodes:
+            state = self.states[node.slot]
+            if state and state[3]:
+                return list(state[3])
+        return []
+
+    # ------------------------------------------------------------ members
+    @property
+    def members(self) -> list[Member]:
+        return self.products[-1]["members"] if self.products else []
+
+    def has_science(self) -> bool:
+        return any(m["exptype"] == "science" for m in self.members)
+
+    def exposure_type(self, row: Row, attempt_states: list | None = None) -> str:
+        return self.rule.exposure_policy(self, row, attempt_states)
+
+    def uses_integrations(self, row: Row) -> bool:
+        vocab = self.run.vocab
+        shapes = self.rule.ints_for
+        if "coron" in shapes and exposure.is_coron(vocab, row):
+            return True
+        if "ami" in shapes and exposure.is_ami(vocab, row):
+            return True
+        if "tso" in shapes:
+            pinned = None
+            node = self.rule.is_tso_node
+            if node is not None:
+                state = self.states[node.slot]
+                pinned = state[0] if state else None
+            return exposure.is_tso(vocab, row, pinned)
+        return False
+
+    def make_member(self, row: Row) -> Member:
+        exposerr = row.get("exposerr")
+        exptype = self.exposure_type(row)
+        integrations = self.uses_integrations(row)
+        filename = row.filename
+        if self.level == "3":
+            name = level2b_member_name(
+                filename, exp_type=row.get("exp_type"), member_exptype=exptype, integrations=integrations
+            )
+            data = {"expname": name, "exptype": exptype, "exposerr": exposerr,
+                    "asn_candidate": row.get("asn_candidate")}
+        else:
+            name = level2a_member_name(filename, integrations)
+            data = {"expname": name, "exptype": exptype, "exposerr": exposerr}
+        if name is None:
+            self.run.warnings.append(
+                f"FILENAME {filename!r} is not a level-1b (_uncal) name; used unchanged as a member name"
+            )
+            data["expname"] = filename
+        return Member(data, row)
+
+    # ------------------------------------------------------------ adding
+    def add(self, row: Row) -> tuple[bool, Any]:
+        """jwst Association.add: test, then (on a match) initialise and add the member."""
+        if row.filename in self.filenames:
+            return True, ()
+        attempt = Attempt(self, row)
+        matched, reprocess = self.root.check(attempt)
+        if matched and attempt.changed:
+            self.states = attempt.states
+        if reprocess:
+            own = (self.rule.index,)
+            for process_list in reprocess:
+                if process_list.rules is None:
+                    process_list.rules = own
+        if matched:
+            if not self.initialized:
+                self._init_hook(row)
+                self.initialized = True
+            self._add_member(row)
+        node = self.rule.force_match_node
+        if node is not None:
+            state = self.states[node.slot]
+            if state is not None:
+                matched = state[0]
+        return matched, reprocess
+
+    def _init_hook(self, row: Row) -> None:
+        self.program = "{:0>5s}".format(row.get("program", ""))
+        if self.level == "3":
+            self._sequence_counter = self.run.level3_sequences.setdefault(self.asn_type, Counter(0))
+        else:
+            self.target_raw = row.get("targetid")
+            self._sequence_counter = self.run.level2_sequence
+        self.products.append({"name": None, "members": []})
+
+    def _add_member(self, row: Row) -> None:
+        member = self.make_member(row)
+        members = self.members
+        for existing in members:
+            if existing["expname"] == member["expname"] and existing["exptype"] == member["exptype"]:
+                return
+        if self.level == "3":
+            self._update_validity(member)
+            members.append(member)
+        else:
+            members.append(member)
+            self._update_validity(member)
+        self.filenames.add(row.filename)
+        if member.get("exposerr") not in INVALID_VALUES and member.get("exposerr") is not None:
+            self.degraded = True
+
+    def _update_validity(self, member: Member) -> None:
+        checks = self.rule.validity_checks
+        for name, passed in self.validity.items():
+            if not passed:
+                self.validity[name] = bool(checks[name](self, member))
+
+    def created(self) -> None:
+        """jwst DMSBaseMixin.create: the creating add takes the next sequence number."""
+        self.sequence = next(self._sequence_counter)
+
+    # ------------------------------------------------------------ validity, names
+    @property
+    def is_valid(self) -> bool:
+        return all(self.validity.values())
+
+    def product_name(self) -> str:
+        if self.product_name_override is not None:
+            return self.product_name_override
+        return self.rule.product_template(self)
+
+    def level2_default_product_name(self) -> str:
+        for member in self.members:
+            if member["exptype"] == "science":
+                return level2_product_name(member["expname"])
+        return "undefined"
+
+    def file_stem(self) -> str:
+        from asnflow.naming.asn_names import asn_file_stem
+
+        stem = asn_file_stem(self.program, self.acid.id, self.asn_type, self.sequence or 0, self.version_id)
+        return f"{self.dup_name}_{stem}" if self.dup_name else stem
+
+    def clone(self) -> Association:
+        """A deep copy for finalize steps that split one association into several."""
+        twin = copy.copy(self)
+        twin.products = [
+            {"name": p["name"], "members": [m.copy_member() for m in p["members"]]} for p in self.products
+        ]
+        twin.validity = dict(self.validity)
+        twin.filenames = set(self.filenames)
+        twin.extra = dict(self.extra)
+        return twin
+
+    def __repr__(self) -> str:
+        return f"<Association {self.asn_rule} {self.acid.id} {len(self.members)} members>"

@@ -1,0 +1,66 @@
+"""Exposures as the engine sees them: one immutable row of pool cells.
+
+A :class:`Row` is a tuple of cell strings plus a shared column map, so the hot
+loop reads a cell by a pre-computed index and hooks can still ask for a
+column by name (``row["targetid"]``, raising KeyError when the pool has no
+such column, as a jwst pool row does).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+# jwst's "not specified" values (lib/dms_base.py _EMPTY). A value in this set
+# counts as if the column were absent. Pool cells are already lower-cased, so
+# the lower-case spellings are the ones that matter; the others are kept so
+# the set reads like jwst's.
+INVALID_VALUES = frozenset(
+    {"", "NULL", "Null", "null", "--", "N", "n", "F", "f", "FALSE", "false", "False", "N/A", "n/a"}
+)
+
+
+class Row:
+    """One exposure: cell values aligned with the pool's columns."""
+
+    __slots__ = ("values", "columns", "line")
+
+    def __init__(self, values: tuple[str, ...], columns: Mapping[str, int], line: int = 0) -> None:
+        self.values = values
+        self.columns = columns
+        self.line = line
+
+    def __getitem__(self, name: str) -> str:
+        return self.values[self.columns[name]]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.columns
+
+    def get(self, name: str, default=None):
+        index = self.columns.get(name)
+        return default if index is None else self.values[index]
+
+    def valid(self, *names: str) -> str | None:
+        """The first of ``names`` that is present with a valid value (jwst getattr_from_list)."""
+        for name in names:
+            index = self.columns.get(name)
+            if index is not None:
+                value = self.values[index]
+                if value not in INVALID_VALUES:
+                    return value
+        return None
+
+    def replace(self, name: str, value: str) -> Row:
+        """A copy with one cell changed (the column must exist)."""
+        index = self.columns[name]
+        values = self.values[:index] + (value,) + self.values[index + 1 :]
+        return Row(values, self.columns, self.line)
+
+    @property
+    def filename(self) -> str:
+        return self.values[self.columns["filename"]]
+
+    def as_dict(self) -> dict[str, str]:
+        return {name: self.values[index] for name, index in self.columns.items()}
+
+    def __repr__(self) -> str:
+        return f"Row({self.get('filename')!r}, line {self.line})"

@@ -1,0 +1,59 @@
+"""From file names to written associations: the work behind ``asnflow generate``.
+
+Loads the rule set (rules.yaml plus any ``-r`` files), reads the pool,
+generates, and writes the documents all together into the output folder.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from asnflow.assoc_rules.compile import RuleSet, load_rule_set
+from asnflow.config import load_config
+from asnflow.engine.generate import Options, generate
+from asnflow.engine.write import AssociationDict, to_documents
+
+log = logging.getLogger("asnflow")
+
+
+def rule_set(extra_rules: list[str] | None = None, ignore_default: bool = False, config_path=None) -> RuleSet:
+    """The default rules (unless ignored) followed by user rule files.
+
+    The shared definitions of the default set (lists, tables, fragments)
+    stay available to user files even with ``ignore_default``.
+    """
+    config = load_config(config_path)
+    extra = [Path(p) for p in (extra_rules or [])]
+    registered = ([] if ignore_default else list(config.rule_files)) + extra
+    definitions = list(config.definition_files)
+    if ignore_default:
+        definitions += [p for p in config.rule_files if p not in extra]
+    paths = definitions + [p for p in registered if p not in definitions]
+    return load_rule_set(paths, rule_paths=registered)
+
+
+@dataclass
+class Outcome:
+    documents: list[AssociationDict]
+    written: list[Path] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    missing_ids: list[str] = field(default_factory=list)
+    pool_rows: int = 0
+
+    def counts(self) -> Counter:
+        return Counter(doc["asn_type"] for doc in self.documents)
+
+
+def generate_documents(pool, rules: RuleSet, options: Options, progress=None) -> Outcome:
+    result = generate(pool, rules, options, progress=progress)
+    documents = to_documents(result.associations)
+    return Outcome(documents, warnings=result.warnings, missing_ids=result.missing_ids, pool_rows=len(pool))
+
+
+def write_documents(documents: list[AssociationDict], folder: Path, fmt: str = "json") -> list[Path]:
+    from asnflow.engine.asnfile import write
+
+    return write(documents, folder, fmt)

@@ -1,0 +1,84 @@
+"""Associations as jwst writes them: the JSON document and its file name.
+
+Key order, values and formatting follow jwst 3.0.0 (reference §9): level 2
+``… constraints, asn_id, asn_pool, target, products``, level 3
+``… constraints, asn_id, target, asn_pool, products``. ``constraints`` is
+asnflow's own summary of the pinned values (jwst writes Python reprs there).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from asnflow.engine.association import DEGRADED_NOTOK, DEGRADED_OK, Association
+from asnflow.naming.products import target_id
+
+log = logging.getLogger("asnflow.write")
+
+
+class AssociationDict(dict):
+    """A generated association: a plain dict (what jwst pipelines accept) with its file ``name``."""
+
+    name: str = ""
+
+    def __init__(self, data: dict, name: str, rule: str = "") -> None:
+        super().__init__(data)
+        self.name = name
+        self.rule = rule
+
+
+def constraints_summary(asn: Association) -> str:
+    """One line per named constraint that pinned a value: ``name = value (column)``."""
+    lines = []
+    columns = asn.run.columns
+    for node in asn.rule.attr_tests:
+        state = asn.states[node.slot]
+        if node.name is None or state is None or state[0] is None:
+            continue
+        column = columns[state[1][0]] if state[1] and state[1][0] < len(columns) else node.sources[0]
+        lines.append(f"{node.name} = {state[0]} ({column})")
+    acid = asn.acid
+    if acid.type != "DISCOVERED":
+        lines.append(f"asn_candidate = {acid.id} ({acid.type})")
+    return "\n".join(lines)
+
+
+def to_dict(asn: Association) -> AssociationDict:
+    data = {
+        "asn_type": asn.asn_type,
+        "asn_rule": asn.asn_rule,
+        "version_id": asn.version_id,
+        "code_version": asn.run.code_version,
+        "degraded_status": DEGRADED_NOTOK if asn.degraded else DEGRADED_OK,
+        "program": asn.program,
+        "constraints": constraints_summary(asn),
+        "asn_id": asn.acid.id,
+    }
+    if asn.level == "3":
+        data["target"] = target_id(asn.target_values())
+        data["asn_pool"] = asn.run.pool_name
+    else:
+        data["asn_pool"] = asn.run.pool_name
+        data["target"] = asn.target_raw
+    data["products"] = [
+        {"name": product["name"], "members": [dict(member) for member in product["members"]]}
+        for product in asn.products
+    ]
+    return AssociationDict(data, asn.file_stem(), asn.rule.name)
+
+
+def to_documents(asns: list[Association]) -> list[AssociationDict]:
+    """The documents jwst would save, in its order: invalid ones skipped; a later
+    association written under an existing file name replaces the earlier one."""
+    by_name: dict[str, AssociationDict] = {}
+    for asn in asns:
+        if not asn.is_valid:
+            log.info("not writing %s: not valid", asn.file_stem())
+            continue
+        document = to_dict(asn)
+        if document.name in by_name:
+            log.warning("%s is generated twice; the later one is kept, as jwst overwrites the file",
+                        document.name)
+            del by_name[document.name]
+        by_name[document.name] = document
+    return list(by_name.values())
