@@ -53,10 +53,16 @@ class Options:
 
 @dataclass
 class Result:
+    """What a run produced, and what it dropped on the way (for explain and orphans)."""
+
     associations: list[Association]
     warnings: list[str] = field(default_factory=list)
     missing_ids: list[str] = field(default_factory=list)
     candidates: list[tuple[str, str]] = field(default_factory=list)
+    created: list[Association] = field(default_factory=list)  # every association made, before finalize
+    dropped: list[tuple[Association, str]] = field(default_factory=list)  # (association, why)
+    pruned: list[tuple[Association, Association | None, str]] = field(default_factory=list)
+    merged_into: dict[int, Association] = field(default_factory=dict)  # id(merged away) -> container
 
 
 def candidate_test(rule: CompiledRule, candidate_id: str, columns: dict[str, int]) -> AttrTest:
@@ -127,12 +133,20 @@ class Pass:
         return queued
 
 
+def _why_dropped(asn: Association) -> str:
+    failed = [name for name, passed in asn.validity.items() if not passed]
+    if failed:
+        return "not valid: " + ", ".join(failed)
+    return "dropped by finalize (" + ", ".join(asn.rule.finalize) + ")"
+
+
 def _version(option: str | bool | None) -> str | None:
     # --version-id with no value: jwst takes a fresh timestamp in each pass.
     return timestamp() if option is True else option
 
 
-def finalize_level(asns: list[Association], level: str, dups: DupNamer, warnings: list[str]) -> list[Association]:
+def finalize_level(asns: list[Association], level: str, dups: DupNamer, warnings: list[str],
+                   dropped: list | None = None) -> list[Association]:
     others, mine = [], []
     for asn in asns:
         if asn.level != level:
@@ -141,6 +155,8 @@ def finalize_level(asns: list[Association], level: str, dups: DupNamer, warnings
         finalized = finalize_one(asn)
         if finalized:
             mine.extend(finalized)
+        elif dropped is not None:
+            dropped.append((asn, _why_dropped(asn)))
     for asn in mine:
         settle_product_names(asn)
     mine = prune(mine, dups, warnings)
@@ -169,29 +185,40 @@ def generate(pool, ruleset: RuleSet, options: Options = Options(),
         log.warning("candidate id %s not found in pool %s", cid, pool.name)
 
     associations: list[Association] = []
+    created: list[Association] = []
     for cid, ctype in pairs:
         items = cands.rows_of_candidate(rows, cid, ctype)
         one = Pass(ruleset, CANDIDATE_REGISTRY, run, _version(options.version_id), cid, columns, on_item)
         associations.extend(one.run_items(items))
+    created.extend(associations)
 
     if discover:
         found = Pass(ruleset, DISCOVER_REGISTRY, run, _version(options.version_id), None, columns, on_item)
         discovered = found.run_items(rows)
+        created.extend(discovered)
         associations = filter_discovered(associations, discovered, keep_candidates=all_candidates)
         resequence(associations)
 
     warnings = run.warnings
     dups = DupNamer(options.keep_duplicates)
+    dropped: list = []
     if options.finalize and associations:
-        associations = finalize_level(associations, "2b", dups, warnings)
-        associations = finalize_level(associations, "3", dups, warnings)
+        associations = finalize_level(associations, "2b", dups, warnings, dropped)
+        associations = finalize_level(associations, "3", dups, warnings, dropped)
     for asn in associations:
         settle_product_names(asn)
+    merged_into: dict[int, Association] = {}
     if options.merge:
-        associations = merge_level2(associations)
+        associations = merge_level2(associations, merged_into)
     if options.dms and options.ids is not None:
-        associations = [a for a in associations if any(cid in a.acid.id for cid in options.ids)]
-    return Result(associations, warnings, missing, pairs)
+        kept = [a for a in associations if any(cid in a.acid.id for cid in options.ids)]
+        kept_ids = {id(a) for a in kept}
+        dropped.extend(
+            (a, "--DMS: not one of the requested candidates") for a in associations if id(a) not in kept_ids
+        )
+        associations = kept
+    return Result(associations, warnings, missing, pairs, created=created, dropped=dropped, pruned=dups.pruned,
+                  merged_into=merged_into)
 
 
 def filter_discovered(candidates: list[Association], discovered: list[Association],

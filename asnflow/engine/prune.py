@@ -29,13 +29,15 @@ log = logging.getLogger("asnflow.prune")
 
 
 class DupNamer:
-    """With -D, pruned associations are kept under "dupNNNNN_" names (jwst's DupCount)."""
+    """Records pruned associations; with -D they are kept under "dupNNNNN_" names (jwst's DupCount)."""
 
     def __init__(self, keep: bool) -> None:
         self.keep = keep
         self.count = 0
+        self.pruned: list[tuple] = []  # (pruned association, the one kept instead, why)
 
-    def remove(self, asn, known_dups: list) -> None:
+    def remove(self, asn, known_dups: list, kept=None, why: str = "") -> None:
+        self.pruned.append((asn, kept, why))
         if self.keep:
             self.count += 1
             asn.dup_name = f"dup{self.count:05d}"
@@ -85,7 +87,7 @@ def prune_duplicate_associations(asns: list, dups: DupNamer) -> list:
         for twin in by_key[key]:
             if twin is not asn and id(twin) not in removed:
                 removed.add(id(twin))
-                dups.remove(twin, known_dups)
+                dups.remove(twin, known_dups, asn, "same members")
     return pruned + known_dups
 
 
@@ -174,6 +176,7 @@ def prune_duplicate_products(asns: list, dups: DupNamer, warnings: list[str] | N
     for asn in ordered:
         by_product[asn.products[0]["name"]].append(asn)
     full_prune: list = []
+    winners: dict[int, object] = {}
     for product_name in duplicated:
         group = by_product[product_name]
         to_keep = list(group)
@@ -205,6 +208,7 @@ def prune_duplicate_products(asns: list, dups: DupNamer, warnings: list[str] | N
                         warnings.append(message)
             full_prune.extend(to_prune)
             for pruned in to_prune:
+                winners[id(pruned)] = asn
                 _remove_equal(to_keep, pruned)
     for asn in full_prune:
         for index, other in enumerate(ordered):
@@ -213,7 +217,7 @@ def prune_duplicate_products(asns: list, dups: DupNamer, warnings: list[str] | N
                 break
         else:
             raise ValueError("expected duplicate association not found")
-        dups.remove(asn, known_dups)
+        dups.remove(asn, known_dups, winners.get(id(asn)), "subset of an association with the same product name")
     return ordered + known_dups
 
 
@@ -226,13 +230,15 @@ def resequence(asns: list) -> None:
         asn.sequence = counters[key]
 
 
-def merge_level2(asns: list) -> list:
+def merge_level2(asns: list, merged_into: dict | None = None) -> list:
     """--merge: level-2 associations of one candidate and type become one, with many products."""
     others = [a for a in asns if a.level != "2b"]
     merged: dict = {}
     for asn in (a for a in asns if a.level == "2b"):
         key = (asn.asn_type, _asn_id(asn))
         current = merged.setdefault(key, asn)
+        if merged_into is not None and current is not asn:
+            merged_into[id(asn)] = current
         for product in list(asn.products):
             found = False
             for current_product in current.products:
