@@ -86,6 +86,11 @@ def _rmap_text(instrument: str, reftype: str, entries: Sequence[CacheReference],
     return _checksummed(header + "\n" + "\n".join(lines))
 
 
+def staging_prefix(folder: Path) -> str:
+    """Name prefix of the temporary folder :func:`write_crds_cache` assembles ``folder`` in."""
+    return f".{folder.name}.staging-"
+
+
 def write_crds_cache(folder: str | os.PathLike[str], instrument: str, references: Sequence[CacheReference]) -> Path:
     """Create a CRDS cache at ``folder`` (which must not exist yet) and return it.
 
@@ -104,7 +109,7 @@ def write_crds_cache(folder: str | os.PathLike[str], instrument: str, references
             raise InputError(f"{reftype} references must all be selected by the same parameters")
 
     folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    staging = Path(tempfile.mkdtemp(prefix=staging_prefix(folder), dir=folder.parent))
     try:
         config = staging / "config" / "jwst"
         mappings = staging / "mappings" / "jwst"

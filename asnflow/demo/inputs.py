@@ -1,0 +1,85 @@
+"""Writing the demo program's inputs: the pool, the raw ramps and a CRDS cache.
+
+Every input is written only when it is missing, each file through a
+temporary name and an atomic rename, so a second run (or a run after a
+kill) reuses what is there and the dispatcher sees unchanged timestamps.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from asnflow.calib.crds_cache import staging_prefix
+from asnflow.demo import program
+
+CRDS_FOLDER = "crds"
+STAGING_PREFIX = ".asnflow-demo-"  # temporary names the demo writes through
+
+
+@dataclass(frozen=True)
+class DemoInputs:
+    pool: Path
+    raw: tuple[Path, ...]
+    crds_cache: Path
+    written: int  # how many of them this call wrote (0 when all existed)
+
+
+def remove_stale_staging(folder: Path) -> None:
+    """Remove temporary files or folders a killed demo run left behind."""
+    prefixes = (STAGING_PREFIX, staging_prefix(folder / CRDS_FOLDER))
+    for entry in folder.iterdir() if folder.is_dir() else ():
+        if entry.name.startswith(prefixes):
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+
+
+def _write_once(path: Path, write: Callable[[Path], None]) -> bool:
+    """Write ``path`` through a temporary sibling unless it exists; True if written."""
+    if path.exists():
+        return False
+    temporary = path.with_name(f"{STAGING_PREFIX}{path.name}")
+    try:
+        write(temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return True
+
+
+def write_inputs(folder: Path) -> DemoInputs:
+    """Make sure ``folder`` holds the demo pool, raw ramps and CRDS cache."""
+    from asnflow.calib.crds_cache import CacheReference, write_crds_cache
+    from asnflow.calib.modelio import save_model
+
+    folder.mkdir(parents=True, exist_ok=True)
+    remove_stale_staging(folder)
+    written = 0
+    exposures = program.exposures()
+
+    pool = program.pool_path(folder)
+    written += _write_once(pool, lambda p: p.write_text(program.pool_text(exposures), encoding="utf-8"))
+
+    raw = []
+    for exposure in exposures:
+        path = folder / exposure.uncal_name
+
+        def write_raw(temporary: Path, exposure: program.Exposure = exposure, path: Path = path) -> None:
+            with program.raw_model(exposure) as model:
+                save_model(model, temporary, program.FILE_DATE, filename=path.name)
+
+        written += _write_once(path, write_raw)
+        raw.append(path)
+
+    cache = folder / CRDS_FOLDER
+    if not cache.exists():  # write_crds_cache assembles it aside and renames it into place
+        references = [CacheReference(reftype, match, model) for reftype, match, model in program.reference_models()]
+        write_crds_cache(cache, "niriss", references)
+        written += 1
+    return DemoInputs(pool, tuple(raw), cache, written)
