@@ -9,7 +9,6 @@ filename holds bare names) and ``asn_generate synthetic_pool.csv -p expected``.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -165,9 +164,6 @@ def test_pool_reads_with_the_pool_reader(exposures, tmp_path):
     assert pool_module.parse_candidates(pool.column("asn_candidate")[0]) == (("o001", "observation"),)
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("asnflow.cli.generate") is None, reason="the generate command is not in this tree yet"
-)
 def test_make_pool_then_generate_gives_jwst_associations(exposures, tmp_path):
     """The round trip: FITS headers -> make-pool -> generate -> image2 and image3 associations."""
     from asnflow.engine import asnfile
