@@ -6,9 +6,9 @@ extra (``pip install 'asnflow[jwst]'``): without it the node fails with a
 one-line reason and everything else still runs. Inputs and outputs are jwst's
 conventional file names (:class:`~asnflow.calib.base.ConventionalModule`).
 
-The pipeline is called as ``CLASS.call(association_file, output_dir=<scratch>,
-save_results=True)``; jwst resolves member names relative to the association
-file, which sits in the data folder with its members. With a CRDS-cache
+The pipeline is called as ``CLASS.call(association, output_dir=<scratch>,
+save_results=True)`` on a copy of the association (in the node's scratch
+folder) whose members name their files in the data folder by full path. With a CRDS-cache
 reference provider, CRDS_PATH points at that cache (offline) during the call.
 Run options: ``jwst_steps`` (a mapping of step parameters passed as
 ``steps=``) and ``jwst_disable_crds_steppars`` (default true: no ``pars-*``
@@ -18,7 +18,9 @@ reference lookups, which a partial offline cache rarely holds).
 from __future__ import annotations
 
 import contextlib
+import copy
 import importlib
+import json
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -70,6 +72,27 @@ def _crds_environment(ctx: RunContext, disable_steppars: bool) -> Iterator[None]
             os.environ["STPIPE_DISABLE_CRDS_STEPPARS"] = saved
 
 
+def _with_member_paths(node: Node, ctx: RunContext) -> Path:
+    """A copy of the association in the scratch folder whose members name files in the data folder.
+
+    jwst's pipelines do not always resolve member names relative to the
+    association file (Image2Pipeline opens them relative to the working
+    directory), so the copy spells each member's full path.
+    """
+    source = Path(node.path)  # type: ignore[arg-type]
+    if not source.is_file():
+        raise CalibrationError(f"association file {source} is missing")
+    association = copy.deepcopy(dict(node.association or {}))
+    for product in association.get("products") or []:
+        for member in product.get("members") or []:
+            candidate = ctx.data_dir / Path(str(member.get("expname", ""))).name
+            if candidate.is_file():
+                member["expname"] = str(candidate)
+    copied = ctx.workdir / source.with_suffix(".json").name
+    copied.write_text(json.dumps(association, indent=4), encoding="utf-8")
+    return copied
+
+
 def _flag(value: Any) -> bool:
     return str(value).strip().lower() not in ("0", "false", "no", "off", "")
 
@@ -85,9 +108,7 @@ class JwstPipelineModule(ConventionalModule):
         if node.kind != "association" or node.path is None:
             raise CalibrationError(f"{self.name} runs on association files, not on {node.node_id}")
         pipeline = load_jwst_class(self.class_name)
-        association_file = Path(node.path)
-        if not association_file.is_file():
-            raise CalibrationError(f"association file {association_file} is missing")
+        association_file = _with_member_paths(node, ctx)
         steps = ctx.options.get("jwst_steps") or {}
         if not isinstance(steps, Mapping):
             raise CalibrationError("option jwst_steps must be a mapping of step name -> parameters")

@@ -207,12 +207,13 @@ _SERVERLESS_URL = "https://jwst-serverless-mode.stsci.edu"
 
 @contextlib.contextmanager
 def offline_crds_environment(cache: Path) -> Iterator[None]:
-    """Point crds at ``cache`` for the duration of one lookup, quietly.
+    """Point crds at ``cache``, serverless, for the duration of one lookup, quietly.
 
     crds reads its cache location from the environment on every call, and
     caches configuration per process, so the variables are set around the
     lookup and its function caches cleared; its logger (which prints to the
     console by itself) is silenced because failures become one-line errors.
+    Everything is restored afterwards.
     """
     saved = {name: os.environ.get(name) for name in ("CRDS_PATH", "CRDS_SERVER_URL", "CRDS_MODE")}
     os.environ["CRDS_PATH"] = str(cache)
@@ -220,13 +221,21 @@ def offline_crds_environment(cache: Path) -> Iterator[None]:
     os.environ["CRDS_MODE"] = "local"
     crds_logger = logging.getLogger("CRDS")
     saved_level = crds_logger.level
+    server = None
     try:
-        from crds.core import utils as crds_utils  # first import (re)configures the CRDS logger
+        from crds.client import api as crds_api  # first import (re)configures the CRDS logger
+        from crds.core import utils as crds_utils
 
         crds_logger.setLevel(logging.CRITICAL + 1)
+        # crds fixed its server when first imported, maybe from a CRDS_SERVER_URL
+        # naming a real server: switch it to serverless for this lookup
+        server = crds_api.get_crds_server()
+        crds_api.set_crds_server(_SERVERLESS_URL)
         crds_utils.clear_function_caches()
         yield
     finally:
+        if server is not None:
+            crds_api.set_crds_server(server)
         crds_logger.setLevel(saved_level)
         for name, value in saved.items():
             if value is None:
