@@ -57,9 +57,14 @@ def generate_associations(pool: Path) -> list[tuple[str, str]]:
     from asnflow.engine.asnfile import dumps, file_names, validate
 
     generate = getattr(asnflow, "generate", None)
-    if generate is None:
-        raise AsnflowError("this asnflow build has no association generator (asnflow.generate)")
-    associations = list(generate(pool))
+    if generate is not None:  # the package-level API
+        associations = list(generate(pool))
+    else:  # what ``asnflow generate`` runs
+        from asnflow.engine.generate import Options
+        from asnflow.engine.pool import read_pool
+        from asnflow.engine.session import generate_documents, rule_set
+
+        associations = list(generate_documents(read_pool(pool), rule_set(), Options()).documents)
     names = file_names(associations, "json")
     out = []
     for association, name in zip(associations, names, strict=True):
