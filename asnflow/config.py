@@ -26,6 +26,7 @@ class Config:
     registries: dict[str, str] = field(default_factory=dict)
     calibration: dict[str, str] = field(default_factory=dict)
     naming_profile: str = "jwst-3.0"
+    pool_columns: tuple[str, ...] | None = None  # declared pool columns rules may read (None: not declared)
 
 
 def load_config(path: str | Path | None = None) -> Config:
@@ -53,6 +54,9 @@ def load_config(path: str | Path | None = None) -> Config:
     rule_files = tuple((base / entry).resolve() for entry in data.get("rules", []) or [])
     definition_files = tuple((base / entry).resolve() for entry in data.get("definitions", []) or [])
     naming = data.get("naming") or {}
+    columns = data.get("pool_columns")
+    if columns is not None and (not isinstance(columns, list) or not all(isinstance(c, str) for c in columns)):
+        raise RuleError("pool_columns must be a list of column names", path=str(config_path))
     return Config(
         path=config_path,
         rule_files=rule_files,
@@ -60,4 +64,5 @@ def load_config(path: str | Path | None = None) -> Config:
         registries=dict(data.get("registries") or {}),
         calibration={str(k): str(v) for k, v in (data.get("calibration") or {}).items()},
         naming_profile=str(naming.get("profile", "jwst-3.0")),
+        pool_columns=tuple(columns) if columns is not None else None,
     )

@@ -360,51 +360,172 @@ class _ToAst(Transformer):
 
 # Known mistakes, matched against lark's parser state (as in lark's
 # examples/advanced/error_reporting_lalr.py): message and hint.
+_RULE_LINES = ("a rule line is a setting (description, level, asn_type, exposure_types, ints_for, valid, product, "
+               "finalize, frame) or a constraint (pin, match, check, set, use, all, any, none, notall, never, "
+               "report_unmatched)")
+_RULE_WORDS = ("description", "level", "asn_type", "exposure_types", "ints_for", "valid", "product", "finalize",
+               "frame", "pin", "match", "check", "set", "use", "all", "any", "none", "notall", "never",
+               "report_unmatched", "body")
+_CONSTRAINTS = "constraints start with pin, match, check, set, use, all, any, none, notall, never or report_unmatched"
+
 _EXAMPLES: dict[tuple[str, str], list[str]] = {
-    ("a pin/match needs a name and a source: `pin NAME = COLUMN`", "use `_` for an unnamed constraint"): [
+    ("a pin/match needs `=` between its name and its source columns",
+     "write `pin NAME = COLUMN ~ VALUE` (`_` for an unnamed constraint)"): [
         "rule R { pin exp_type }",
+        "rule R {\npin exp_type\n}",
+        "rule R {\npin a b\n}",
         "rule R { match exp_type ~ \"x\" }",
         "fragment f { pin exp_type }",
+        "fragment f {\npin exp_type\n}",
+        "frame f {\npin exp_type\n}",
+    ],
+    ("a pin/match needs a name and a source: `pin NAME = COLUMN`", "use `_` for an unnamed constraint"): [
+        "rule R {\npin\n}",
+        "rule R {\npin = a\n}",
+        "fragment f {\nmatch\n}",
     ],
     ("a value after `~` must be a string, a list name or [\"regex\", ...]", "quote the regular expression"): [
         "rule R { pin a = b ~ }",
+        "rule R {\npin a = b ~\n}",
         "rule R { pin a = b ~ ~ }",
+        "fragment f {\npin a = b ~\n}",
     ],
-    ("unclosed block", "every `{` needs a matching `}`"): [
-        "rule R {",
-        "rule R { all {",
-        "fragment f {",
-    ],
-    ("unexpected text at the top level of a rule file", "a file holds list, table, predicate, fragment, frame and rule definitions"): [
+    ("unexpected text at the top level of a rule file",
+     "a file holds list, table, predicate, fragment, frame and rule definitions"): [
         "pin a = b",
         "foo",
-        "rule",
+        "level 3",
+        "\npin a = b",
+        "list a = b\npin a = b",
+        "rule R {\n}\npin a = b",
     ],
     ("a `check` needs an expression", "for example `check exptype == \"science\"`"): [
         "rule R { check }",
+        "rule R {\ncheck\n}",
+        "fragment f {\ncheck\n}",
+    ],
+    ("a rule's level is 2b or 3", "write `level 2b` or `level 3`"): [
+        "rule R {\nlevel 4\n}",
+        "rule R {\nlevel\n}",
+    ],
+    ("unknown setting or statement in a rule", _RULE_LINES): [
+        "rule R {\nasntype image3\n}",
+        "rule R {\nlevel 3\nasntype image3\n}",
+        "rule R { asntype image3 }",
+    ],
+    ("unknown statement in a fragment or frame", _CONSTRAINTS): [
+        "fragment f {\nfoo a\n}",
+        "fragment f {\npin a = b\nfoo a\n}",
+        "frame f {\nfoo a\n}",
+    ],
+    ("a name is missing", "rules, fragments, frames, lists, tables and predicates are defined with a name"): [
+        "rule {",
+        "fragment {",
+        "list = a",
     ],
 }
+
+
+@lru_cache(maxsize=1)
+def _example_states() -> tuple[tuple[object, frozenset, tuple[str, str]], ...]:
+    """(parser state, accepted tokens, label) of each known mistake."""
+    found = []
+    for label, examples in _EXAMPLES.items():
+        for example in examples:
+            try:
+                _parser().parse(example)
+            except UnexpectedToken as exc:
+                found.append((exc.state.position, frozenset(exc.accepts or exc.expected), label))
+            except UnexpectedInput:
+                continue
+    return tuple(found)
+
+
+def _example_label(exc: UnexpectedInput) -> tuple[str, str] | None:
+    # lark's match_examples also compares the depth of the parser stack, which
+    # depends on what came before (blank lines, comments, earlier items); the
+    # state and the accepted tokens alone identify the mistake.
+    if not isinstance(exc, UnexpectedToken) or exc.state is None:
+        return None
+    accepts = frozenset(exc.accepts or exc.expected)
+    for position, example_accepts, label in _example_states():
+        if position == exc.state.position and example_accepts == accepts:
+            return label
+    return None
 
 
 def _describe(exc: UnexpectedInput, text: str) -> tuple[str, str | None]:
     if isinstance(exc, UnexpectedCharacters):
         char = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
+        if char == "'":
+            return "unexpected character \"'\"", "strings are written in double quotes: \"...\""
+        if char == '"':
+            return "unexpected character '\"'", "a string must end on the line it starts (\\\" for a quote inside)"
         return f"unexpected character {char!r}", None
-    if isinstance(exc, UnexpectedEOF):
-        return "unexpected end of file", "a block `{` is not closed, or a statement is cut short"
-    try:
-        label = exc.match_examples(_parser().parse, _EXAMPLES, use_accepts=True)
-    except Exception:  # match_examples is a best effort; never hide the real error
-        label = None
+    if isinstance(exc, UnexpectedEOF) or (isinstance(exc, UnexpectedToken) and exc.token.type == "$END"):
+        line = _unclosed_brace_line(text)
+        if line is not None:
+            return "unexpected end of file", f"the `{{` on line {line} is never closed"
+        return "unexpected end of file", "a statement is cut short"
+    label = _example_label(exc)
     token = getattr(exc, "token", None)
-    shown = "end of file" if token is None or token.type == "$END" else repr(str(token).strip() or token.type)
+    shown = _token_text(token.type if token is not None else "$END", str(token) if token is not None else "")
     if label:
         message, hint = label
+        if token is not None and token.type == "NAME" and message.startswith("unknown setting"):
+            import difflib
+
+            close = difflib.get_close_matches(str(token), _RULE_WORDS, n=1, cutoff=0.6)
+            hint = f"did you mean {' or '.join(close)}?" if close else hint
         return f"{message} (at {shown})", hint
-    expected = sorted(getattr(exc, "expected", []) or [])
-    friendly = [e.strip('"').lower() for e in expected if not e.startswith("__")][:8]
-    hint = f"expected one of: {', '.join(friendly)}" if friendly else None
+    expected = sorted({_token_text(name) for name in getattr(exc, "expected", []) or [] if not name.startswith("__")})
+    hint = f"expected one of: {', '.join(expected)}" if expected else None
     return f"unexpected {shown}", hint
+
+
+def _unclosed_brace_line(text: str) -> int | None:
+    """The line of the first `{` that is never closed (strings and comments skipped), if any."""
+    stack: list[int] = []
+    line = 1
+    in_string = in_comment = escaped = False
+    for char in text:
+        if char == "\n":
+            line += 1
+            in_comment = in_string = False
+        elif in_comment:
+            continue
+        elif in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == "#":
+            in_comment = True
+        elif char == '"':
+            in_string = True
+        elif char == "{":
+            stack.append(line)
+        elif char == "}" and stack:
+            stack.pop()
+    return stack[0] if stack else None
+
+
+_TOKEN_WORDS = {"$END": "end of file", "_NL": "end of line", "NAME": "a name", "STRING": "a string"}
+
+
+def _token_text(kind: str, text: str = "") -> str:
+    """How a token reads in a message: its text, or what kind of thing it is."""
+    if kind in _TOKEN_WORDS and (kind != "NAME" or not text):
+        return _TOKEN_WORDS[kind]
+    if text.strip():
+        return repr(text.strip())
+    try:
+        pattern = _parser().get_terminal(kind).pattern
+    except KeyError:
+        return kind.lower()
+    return repr(pattern.value) if pattern.type == "str" else kind.lower()
 
 
 def parse_text(text: str, path: str = "<rules>") -> ast.RuleFile:

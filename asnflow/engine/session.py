@@ -32,6 +32,11 @@ def rule_set(extra_rules: list[str] | None = None, ignore_default: bool = False,
     if ignore_default:
         definitions += [p for p in config.rule_files if p not in extra]
     paths = definitions + [p for p in registered if p not in definitions]
+    if extra:
+        # User rule files are checked first, so a mistake is reported at its place, never as a traceback.
+        from asnflow.assoc_rules.check import load_checked
+
+        return load_checked(paths, rule_paths=registered, targets=extra, columns=config.pool_columns)
     return load_rule_set(paths, rule_paths=registered)
 
 
