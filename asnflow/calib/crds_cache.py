@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from asnflow.calib.modelio import save_model
 from asnflow.errors import InputError
 
 CONTEXT = "jwst_0001.pmap"
@@ -123,7 +124,9 @@ def write_crds_cache(folder: str | os.PathLike[str], instrument: str, references
             files = []
             for number, entry in enumerate(entries, start=1):
                 filename = f"jwst_{instrument}_{reftype}_{number:04d}.fits"
-                entry.model.save(str(refdir / filename))
+                # keep the model's own DATE (stdatamodels would stamp "now"), so a cache
+                # written twice from the same models is the same bytes
+                save_model(entry.model, refdir / filename, str(entry.model.meta.date))
                 files.append(filename)
             rmaps[reftype] = f"jwst_{instrument}_{reftype}_0001.rmap"
             (mappings / rmaps[reftype]).write_text(_rmap_text(instrument, reftype, entries, files), encoding="utf-8")

@@ -199,10 +199,13 @@ def ramp(exposure: Exposure) -> tuple[np.ndarray, Artifacts]:
     rng = np.random.default_rng(SEED + 100 + exposure.index)
     ny, nx = SHAPE
     rate = count_rate(exposure)
+    stars = [(x, y) for x, y, _ in star_pixels(exposure)]
     transients = []
-    for _ in range(2):
+    while len(transients) < 2:  # on empty sky, at least 5 pixels from every star
         y, x = int(rng.integers(6, ny - 6)), int(rng.integers(6, nx - 6))
-        excess = float(rng.uniform(20.0, 40.0))
+        if min((x - sx) ** 2 + (y - sy) ** 2 for sx, sy in stars) < 25.0:
+            continue
+        excess = float(rng.uniform(30.0, 60.0))
         rate[y, x] += excess
         transients.append((y, x, excess))
     electrons = np.zeros((NINTS, NGROUPS, ny, nx))
@@ -319,6 +322,7 @@ def reference_models() -> list[tuple[str, dict[str, str], Any]]:
         model.meta.author = "asnflow demo"
         model.meta.pedigree = "DUMMY"
         model.meta.useafter = "2014-01-01T00:00:00"
+        model.meta.date = FILE_DATE
         if getattr(model, "data", None) is not None:  # array references say which pixels they cover
             model.meta.subarray.name = "SUB64"
             model.meta.subarray.xstart = 1

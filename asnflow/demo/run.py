@@ -120,6 +120,8 @@ def run_demo(
     out = out if out is not None else sys.stdout
     if executor not in EXECUTORS:
         raise AsnflowError(f"unknown executor {executor!r}; choose from {', '.join(EXECUTORS)}")
+    if workers < 1:
+        raise AsnflowError(f"--workers must be at least 1, not {workers}")
     folder = Path(folder).resolve()
     if folder.exists() and not folder.is_dir():
         raise AsnflowError("the demo folder exists and is not a folder", path=str(folder))

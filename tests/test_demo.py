@@ -1,0 +1,203 @@
+"""``asnflow demo``: the synthetic NIRISS program from raw ramps to mosaics, resumable and reproducible."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from astropy.table import QTable
+from stdatamodels.jwst import datamodels
+
+from asnflow.demo import program, run_demo
+
+REPO = Path(__file__).resolve().parent.parent
+JWST_ASSOCIATIONS = Path(__file__).parent / "data" / "demo" / "jwst_associations"
+RUN_LOG = "asnflow-run.jsonl"  # appended by every run; timestamps differ by design
+NODES = 14  # 6 detector1, 6 image2, 2 image3
+JUMP_DET, OUTLIER, DNU = 4, 16, 1
+
+
+def run_quietly(folder: Path, executor: str = "process"):
+    report = io.StringIO()
+    result = run_demo(folder, executor=executor, quiet=True, out=report)
+    return result, report.getvalue()
+
+
+def contents(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` (relative path -> bytes), except the run log."""
+    return {
+        str(path.relative_to(folder)): path.read_bytes()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and path.name != RUN_LOG
+    }
+
+
+def leftovers(folder: Path) -> list[str]:
+    """Hidden files or folders (scratch, staging, temporary names) anywhere under ``folder``."""
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob(".*"))
+
+
+def demo_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "asnflow", "demo", *args]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """One uninterrupted demo run with the default (process) executor."""
+    folder = tmp_path_factory.mktemp("reference") / "demo"
+    result, report = run_quietly(folder)
+    return folder, result, report, contents(folder)
+
+
+def test_the_demo_runs_every_node_and_reports_where_the_products_are(reference):
+    folder, result, report, files = reference
+    assert result.exit_status == 0
+    assert result.summary.succeeded == NODES and result.summary.failed == 0
+    assert [p.name for p in result.products] == [
+        f"jw09999-o001_t001_niriss_clear-{f}-sub64_{suffix}"
+        for f in ("f150w", "f200w")
+        for suffix in ("i2d.fits", "cat.ecsv", "segm.fits")
+    ]
+    assert f"products in {folder}:" in report
+    assert "generation 2: image3 x2" in report  # the drawn graph
+    assert f"{NODES} succeeded, 0 skipped, 0 failed" in report
+    for path in result.pictures:
+        assert path.read_bytes().startswith(b"\x89PNG")
+    assert not leftovers(folder)
+    assert len([n for n in files if n.endswith("_uncal.fits")]) == 6
+
+
+def test_the_demo_associations_are_the_ones_jwst_makes_from_its_pool(reference):
+    folder, result, _, _ = reference
+    ours = {p.name: json.loads(p.read_text()) for p in result.associations}
+    theirs = {p.name: json.loads(p.read_text()) for p in sorted(JWST_ASSOCIATIONS.glob("*.json"))}
+    assert sorted(ours) == sorted(theirs)
+    for name, expected in theirs.items():
+        for key in ("code_version", "constraints"):  # who wrote it, and jwst's Python reprs
+            expected.pop(key, None)
+            ours[name].pop(key, None)
+        assert ours[name] == expected, name
+
+
+def test_detector1_saw_the_cosmic_rays_and_image3_the_transients(reference):
+    folder, _, _, _ = reference
+    for exposure in program.exposures():
+        _, artifacts = program.ramp(exposure)
+        with datamodels.open(str(folder / f"{exposure.root}_rate.fits")) as rate:
+            for _, y, x, _ in artifacts.cosmic_rays:
+                assert rate.dq[y, x] & JUMP_DET, (exposure.root, y, x)
+            assert rate.meta.cal_step.charge_migration == "COMPLETE"  # NIRISS: on by default
+        with datamodels.open(str(folder / f"{exposure.root}_o001_crf.fits")) as crf:
+            for y, x, _ in artifacts.transients:
+                assert crf.dq[y, x] & OUTLIER and np.isnan(crf.data[y, x]), (exposure.root, y, x)
+            assert np.count_nonzero(crf.dq & OUTLIER) <= 12  # and a handful of noise or edge pixels at most
+
+
+def test_the_mosaics_hold_every_star_with_summed_exposure_times(reference):
+    folder, _, _, _ = reference
+    for pupil in ("f150w", "f200w"):
+        stem = f"jw09999-o001_t001_niriss_clear-{pupil}-sub64"
+        with datamodels.open(str(folder / f"{stem}_i2d.fits")) as i2d:
+            single = program.FRAME_TIME * (program.NGROUPS - 1)
+            assert i2d.meta.exposure.effective_exposure_time == pytest.approx(3 * single)
+            assert i2d.meta.exposure.elapsed_exposure_time == pytest.approx(3 * program.FRAME_TIME * (program.NGROUPS + 1))
+            assert i2d.meta.bunit_data == "MJy/sr"
+            assert np.isnan(i2d.data).any()  # the saturated star's core: no usable group
+        catalog = QTable.read(folder / f"{stem}_cat.ecsv", format="ascii.ecsv")
+        assert len(catalog) == len(program.STARS)
+        brightest = catalog[np.argmin(catalog["isophotal_abmag"])]
+        ra = program.TARGET_RA + program.STARS[0].east / 3600.0 / np.cos(np.radians(program.TARGET_DEC))
+        dec = program.TARGET_DEC + program.STARS[0].north / 3600.0
+        assert brightest["sky_centroid"].ra.deg == pytest.approx(ra, abs=2 * program.PIXEL_SCALE)
+        assert brightest["sky_centroid"].dec.deg == pytest.approx(dec, abs=2 * program.PIXEL_SCALE)
+
+
+def test_a_second_run_skips_everything_and_changes_nothing(reference):
+    folder, _, _, files = reference
+    stamps = {p: p.stat().st_mtime_ns for p in folder.glob("*.fits")}
+    result, report = run_quietly(folder)
+    assert result.summary.skipped == NODES
+    assert all(r.reason == "up to date" for r in result.summary.results)
+    assert "(all inputs already there)" in report
+    assert {p: p.stat().st_mtime_ns for p in folder.glob("*.fits")} == stamps
+    assert contents(folder) == files
+
+
+@pytest.mark.parametrize("executor", ["serial", "dask"])
+def test_every_executor_makes_the_same_bytes(reference, tmp_path, executor):
+    if executor == "dask":
+        pytest.importorskip("distributed")
+    _, _, _, expected = reference
+    result, _ = run_quietly(tmp_path / "demo", executor)
+    assert result.summary.succeeded == NODES
+    got = contents(tmp_path / "demo")
+    assert sorted(got) == sorted(expected)
+    assert [name for name in expected if got[name] != expected[name]] == []
+
+
+def test_a_run_killed_part_way_resumes_to_the_same_bytes(reference, tmp_path):
+    _, _, _, expected = reference
+    folder = tmp_path / "demo"
+    process = subprocess.Popen(
+        demo_command(str(folder), "--quiet"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # its own process group: the kill takes the workers too
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and process.poll() is None:
+            if folder.is_dir() and any(folder.glob("*_rate.fits")):
+                break
+            time.sleep(0.02)
+        assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
+        if process.stderr:
+            process.stderr.close()
+    finished = {p.name for p in folder.glob("*_rate.fits")}
+    assert finished and not list(folder.glob("*_i2d.fits"))  # some, but not all, nodes had finished
+
+    again = subprocess.run(demo_command(str(folder), "--quiet"), capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    skipped = re.findall(r"skipped\s+(\S+)\s+.*up to date", again.stdout)
+    assert {f"{name[: -len('_rate.fits')]}_uncal" for name in finished} <= {s.split(":", 1)[-1] for s in skipped}
+    assert contents(folder) == expected
+    assert not leftovers(folder)
+
+
+def test_the_readme_command_runs_the_demo(tmp_path):
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    commands = [c.strip() for line in readme.splitlines() for c in line.split("&&") if c.strip().startswith("asnflow demo")]
+    assert commands, "the README shows how to run the demo"
+    arguments = shlex.split(commands[0])[2:]
+    done = subprocess.run(
+        demo_command(*arguments, "--quiet", "--no-pictures"), cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    folder = tmp_path / (arguments[0] if arguments else "asnflow-demo")
+    assert len(list(folder.glob("*_i2d.fits"))) == 2
+    assert f"{NODES} succeeded" in done.stdout
+
+
+def test_bad_demo_folders_are_refused_in_one_line(tmp_path):
+    (tmp_path / "file").write_text("not a folder")
+    done = subprocess.run(demo_command(str(tmp_path / "file")), capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "not a folder" in done.stderr
+    done = subprocess.run(demo_command(str(tmp_path / "x"), "--workers", "0"), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "workers" in done.stderr and "Traceback" not in done.stderr
