@@ -17,6 +17,7 @@ Steps, all in one flat data folder:
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from asnflow.demo import program
-from asnflow.demo.inputs import write_inputs
+from asnflow.demo.inputs import STAGING_PREFIX, write_inputs
 from asnflow.errors import AsnflowError
 
 if TYPE_CHECKING:
@@ -74,26 +75,23 @@ def generate_associations(pool: Path) -> list[tuple[str, str]]:
 
 
 def _write_if_changed(path: Path, content: str | bytes) -> bool:
-    """Atomically (re)write ``path`` only when its content differs; True if written."""
-    from asnflow.fsutil import atomic_write_text
+    """Atomically (re)write ``path`` only when its content differs; True if written.
 
+    Unchanged files keep their timestamps, so the dispatcher still sees the
+    nodes that read them as up to date. The temporary name carries the demo's
+    staging prefix, so a run killed mid-write leaves nothing the next run
+    does not clear.
+    """
     data = content.encode("utf-8") if isinstance(content, str) else content
     if path.is_file() and path.read_bytes() == data:
         return False
-    if isinstance(content, str):
-        atomic_write_text(path, content)
-    else:
-        import os
-        import tempfile
-
-        fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+    temporary = path.with_name(f"{STAGING_PREFIX}{path.name}")
+    try:
+        temporary.write_bytes(data)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
     return True
 
 
