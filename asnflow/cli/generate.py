@@ -31,6 +31,8 @@ def register(subparsers) -> None:
     parser.add_argument("--no-finalize", action="store_true", help="skip finalize (nod splits, pruning, ...)")
     parser.add_argument("--merge", action="store_true", help="merge level-2 associations per candidate and type")
     parser.add_argument("--format", choices=("json", "yaml"), default="json", help="file format (default: json)")
+    parser.add_argument("--orphans", metavar="FILE", help="write the exposures that ended in no association, each "
+                        "with a one-line reason (tab-separated; JSON for a .json name)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress and no summary")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress (INFO)")
     parser.add_argument("-D", "--debug", action="store_true",
@@ -67,8 +69,13 @@ def run(args: argparse.Namespace) -> int:
     output = Path(args.path)
     several = len(pools) > 1
     total = 0
+    orphans: list = []
     for pool in pools:
         outcome = generate_documents(pool, rules, options)
+        if args.orphans:  # found by a second run, so generate pays nothing without --orphans
+            from asnflow.engine.orphans import find_orphans
+
+            orphans.extend(find_orphans(pool, rules, options))
         folder = output / Path(pool.name).name.split(".")[0] if several else output
         if not args.dry_run:
             outcome.written = write_documents(outcome.documents, folder, args.format)
@@ -78,4 +85,10 @@ def run(args: argparse.Namespace) -> int:
             where = "(dry run)" if args.dry_run else f"in {folder}"
             print(f"{pool.name}: {outcome.pool_rows} exposures, {len(outcome.documents)} associations"
                   f"{' (' + counts + ')' if counts else ''} {where}", file=sys.stderr)
+    if args.orphans:
+        from asnflow.engine.orphans import write_orphans
+
+        write_orphans(args.orphans, orphans)
+        if not args.quiet:
+            print(f"{len(orphans)} orphaned exposures listed in {args.orphans}", file=sys.stderr)
     return 0

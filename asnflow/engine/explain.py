@@ -155,15 +155,21 @@ class _Trace:
     reprocess: object
     reason: Reason | None = None
     evidence: list[str] = field(default_factory=list)
+    # With ``lenient``: how many constraints would have to change for a match,
+    # as (values the rule selects on that differ, other constraints).
+    failures: tuple[int, int] = (0, 0)
 
 
 class Tracer:
     """Walks a constraint tree as :class:`asnflow.engine.match.Group` does, keeping the deciding leaf."""
 
-    def __init__(self, index: SourceIndex, attempt) -> None:
+    def __init__(self, index: SourceIndex, attempt, lenient: bool = False) -> None:
         self.index = index
         self.attempt = attempt
         self.matched_leaves = 0
+        # Lenient: an `all` goes on past a failure, to count how far from a
+        # match the exposure is (to rank rules); the reason stays the first failure.
+        self.lenient = lenient
 
     def trace(self, node: Node) -> _Trace:
         if isinstance(node, Group):
@@ -172,7 +178,8 @@ class Tracer:
         if matched:
             self.matched_leaves += 1
             return _Trace(True, reprocess, evidence=self._evidence(node))
-        return _Trace(False, reprocess, reason=self._reason(node))
+        selects = isinstance(node, AttrTest) and (node.patterns is not None or node.dynamic is not None)
+        return _Trace(False, reprocess, reason=self._reason(node), failures=(1, 0) if selects else (0, 1))
 
     # Same order and short-circuits as match._all and match._any.
     def _group(self, group: Group) -> _Trace:
@@ -185,18 +192,19 @@ class Tracer:
                 what = tuple(outcome.evidence) or ("its conditions",)
                 reason = Reason("excluded", f"excluded: `{group.reduce}` group matched: {', '.join(what)}", group,
                                 matched=what, definition=self.index.definition(group.pos))
-                return _Trace(False, outcome.reprocess, reason=reason)
+                return _Trace(False, outcome.reprocess, reason=reason, failures=(0, 1))
             return _Trace(True, outcome.reprocess, evidence=[])
         return outcome
 
     def _all(self, group: Group) -> _Trace:
         if not group.children:
-            return _Trace(False, (), reason=Reason("empty", "an empty group never matches", group))
+            return _Trace(False, (), reason=Reason("empty", "an empty group never matches", group), failures=(0, 1))
         evidence: list[str] = []
         first: Reason | None = None
         positive: list = []
         negative = None
         matched_all = True
+        failures = (0, 0)
         for child in group.children:
             outcome = self.trace(child)
             if outcome.matched:
@@ -205,35 +213,48 @@ class Tracer:
                     positive.extend(outcome.reprocess)
                 continue
             matched_all = False
+            failures = (failures[0] + outcome.failures[0], failures[1] + outcome.failures[1])
             if first is None:
                 first = outcome.reason
-            if not outcome.reprocess:
-                return _Trace(False, (), reason=first)
+            if not outcome.reprocess and not self.lenient:
+                return _Trace(False, (), reason=first, failures=failures)
             if negative is None:
                 negative = outcome.reprocess
         if not matched_all:
-            return _Trace(False, negative or (), reason=first)
+            return _Trace(False, negative or (), reason=first, failures=failures)
         return _Trace(True, positive, evidence=evidence)
 
     def _any(self, group: Group) -> _Trace:
         if not group.children:
-            return _Trace(False, (), reason=Reason("empty", "an empty group never matches", group))
+            return _Trace(False, (), reason=Reason("empty", "an empty group never matches", group), failures=(0, 1))
         reasons: list[Reason] = []
         failed: list = []
+        failures = None
         for child in group.children:
-            outcome = self.trace(child)
+            if self.lenient:
+                # Going on past failures pins values a strict walk never reaches;
+                # each alternative starts afresh so they do not leak into the next.
+                from asnflow.engine.match import Attempt
+
+                saved = self.attempt
+                self.attempt = Attempt(saved.asn, saved.row)
+                outcome = self.trace(child)
+                self.attempt = saved
+            else:
+                outcome = self.trace(child)
             if outcome.matched:
                 return _Trace(True, outcome.reprocess, evidence=outcome.evidence)
             if outcome.reason is not None:
                 reasons.append(outcome.reason)
             if outcome.reprocess:
                 failed.extend(outcome.reprocess)
+            failures = outcome.failures if failures is None else min(failures, outcome.failures)
         if len(reasons) == 1:
-            return _Trace(False, failed, reason=reasons[0])
+            return _Trace(False, failed, reason=reasons[0], failures=failures or (0, 1))
         label = f"`any {group.name}`" if group.name else "`any`"
         reason = Reason("any", f"no alternative of {label} matched", group, alternatives=tuple(reasons),
                         definition=self.index.definition(group.pos))
-        return _Trace(False, failed, reason=reason)
+        return _Trace(False, failed, reason=reason, failures=failures or (0, 1))
 
     # ------------------------------------------------------------ leaves
     def _cell(self, node: AttrTest) -> tuple[str | None, str | None, list[str]]:
@@ -344,8 +365,9 @@ class Stop:
 
     pass_label: str
     reason: Reason | None
-    progress: int = 0
+    progress: int = 0  # leaves matched before the reason
     invalid: tuple[str, ...] = ()  # accepted, but the association it starts fails these validity checks
+    distance: tuple[int, int] = (0, 0)  # with ``lenient``: see _Trace.failures
 
 
 @dataclass(frozen=True)
@@ -369,8 +391,13 @@ def passes_of(row: Row, result, discover: bool) -> list[PassView]:
     return views
 
 
-def try_rule(rule: CompiledRule, view: PassView, rule_set: RuleSet, run, index: SourceIndex) -> Stop:
-    """Try ``rule`` on the exposure as a new association of that pass would."""
+def try_rule(rule: CompiledRule, view: PassView, rule_set: RuleSet, run, index: SourceIndex,
+             lenient: bool = False) -> Stop:
+    """Try ``rule`` on the exposure as a new association of that pass would.
+
+    With ``lenient``, also count how many constraints stopped it (a second
+    walk that goes on past failures), to tell which rule came closest.
+    """
     from asnflow.engine.association import Association
     from asnflow.engine.generate import CANDIDATE_REGISTRY, DISCOVER_REGISTRY, candidate_test
     from asnflow.engine.match import Attempt
@@ -386,13 +413,51 @@ def try_rule(rule: CompiledRule, view: PassView, rule_set: RuleSet, run, index: 
     tracer = Tracer(index, Attempt(association, view.row))
     outcome = tracer.trace(root)
     if not outcome.matched:
-        return Stop(view.label, outcome.reason, tracer.matched_leaves)
+        distance = (0, 0)
+        if lenient:
+            counter = Tracer(index, Attempt(Association(rule, registry, run, None, root), view.row), lenient=True)
+            distance = counter.trace(root).failures
+        return Stop(view.label, outcome.reason, tracer.matched_leaves, distance=distance)
     # Accepted: an association it starts may still never be valid (the
     # engine does not even make those), so say which checks fail.
     starter = Association(rule, registry, run, None, root)
     starter.add(view.row)
     failed = tuple(name for name, passed in starter.validity.items() if not passed)
     return Stop(view.label, None, tracer.matched_leaves, failed)
+
+
+def exp_type_patterns(rule: CompiledRule) -> list[str]:
+    """The regular expressions a rule's constraints test exp_type with, outside none/notall groups."""
+    found: list[str] = []
+
+    def walk(node: Node, negated: bool) -> None:
+        if isinstance(node, Group):
+            inner = (not negated) if node.reduce in ("none", "notall") else negated
+            for child in node.children:
+                walk(child, inner)
+        elif isinstance(node, AttrTest) and not negated and "exp_type" in node.sources and node.patterns:
+            found.extend(node.patterns)
+
+    walk(rule.root, False)
+    return found
+
+
+def exp_type_specificity(rule: CompiledRule, exp_type: str) -> int | None:
+    """How many alternatives the narrowest of the rule's exp_type tests that accept this type has (None: none do).
+
+    A rule written for one exposure type (``~ "nrs_fixedslit"``) is a closer
+    match than one taking a list of twelve.
+    """
+    import re
+
+    counts = [pattern.count("|") + 1 for pattern in exp_type_patterns(rule)
+              if re.match("^" + pattern + "$", exp_type, re.IGNORECASE)]  # anchored as the engine does
+    return min(counts) if counts else None
+
+
+def selects_exp_type(rule: CompiledRule, exp_type: str) -> bool:
+    """Whether some exp_type test of the rule accepts this exposure type."""
+    return exp_type_specificity(rule, exp_type) is not None
 
 
 # ---------------------------------------------------------------------- what happened to associations
@@ -505,7 +570,8 @@ class Outcomes:
             names = ", ".join(self.file_name(w) for w in family)
             return f"was written as {names} without it (finalize: {steps})"
         if id(asn) in self._dropped:
-            return f"was dropped: {self._dropped[id(asn)]}"
+            why = self._dropped[id(asn)]
+            return f"was {why}" if why.startswith("dropped") else f"was dropped: {why}"
         pruned = self._pruned.get(self._family(asn))
         if pruned is not None:
             _, kept, why = pruned
