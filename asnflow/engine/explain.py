@@ -681,8 +681,9 @@ def format_explanation(explanation: Explanation) -> str:
     if explanation.memberships:
         out.append(f"in {len(explanation.memberships)} association{'s' if len(explanation.memberships) != 1 else ''}:")
         width = max(len(m.file_name) for m in explanation.memberships)
+        rule_width = max(len(m.rule) for m in explanation.memberships)
         for m in explanation.memberships:
-            out.append(f"  {m.file_name.ljust(width)}  {m.rule}  as {m.exptype}")
+            out.append(f"  {m.file_name.ljust(width)}  {m.rule.ljust(rule_width)}  as {m.exptype}")
     else:
         out.append("in no association")
     out.append("")
