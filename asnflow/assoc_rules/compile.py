@@ -123,6 +123,67 @@ class RuleSet:
 
 
 # ---------------------------------------------------------------------- expressions
+def expr_dependencies(expr: ast.Expr, predicates: dict[str, ast.PredicateDef], stack=()) -> frozenset[str]:
+    """What an expression reads: association properties by name, and "item" for the exposure.
+
+    The engine's index uses this: a test that reads only properties which
+    change when an exposure is added (has_science, candidate_type) has a
+    fixed result between adds.
+    """
+    if isinstance(expr, ast.Str):
+        return frozenset()
+    if isinstance(expr, ast.Ref):
+        if expr.name in hooks.PROPERTIES:
+            return frozenset({expr.name})
+        if expr.name in predicates and expr.name not in stack:
+            return expr_dependencies(predicates[expr.name].expr, predicates, (*stack, expr.name))
+        return frozenset({"item"})
+    if isinstance(expr, ast.Call):
+        return frozenset({"item"})
+    parts: list[ast.Expr] = []
+    if isinstance(expr, ast.Not):
+        parts = [expr.operand]
+    elif isinstance(expr, (ast.And, ast.Or)):
+        parts = list(expr.operands)
+    elif isinstance(expr, ast.Compare):
+        parts = [expr.left, expr.right]
+    elif isinstance(expr, ast.Tuple):
+        parts = list(expr.items)
+    elif isinstance(expr, ast.Member):
+        parts = [expr.operand]
+    found: set[str] = set()
+    for part in parts:
+        found |= expr_dependencies(part, predicates, stack)
+    return frozenset(found)
+
+
+def expr_columns(expr: ast.Expr, predicates: dict[str, ast.PredicateDef], stack=()) -> frozenset[str]:
+    """The pool columns an expression reads directly (not through association properties)."""
+    if isinstance(expr, ast.Ref):
+        if expr.name in hooks.PROPERTIES:
+            return frozenset()
+        if expr.name in predicates and expr.name not in stack:
+            return expr_columns(predicates[expr.name].expr, predicates, (*stack, expr.name))
+        return frozenset({expr.name})
+    if isinstance(expr, ast.Call):
+        return frozenset(a.name for a in expr.args if isinstance(a, ast.Ref))
+    parts: list[ast.Expr] = []
+    if isinstance(expr, ast.Not):
+        parts = [expr.operand]
+    elif isinstance(expr, (ast.And, ast.Or)):
+        parts = list(expr.operands)
+    elif isinstance(expr, ast.Compare):
+        parts = [expr.left, expr.right]
+    elif isinstance(expr, ast.Tuple):
+        parts = list(expr.items)
+    elif isinstance(expr, ast.Member):
+        parts = [expr.operand]
+    found: set[str] = set()
+    for part in parts:
+        found |= expr_columns(part, predicates, stack)
+    return frozenset(found)
+
+
 class _ExprCompiler:
     def __init__(self, owner: _Compiler) -> None:
         self.owner = owner
@@ -307,15 +368,20 @@ class _Compiler:
             return [self._leaf(statement)]
         if isinstance(statement, ast.CheckStmt):
             test = self.exprs.compile(statement.expr)
-            return [CheckTest(name=statement.name, test=test, reprocess=self._reprocess(statement.reprocess),
-                              pos=statement.pos)]
+            check = CheckTest(name=statement.name, test=test, reprocess=self._reprocess(statement.reprocess),
+                              pos=statement.pos)
+            check.deps = expr_dependencies(statement.expr, self.predicates)
+            check.column_names = tuple(sorted(expr_columns(statement.expr, self.predicates)))
+            return [check]
         if isinstance(statement, ast.SetStmt):
             return [SetTest(name=statement.name, value=statement.value, pos=statement.pos)]
         if isinstance(statement, ast.UnmatchedStmt):
             return [ReportUnmatched(pos=statement.pos)]
         if isinstance(statement, ast.NeverStmt):
-            return [CheckTest(name=statement.name, test=lambda attempt: False,
-                              reprocess=self._reprocess(statement.reprocess), pos=statement.pos)]
+            never = CheckTest(name=statement.name, test=lambda attempt: False,
+                              reprocess=self._reprocess(statement.reprocess), pos=statement.pos)
+            never.deps = frozenset()
+            return [never]
         if isinstance(statement, ast.BodyStmt):
             if body is None:
                 raise _error("`body` is only allowed inside a frame", statement.pos)
@@ -381,7 +447,7 @@ class _Compiler:
             dynamic = hook.function(lambda holder=holder: holder["slot"])
             value_text = f"{value.function}({value.argument})"
         onlyif = self.exprs.compile(leaf.onlyif) if leaf.onlyif is not None else None
-        return AttrTest(
+        test = AttrTest(
             name=leaf.name,
             sources=leaf.sources,
             patterns=patterns,
@@ -394,6 +460,10 @@ class _Compiler:
             pos=leaf.pos,
             value_text=value_text,
         )
+        if leaf.onlyif is not None:
+            test.onlyif_deps = expr_dependencies(leaf.onlyif, self.predicates)
+            test.onlyif_columns = tuple(sorted(expr_columns(leaf.onlyif, self.predicates)))
+        return test
 
     # ------------------------------------------------------------ rules
     def _setting_values(self, rule: ast.RuleDef, key: str) -> tuple[tuple[str, ...], ast.Pos] | None:

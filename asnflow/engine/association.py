@@ -12,12 +12,14 @@ from __future__ import annotations
 import copy
 import re
 from ast import literal_eval
+from functools import lru_cache
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from asnflow.engine import exposure
 from asnflow.engine.items import INVALID_VALUES, Row
-from asnflow.engine.match import Attempt
+from asnflow.engine.match import Attempt, escaped
+from asnflow.engine.queue import ProcessList
 from asnflow.naming.asn_names import ACID
 from asnflow.naming.members import level2_product_name, level2a_member_name, level2b_member_name
 
@@ -30,6 +32,18 @@ DEGRADED_NOTOK = (
     "Details can be found in the member.exposerr attribute."
 )
 DISCOVERED_ACID = ACID("a3001", "DISCOVERED")
+
+
+@lru_cache(maxsize=1024)
+def _acid_from_found(found: frozenset) -> ACID:
+    # jwst ACID: the candidate constraint's found values, escaped, joined with
+    # "-", backslashes removed: "('o001', 'observation')".
+    text = re.sub(r"\\", "", "-".join(escaped(found)))
+    try:
+        acid_id, acid_type = literal_eval(text)
+    except (ValueError, SyntaxError, TypeError):
+        return DISCOVERED_ACID
+    return ACID(str(acid_id), str(acid_type))
 
 
 class Member(dict):
@@ -99,6 +113,14 @@ class Association:
         self.product_name_override: str | None = None
         self.dup_name: str | None = None
         self.extra: dict[str, Any] = {}
+        self.order = -1  # creation order within its pass
+        self.index_slot = None  # where the pass's index files it
+        self.member_keys: set[tuple[str, str]] = set()  # (expname, exptype) of the current product
+        self._acid_cache: tuple | None = None
+        self.memo: dict | None = None  # answers shared by the pass (see _test_remembered)
+        self.signature: tuple[int, ...] = ()
+        self.guard_basis: tuple | None = None  # what the index filing was computed from
+        self.science_count = 0
 
     # ------------------------------------------------------------ identity
     @property
@@ -113,12 +135,16 @@ class Association:
         state = states[self.rule.acid_slot]
         if state is None or not state[3]:
             return DISCOVERED_ACID
-        text = re.sub(r"\\", "", "-".join(state[3]))
-        try:
-            acid_id, acid_type = literal_eval(text)
-        except (ValueError, SyntaxError, TypeError):
-            return DISCOVERED_ACID
-        return ACID(str(acid_id), str(acid_type))
+        cached = self._acid_cache
+        if cached is not None and cached[0] is state:
+            return cached[1]
+        acid = self._parse_acid(state)
+        self._acid_cache = (state, acid)
+        return acid
+
+    @staticmethod
+    def _parse_acid(state: tuple) -> ACID:
+        return _acid_from_found(state[3])
 
     @property
     def acid(self) -> ACID:
@@ -130,7 +156,7 @@ class Association:
         if node is None:
             raise KeyError(name)
         state = (states or self.states)[node.slot] if node.slot >= 0 else None
-        return sorted(state[3]) if state and len(state) > 3 else []
+        return sorted(escaped(state[3])) if state and len(state) > 3 else []
 
     def pinned_value(self, name: str) -> str | None:
         """The escaped pinned value of the first constraint called ``name`` (jwst ``.value``)."""
@@ -147,7 +173,7 @@ class Association:
         for node in self.rule.target_nodes:
             state = self.states[node.slot]
             if state and state[3]:
-                return list(state[3])
+                return escaped(state[3])
         return []
 
     # ------------------------------------------------------------ members
@@ -156,12 +182,28 @@ class Association:
         return self.products[-1]["members"] if self.products else []
 
     def has_science(self) -> bool:
-        return any(m["exptype"] == "science" for m in self.members)
+        return self.science_count > 0
 
     def exposure_type(self, row: Row, attempt_states: list | None = None) -> str:
         return self.rule.exposure_policy(self, row, attempt_states)
 
     def uses_integrations(self, row: Row) -> bool:
+        """Whether members get the ``ints`` suffix: coronagraphy, AMI or TSO (as the rule allows)."""
+        pinned = None
+        node = self.rule.is_tso_node
+        if node is not None:
+            state = self.states[node.slot]
+            pinned = state[0] if state else None
+        memo = row.memo
+        if memo is None:
+            memo = row.memo = {}
+        key = ("ints", self.rule.ints_for, pinned)
+        answer = memo.get(key)
+        if answer is None:
+            answer = memo[key] = self._uses_integrations(row, pinned)
+        return answer
+
+    def _uses_integrations(self, row: Row, pinned: str | None) -> bool:
         vocab = self.run.vocab
         shapes = self.rule.ints_for
         if "coron" in shapes and exposure.is_coron(vocab, row):
@@ -169,11 +211,6 @@ class Association:
         if "ami" in shapes and exposure.is_ami(vocab, row):
             return True
         if "tso" in shapes:
-            pinned = None
-            node = self.rule.is_tso_node
-            if node is not None:
-                state = self.states[node.slot]
-                pinned = state[0] if state else None
             return exposure.is_tso(vocab, row, pinned)
         return False
 
@@ -203,10 +240,11 @@ class Association:
         """jwst Association.add: test, then (on a match) initialise and add the member."""
         if row.filename in self.filenames:
             return True, ()
-        attempt = Attempt(self, row)
-        matched, reprocess = self.root.check(attempt)
-        if matched and attempt.changed:
-            self.states = attempt.states
+        memo = self.memo
+        if memo is None:
+            matched, reprocess = self._test(row)
+        else:
+            matched, reprocess = self._test_remembered(row, memo)
         if reprocess:
             own = (self.rule.index,)
             for process_list in reprocess:
@@ -224,6 +262,38 @@ class Association:
                 matched = state[0]
         return matched, reprocess
 
+    def _test(self, row: Row) -> tuple[bool, Any]:
+        attempt = Attempt(self, row)
+        matched, reprocess = self.root.check(attempt)
+        if matched and attempt.changed:
+            self.states = attempt.states
+        return matched, reprocess
+
+    def _test_remembered(self, row: Row, memo: dict) -> tuple[bool, Any]:
+        """Test, reusing the answer for an earlier exposure that agrees on every column the test reads.
+
+        The answer depends only on the state (the same list object), whether
+        the association has its science, and those columns; queued exposures
+        are rebuilt for this row.
+        """
+        values = row.values
+        key = (id(self.states), self.science_count > 0, tuple([values[i] for i in self.signature]))
+        known = memo.get(key)
+        if known is not None and known[0] is self.states:
+            _, matched, queued, states = known
+            if matched:
+                self.states = states
+            return matched, [ProcessList([row], rules, work_over, only) for rules, work_over, only in queued]
+        before = self.states
+        attempt = Attempt(self, row)
+        matched, reprocess = self.root.check(attempt)
+        if all(len(pl.items) == 1 and pl.items[0] is row for pl in reprocess):
+            queued = tuple((pl.rules, pl.work_over, pl.only_on_match) for pl in reprocess)
+            memo[key] = (before, matched, queued, attempt.states if matched else before)
+        if matched and attempt.changed:
+            self.states = attempt.states
+        return matched, reprocess
+
     def _init_hook(self, row: Row) -> None:
         self.program = "{:0>5s}".format(row.get("program", ""))
         if self.level == "3":
@@ -236,9 +306,12 @@ class Association:
     def _add_member(self, row: Row) -> None:
         member = self.make_member(row)
         members = self.members
-        for existing in members:
-            if existing["expname"] == member["expname"] and existing["exptype"] == member["exptype"]:
-                return
+        key = (member["expname"], member["exptype"])
+        if key in self.member_keys:
+            return
+        self.member_keys.add(key)
+        if member["exptype"] == "science":
+            self.science_count += 1
         if self.level == "3":
             self._update_validity(member)
             members.append(member)

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import logging
 from ast import literal_eval
+from functools import lru_cache
 
 from asnflow.engine.items import Row
 
 log = logging.getLogger("asnflow.candidates")
 
 
+@lru_cache(maxsize=4096)
 def _evaluate(cell: str):
     try:
         return literal_eval(cell)

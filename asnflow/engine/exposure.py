@@ -38,6 +38,16 @@ class Vocabulary:
 
 def base_exposure_type(vocab: Vocabulary, row: Row, default: str = "science") -> str:
     """jwst get_exposure_type: pointing type, then the exp_type map, then modifiers."""
+    memo = row.memo
+    if memo is None:
+        memo = row.memo = {}
+    found = memo.get(("exposure_type", default))
+    if found is None:
+        found = memo[("exposure_type", default)] = _base_exposure_type(vocab, row, default)
+    return found
+
+
+def _base_exposure_type(vocab: Vocabulary, row: Row, default: str) -> str:
     pointing = row.valid("pntgtype")
     if pointing is not None and pointing != "science":
         return pointing

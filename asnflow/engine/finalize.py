@@ -15,6 +15,7 @@ from pathlib import PurePosixPath
 
 from asnflow.engine.association import Association, Member
 from asnflow.engine.hooks import CONTINUE, FINALIZE_STEPS
+from asnflow.engine.match import escaped
 from asnflow.engine.product_names import level3_parts
 from asnflow.naming import products as names
 from asnflow.naming.members import nod_product_name
@@ -247,7 +248,7 @@ def fixedslit_backgrounds(asn: Association):
         return None
     node = asn.rule.lookup.get("patttype_spectarg")
     state = asn.states[node.slot] if node is not None else None
-    found = sorted(state[3]) if state and state[3] else [""]
+    found = sorted(escaped(state[3])) if state and state[3] else [""]
     # jwst pops one arbitrary element of the set; there is one (it is pinned).
     if "nod" not in found[0]:
         return [asn]

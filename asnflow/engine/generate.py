@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from operator import itemgetter
 from dataclasses import dataclass, field
 
 from asnflow import __version__
@@ -19,7 +20,8 @@ from asnflow.assoc_rules.compile import CompiledRule, RuleSet
 from asnflow.engine import candidates as cands
 from asnflow.engine.association import Association, RunState
 from asnflow.engine.finalize import finalize_one, settle_product_names
-from asnflow.engine.items import Row
+from asnflow.engine import guards
+from asnflow.engine.items import INVALID_VALUES, Row
 from asnflow.engine.match import AttrTest
 from asnflow.engine.prune import DupNamer, asns_equal, merge_level2, prune, resequence
 from asnflow.engine.queue import BOTH, EXISTING, NONSCIENCE, RULES, ProcessList, ProcessQueue, carry_over
@@ -27,6 +29,7 @@ from asnflow.naming.asn_names import timestamp
 
 log = logging.getLogger("asnflow.generate")
 
+_ANY = object()  # an index key part that any filed value fits
 CANDIDATE_REGISTRY = "candidate"
 DISCOVER_REGISTRY = "discover"
 
@@ -76,23 +79,199 @@ def candidate_test(rule: CompiledRule, candidate_id: str, columns: dict[str, int
 
 
 class Pass:
-    """One generation pass over a list of exposures with one registry."""
+    """One generation pass over a list of exposures with one registry.
+
+    Associations are found through an index (:mod:`asnflow.engine.guards`):
+    each is filed under the values its state requires of an exposure, so an
+    exposure is offered only to those it could join, in creation order, and
+    to the associations that already hold it. Rules are tried only on
+    exposures that meet their static conditions. Both give exactly the result
+    of trying everything, which is what jwst does.
+    """
 
     def __init__(self, ruleset: RuleSet, registry: str, run: RunState, version_id: str | None,
-                 candidate_id: str | None, columns: dict[str, int],
-                 on_item: Callable[[], None] | None = None) -> None:
-        self.ruleset = ruleset
+                 candidate: tuple[str, str] | None, columns: dict[str, int],
+                 on_item: Callable[[], None] | None = None, skip_invalid: bool = True) -> None:
         self.rules = ruleset.rules
         self.registry = registry
         self.run = run
         self.version_id = version_id
+        candidate_id = candidate[0] if candidate else None
         self.roots = [
             rule.root_with(candidate_test(rule, candidate_id, columns) if candidate_id is not None else None)
             for rule in self.rules
         ]
         self.associations: list[Association] = []
         self.on_item = on_item
+        self.indexable = [
+            not guards.may_queue_on_failure(root) and not guards.reads_volatile_state(root) for root in self.roots
+        ]
+        self._view = guards._StateView(Association(self.rules[0], registry, run, version_id, self.roots[0]), [])
+        # Which rules an exposure could start, decided from the columns their
+        # conditions read (memoised per distinct combination of those cells).
+        acid_type = candidate[1] if candidate else "DISCOVERED"
+        self.skipped: dict[int, str] = {}
+        self._creation: list[tuple[int, list[tuple]]] = []
+        read: dict[int, bool] = {}
+        exposure_columns = ("pntgtype", "exp_type") + tuple(c for _, c in ruleset.vocab.modifiers)
+        for rule, root in zip(self.rules, self.roots):
+            impossible = [name for name, check in rule.validity_checks.items()
+                          if getattr(check, "impossible_for", None) and check.impossible_for(acid_type)]
+            if skip_invalid and impossible:
+                self.skipped[rule.index] = f"a {acid_type} candidate never passes {', '.join(impossible)}"
+                continue
+            fresh = Association(rule, registry, run, version_id, root)
+            alternatives = guards.necessary(root, fresh, fresh.states)
+            if alternatives is None:
+                self.skipped[rule.index] = "its constraints can never match in this pass"
+                continue
+            self._creation.append((rule.index, alternatives))
+            for alternative in alternatives:
+                for condition in alternative:
+                    for index, value_matters in guards.columns_read(condition, columns, exposure_columns):
+                        read[index] = read.get(index, False) or value_matters
+        self._creation_columns = tuple(read.items())
+        self._creation_memo: dict[tuple, tuple[int, ...]] = {}
+        # Answers of tests, shared by the associations of a rule (None: the
+        # rule's tests read state that changes outside adds, never reused).
+        self._memos: list[dict | None] = []
+        self._signatures: list[tuple[int, ...]] = []
+        self._initial: list[list] = [[None] * rule.n_slots for rule in self.rules]
+        for root in self.roots:
+            names = guards.signature_columns(root, exposure_columns)
+            self._memos.append(None if names is None else {})
+            self._signatures.append(tuple(columns[n] for n in names if n in columns) if names else ())
+        # The association index: rule -> shape -> key -> {creation order: association},
+        # and per rule the associations every exposure must be offered to.
+        self._buckets: dict[int, dict[tuple, dict[tuple, dict[int, Association]]]] = {}
+        self._always: dict[int, dict[int, Association]] = {}
+        self._active: list[int] = []  # rules with associations, in registry order
+        self._by_file: dict[str, list[Association]] = {}
+        self._filing_memo: dict[tuple, tuple] = {}
+        self._key_functions: dict[tuple, Callable[[Row], tuple]] = {}
 
+    # ------------------------------------------------------------ index
+    def _file(self, asn: Association) -> None:
+        """(Re)file an association under the conditions its current state puts on exposures."""
+        basis = (asn.states, asn.science_count > 0)
+        if asn.guard_basis is not None and asn.guard_basis[0] is basis[0] and asn.guard_basis[1] == basis[1]:
+            return  # nothing the conditions depend on has changed
+        asn.guard_basis = basis
+        rule = asn.rule.index
+        buckets = self._buckets.setdefault(rule, {})
+        always = self._always.setdefault(rule, {})
+        for shape, key in asn.index_slot or ():
+            if shape is None:
+                always.pop(asn.order, None)
+            else:
+                bucket = buckets[shape].get(key)
+                if bucket is not None:
+                    bucket.pop(asn.order, None)
+        asn.index_slot = []
+        if not self.indexable[rule]:
+            always[asn.order] = asn
+            asn.index_slot.append((None, None))
+            return
+        memo_key = (rule, id(asn.states), basis[1])
+        known = self._filing_memo.get(memo_key)
+        if known is not None and known[0] is asn.states:
+            alternatives = known[1]
+        else:
+            alternatives = guards.necessary(asn.root, asn, asn.states)
+            self._filing_memo[memo_key] = (asn.states, alternatives)
+        if alternatives is None:
+            return  # closed: it can only be reached through files it already holds
+        slots = []
+        for alternative in alternatives:
+            keyed = tuple(c for c in alternative if c[0] != "match")
+            if not keyed:
+                always[asn.order] = asn
+                asn.index_slot = [(None, None)]
+                return
+            shape = tuple(c[:2] for c in keyed)
+            key = tuple(c[2] if c[0] in ("eq", "opt") else True for c in keyed)
+            slots.append((shape, key))
+        for shape, key in dict.fromkeys(slots):
+            buckets.setdefault(shape, {}).setdefault(key, {})[asn.order] = asn
+            asn.index_slot.append((shape, key))
+
+    def _key_function(self, shape: tuple) -> Callable[[Row], tuple]:
+        """How to read a shape's key from an exposure (built once per shape)."""
+        if all(kind == "eq" for kind, _ in shape):
+            if len(shape) == 1:
+                column = shape[0][1]
+                return lambda row: (row.values[column],)
+            getter = itemgetter(*(column for _, column in shape))
+            return lambda row: getter(row.values)
+        return lambda row: self._key(shape, row)
+
+    def _key(self, shape: tuple, row: Row) -> tuple:
+        values = row.values
+        key = []
+        for kind, what in shape:
+            if kind == "eq":
+                key.append(values[what])
+            elif kind == "opt":
+                cell = values[what]
+                key.append(_ANY if cell in INVALID_VALUES else cell)
+            elif kind == "present":
+                key.append(any(values[i] not in INVALID_VALUES for i in what))
+            else:
+                key.append(guards.holds(("check", what), row, self._view))
+        return tuple(key)
+
+    def _candidates(self, row: Row, allowed: frozenset[int]) -> list[Association]:
+        found: dict[int, Association] = {}
+        functions = self._key_functions
+        keys: dict[tuple, tuple] = {}
+        for rule in self._active if len(allowed) > len(self._active) else allowed:
+            if rule not in allowed:
+                continue
+            for shape, table in self._buckets.get(rule, {}).items():
+                if not table:
+                    continue
+                key = keys.get(shape)
+                if key is None:
+                    function = functions.get(shape)
+                    if function is None:
+                        function = functions[shape] = self._key_function(shape)
+                    key = keys[shape] = function(row)
+                if _ANY in key:
+                    # An optional test is met by an exposure without the value:
+                    # every association whose other values fit is a candidate.
+                    for filed, bucket in table.items():
+                        if all(k is _ANY or k == f for k, f in zip(key, filed)):
+                            found.update(bucket)
+                    continue
+                bucket = table.get(key)
+                if bucket:
+                    found.update(bucket)
+            always = self._always.get(rule)
+            if always:
+                found.update(always)
+        for asn in self._by_file.get(row.filename, ()):
+            if asn.rule.index in allowed:
+                found[asn.order] = asn
+        return [found[order] for order in sorted(found)]
+
+    # ------------------------------------------------------------ rules
+    def _startable(self, row: Row) -> tuple[int, ...]:
+        """The rules whose static conditions the exposure meets (in registry order)."""
+        values = row.values
+        signature = tuple(
+            values[i] if value_matters else values[i] not in INVALID_VALUES for i, value_matters in self._creation_columns
+        )
+        rules = self._creation_memo.get(signature)
+        if rules is None:
+            view = self._view
+            rules = tuple(
+                index for index, alternatives in self._creation
+                if any(all(guards.holds(c, row, view) for c in alternative) for alternative in alternatives)
+            )
+            self._creation_memo[signature] = rules
+        return rules
+
+    # ------------------------------------------------------------ the pass
     def run_items(self, items: list[Row]) -> list[Association]:
         all_rules = tuple(range(len(self.rules)))
         queue = ProcessQueue()
@@ -110,26 +289,50 @@ class Pass:
                     self.on_item()
         return self.associations
 
+    def _new(self, index: int) -> Association:
+        asn = Association(self.rules[index], self.registry, self.run, self.version_id, self.roots[index])
+        # All fresh associations of a rule start from one shared (never
+        # modified in place) state list, so their first tests share answers.
+        asn.states = self._initial[index]
+        asn.memo = self._memos[index]
+        asn.signature = self._signatures[index]
+        return asn
+
+    def _added(self, asn: Association, row: Row) -> None:
+        self._by_file.setdefault(row.filename, []).append(asn)
+        self._file(asn)
+
     def _offer(self, row: Row, allowed: frozenset[int], work_over: int) -> list:
         queued: list = []
         joined: set[int] = set()
         if work_over in (BOTH, EXISTING, NONSCIENCE):
-            for asn in [a for a in self.associations if a.rule.index in allowed]:
+            for asn in self._candidates(row, allowed):
+                before = asn.states
+                members = len(asn.filenames)
                 matched, reprocess = asn.add(row)
                 if reprocess:
                     queued.extend(reprocess)
                 if matched:
                     joined.add(asn.rule.index)
+                if len(asn.filenames) != members:
+                    self._added(asn, row)
+                elif asn.states is not before:
+                    self._file(asn)
         if work_over in (BOTH, RULES):
-            for rule in self.rules:
-                if rule.index in allowed and rule.index not in joined:
-                    asn = Association(rule, self.registry, self.run, self.version_id, self.roots[rule.index])
+            for index in self._startable(row):
+                if index in allowed and index not in joined:
+                    asn = self._new(index)
                     matched, reprocess = asn.add(row)
                     if reprocess:
                         queued.extend(reprocess)
                     if matched:
                         asn.created()
+                        if index not in self._buckets:
+                            self._buckets[index] = {}
+                            self._active = sorted(self._buckets)
+                        asn.order = len(self.associations)
                         self.associations.append(asn)
+                        self._added(asn, row)
         return queued
 
 
@@ -184,16 +387,22 @@ def generate(pool, ruleset: RuleSet, options: Options = Options(),
     for cid in missing:
         log.warning("candidate id %s not found in pool %s", cid, pool.name)
 
+    # Rules whose associations can never be valid for a candidate type are not
+    # tried in its pass. Without finalize and discovery, jwst's raw creation
+    # counters show in the file names, so then every rule is tried.
+    skip_invalid = options.finalize or discover
     associations: list[Association] = []
     created: list[Association] = []
     for cid, ctype in pairs:
         items = cands.rows_of_candidate(rows, cid, ctype)
-        one = Pass(ruleset, CANDIDATE_REGISTRY, run, _version(options.version_id), cid, columns, on_item)
+        one = Pass(ruleset, CANDIDATE_REGISTRY, run, _version(options.version_id), (cid, ctype), columns, on_item,
+                   skip_invalid)
         associations.extend(one.run_items(items))
     created.extend(associations)
 
     if discover:
-        found = Pass(ruleset, DISCOVER_REGISTRY, run, _version(options.version_id), None, columns, on_item)
+        found = Pass(ruleset, DISCOVER_REGISTRY, run, _version(options.version_id), None, columns, on_item,
+                     skip_invalid)
         discovered = found.run_items(rows)
         created.extend(discovered)
         associations = filter_discovered(associations, discovered, keep_candidates=all_candidates)
@@ -229,8 +438,6 @@ def filter_discovered(candidates: list[Association], discovered: list[Associatio
     so in practice nothing is dropped; the test is kept, cheap because the
     level is compared first.
     """
-    for asn in candidates + discovered:
-        settle_product_names(asn)
     kept = discovered
     for candidate in candidates:
         if not kept:

@@ -17,6 +17,7 @@ from typing import Any
 
 from asnflow.engine import exposure
 from asnflow.engine.items import Row
+from asnflow.engine.match import escaped
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,18 @@ def _has_science(asn, member) -> bool:
     return member["exptype"] == "science"
 
 
+def _impossible_unless(*types: str):
+    """Mark a validity check that no association of another candidate type can pass."""
+
+    def mark(function):
+        function.impossible_for = lambda acid_type: acid_type.lower() not in types
+        return function
+
+    return mark
+
+
 @VALIDITY_CHECKS.register("allowed_candidates")
+@_impossible_unless("observation", "background")
 def _allowed_candidates(asn, member) -> bool:
     """Level 2 only from observation candidates, or background candidates with a background member."""
     acid_type = asn.acid.type.lower()
@@ -140,6 +152,7 @@ def _has_psf(asn, member) -> bool:
 
 
 @VALIDITY_CHECKS.register("is_type_observation")
+@_impossible_unless("observation")
 def _is_type_observation(asn, member) -> bool:
     """Only from observation candidates (no tso3 from group, background or discovered candidates)."""
     return asn.acid.type.lower() == "observation"
@@ -151,7 +164,11 @@ def _is_not_group(asn, member) -> bool:
     return asn.acid.type.lower() != "group"
 
 
+_is_not_group.impossible_for = lambda acid_type: acid_type.lower() == "group"
+
+
 @VALIDITY_CHECKS.register("is_type_mosaic")
+@_impossible_unless("mosaic")
 def _is_type_mosaic(asn, member) -> bool:
     """Only from mosaic candidates."""
     return asn.acid.type.lower() == "mosaic"
@@ -172,9 +189,15 @@ def _found_alternatives(slot_of: Callable[[], int]):
 
     def value(attempt) -> str:
         state = attempt.states[slot_of()]
-        found = state[3] if state else ()
+        found = escaped(state[3]) if state else ()
         return "(" + "|".join(found) + ")"
 
+    def never_matches(states) -> bool:
+        # "()" only matches an empty cell, and an empty cell is never a value.
+        state = states[slot_of()]
+        return not (state and state[3])
+
+    value.never_matches = never_matches
     return value
 
 

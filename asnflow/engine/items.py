@@ -22,12 +22,13 @@ INVALID_VALUES = frozenset(
 class Row:
     """One exposure: cell values aligned with the pool's columns."""
 
-    __slots__ = ("values", "columns", "line")
+    __slots__ = ("values", "columns", "line", "memo")
 
     def __init__(self, values: tuple[str, ...], columns: Mapping[str, int], line: int = 0) -> None:
         self.values = values
         self.columns = columns
         self.line = line
+        self.memo: dict | None = None  # answers that depend on the row alone (exposure type, ...)
 
     def __getitem__(self, name: str) -> str:
         return self.values[self.columns[name]]

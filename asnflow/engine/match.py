@@ -40,12 +40,21 @@ def full_match(pattern: str) -> re.Pattern:
     return re.compile("^" + pattern + "$", re.IGNORECASE)
 
 
+@lru_cache(maxsize=4096)
 def evaluate(value: str) -> Any:
-    """jwst's ``evaluate``: a Python literal if the cell is one, else the text."""
+    """jwst's ``evaluate``: a Python literal if the cell is one, else the text.
+
+    Cached (cells repeat a lot); callers must not change what it returns.
+    """
     try:
         return literal_eval(value)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         return value
+
+
+def escaped(found) -> list[str]:
+    """Found values as jwst keeps them: regex-escaped (product names show them so)."""
+    return [re.escape(value) for value in found]
 
 
 def is_list_like(value: Any) -> bool:
@@ -95,7 +104,8 @@ class AttrTest(Node):
     """jwst's DMSAttrConstraint: a test on pool columns, optionally pinning.
 
     State slot: (pinned value or None, column indexes or None, still pinning,
-    found values, last result).
+    found values (raw; see escaped()), last result). A check that changes
+    nothing leaves the slot as it is, so unchanged state stays the same object.
     """
 
     kind = "attr"
@@ -135,6 +145,8 @@ class AttrTest(Node):
         self.indexes: tuple[int | None, ...] = ()
         self.track_found = False
         self.track_matched = False
+        self.onlyif_deps: frozenset[str] = frozenset()
+        self.onlyif_columns: tuple[str, ...] = ()
 
     def bind(self, columns: dict[str, int]) -> None:
         self.indexes = tuple(columns.get(source) for source in self.sources)
@@ -160,7 +172,7 @@ class AttrTest(Node):
         row = attempt.row
 
         if self.onlyif is not None and not self.onlyif(attempt):
-            if self.track_matched:
+            if self.track_matched and (state is None or not state[4]):
                 attempt.put(self.slot, (pinned, indexes, pinning, found, True))
             if self.reprocess is not None:
                 return True, [ProcessList([row], None, self.reprocess, True)]
@@ -178,7 +190,7 @@ class AttrTest(Node):
         if source is None:
             if self.required and not self.undefined:
                 return self._fail(attempt, state)
-            if self.track_matched:
+            if self.track_matched and (state is None or not state[4]):
                 attempt.put(self.slot, (pinned, indexes, pinning, found, True))
             return True, NO_REPROCESS
         if self.undefined:
@@ -212,11 +224,16 @@ class AttrTest(Node):
             if others:
                 reprocess = [self._copies(row, source, others)]
 
-        if self.track_found:
-            found = found | {re.escape(value)}
+        changed = state is None or not state[4]
+        if self.track_found and value not in found:
+            # Found values are kept raw here and escaped when read (escaped()).
+            found = found | {value}
+            changed = True
         if pinning:
             pinned, indexes, pinning = value.lower(), (source,), False
-        attempt.put(self.slot, (pinned, indexes, pinning, found, True))
+            changed = True
+        if changed:
+            attempt.put(self.slot, (pinned, indexes, pinning, found, True))
         if self.reprocess is not None:
             reprocess = list(reprocess)
             reprocess.append(ProcessList([row], None, self.reprocess, True))
@@ -249,6 +266,11 @@ class CheckTest(Node):
         self.pos = pos
         self.text = text
         self.slot = -1
+        self.deps: frozenset[str] = frozenset({"item"})  # what the test reads (set by the compiler)
+        self.column_names: tuple[str, ...] = ()  # pool columns the test reads directly
+        # Tests compiled from one statement (a fragment or frame used by many
+        # rules) compute the same thing; they share answers through this key.
+        self.source_key = (pos.path, pos.line, pos.column) if pos is not None else id(self)
 
     def check(self, attempt: Attempt) -> tuple[bool, Any]:
         matched = bool(self.test(attempt))

@@ -8,6 +8,7 @@ which jwst keeps regex-escaped, so they are used as such.
 from __future__ import annotations
 
 from asnflow.engine.hooks import PRODUCT_TEMPLATES
+from asnflow.engine.match import escaped
 from asnflow.naming import products as names
 
 
@@ -25,7 +26,7 @@ def _unsorted(asn, name: str) -> list[str]:
     if node is None or node.slot < 0:
         return []
     state = asn.states[node.slot]
-    return list(state[3]) if state else []
+    return escaped(state[3]) if state else []
 
 
 def opt_elem_part(asn) -> str:

@@ -136,6 +136,9 @@ def asns_equal(left, right) -> bool:
         return True
     if left.asn_type != right.asn_type or _asn_id(left)[0] != _asn_id(right)[0]:
         return False
+    for asn in (left, right):
+        if asn.products and asn.products[0]["name"] is None:
+            asn.products[0]["name"] = asn.product_name()
     if len(left.products) != len(right.products):
         return False
     remaining = list(right.products)
