@@ -140,10 +140,17 @@ class Reason:
             out.extend(sub[1:])
         return out
 
+    @property
+    def leading(self) -> Reason:
+        """The reason a one-line summary quotes: of an `any`, its first alternative's (recursively)."""
+        return self.alternatives[0].leading if self.kind == "any" and self.alternatives else self
+
     def one_line(self) -> str:
+        """The reason in one line: of an `any`, the first alternative's reason (the others are counted)."""
         if self.kind == "any":
-            parts = "; ".join(a.one_line() for a in self.alternatives)
-            return f"no alternative matched ({parts})"
+            others = len(self.alternatives) - 1
+            return f"{self.alternatives[0].one_line()} (and {others} other alternative{'s' if others > 1 else ''} " \
+                   f"of an `any` failed)"
         return self.text
 
 
@@ -481,6 +488,7 @@ class Fate:
     asn_id: str
     asn_type: str
     what: str
+    exptype: str | None = None  # the exposure's member type there, if still listed
 
 
 @dataclass
@@ -559,7 +567,9 @@ class Outcomes:
             if any(id(w) in held for w in family):
                 continue
             what = self._what_happened(asn, family)
-            fate = Fate(asn.rule.name, asn.acid.id, asn.asn_type, what)
+            listed = [m["exptype"] for product in asn.products for m in product["members"]
+                      if getattr(m, "item", None) is not None and m.item.filename == filename]
+            fate = Fate(asn.rule.name, asn.acid.id, asn.asn_type, what, listed[0] if listed else None)
             if fate not in out:
                 out.append(fate)
         return out

@@ -4,12 +4,14 @@ jwst's ``--save-orphans`` writes the whole pool (reference §5.1: every row
 counts as orphaned); here an orphan is an exposure that is a member of no
 written association, and its reason is, in this order of preference:
 
-* an association that held it and is not written, with what happened to it
-  (dropped by finalize and why, pruned for which association, ...);
+* an association that held it as science and is not written, with what
+  happened to it (dropped by finalize and why, pruned for which association);
 * no rule takes its exposure type (no exp_type test of any rule accepts it);
-* a rule whose constraints accept it but whose associations are never valid;
-* else, of the rules whose exp_type tests accept it, the one that got
-  furthest, and the constraint that stopped it.
+* of the rules whose exp_type tests accept it, the closest one that does
+  not take it, and the constraint that stopped it;
+* a rule that takes it but whose associations are never valid;
+* associations that held it as another member type (a direct image, a
+  background) and what happened to them.
 
 Finding the reasons re-runs generation, so ``generate`` pays for it only when
 ``--orphans`` is given.
@@ -73,8 +75,9 @@ def find_orphans(pool, rule_set, options=None, result=None) -> list[Orphan]:
 
 def _reason(row: Row, rule_set, result, outcomes: Outcomes, discover: bool, options, run, index) -> str:
     fates = outcomes.fates(row.filename)
-    if fates:
-        return _fates_text(fates)
+    science = [fate for fate in fates if fate.exptype == "science"]
+    if science:
+        return _fates_text(science)
     views = passes_of(row, result, discover)
     if not views:
         wanted = ", ".join(options.ids or ())
@@ -82,18 +85,22 @@ def _reason(row: Row, rule_set, result, outcomes: Outcomes, discover: bool, opti
     exp_type = row.get("exp_type") or ""
     rules = [(rule, exp_type_specificity(rule, exp_type)) for rule in rule_set.rules]
     rules = [(rule, narrow) for rule, narrow in rules if narrow is not None]
-    if not rules:
+    if not rules and not fates:
         return f"no rule takes exp_type {exp_type}"
     view = views[-1] if discover else views[0]  # discovery sees the row as the pool has it
-    stops: list[tuple[str, int, Stop]] = [(rule.name, narrow, try_rule(rule, view, rule_set, run, index, lenient=True))
-                                          for rule, narrow in rules]
+    stops = [(rule.name, narrow, try_rule(rule, view, rule_set, run, index, lenient=True)) for rule, narrow in rules]
+    failing = [entry for entry in stops if entry[2].reason is not None]
+    if failing:
+        # Closest: fewest selecting values that differ, then fewest other constraints
+        # in the way, then the rule written most narrowly for this exposure type,
+        # then the one that got furthest before it stopped.
+        name, _, stop = min(failing, key=lambda e: (e[2].distance, e[1], -e[2].progress))
+        return f"nearest rule {name}: {stop.reason.one_line()} [{place(stop.reason.leading.pos)}]"
+    held = {fate.rule for fate in fates}
     for name, _, stop in stops:
-        if stop.reason is None:
+        if name not in held:
             return f"{name}: {accepted_text(stop)}"
-    # Closest: fewest selecting values that differ, then fewest other constraints in
-    # the way, then the rule written most narrowly for this exposure type.
-    name, _, stop = min(stops, key=lambda entry: (entry[2].distance, entry[1]))
-    return f"nearest rule {name}: {stop.reason.one_line()} [{place(stop.reason.pos)}]"
+    return _fates_text(fates)
 
 
 def _fates_text(fates: list) -> str:
