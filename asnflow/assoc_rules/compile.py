@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from asnflow.assoc_rules import ast
-from asnflow.assoc_rules.parse import parse_file
+from asnflow.assoc_rules.cache import parsed_file
 from asnflow.engine import hooks
 from asnflow.engine.exposure import VOCABULARY_LISTS, VOCABULARY_TABLES, Vocabulary
 from asnflow.engine.match import AttrTest, CheckTest, Group, Node, ReportUnmatched, SetTest
@@ -655,7 +655,7 @@ def compile_files(files: list[ast.RuleFile], rule_files: list[ast.RuleFile] | No
 
 def load_rule_set(paths: Iterable[str | Path], *, rule_paths: Iterable[str | Path] | None = None) -> RuleSet:
     """Parse and compile rule files. ``rule_paths`` (default: all) say which files' rules are registered."""
-    files = [parse_file(p) for p in paths]
+    files = [parsed_file(p) for p in paths]
     if rule_paths is None:
         return compile_files(files)
     wanted = {str(Path(p)) for p in rule_paths}

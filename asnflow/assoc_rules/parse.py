@@ -13,6 +13,7 @@ from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from asnflow.assoc_rules import ast
+from asnflow.assoc_rules.source import decode_rule_text, read_rule_bytes
 from asnflow.errors import RuleError
 
 GRAMMAR = Path(__file__).with_name("grammar.lark")
@@ -552,20 +553,5 @@ def parse_text(text: str, path: str = "<rules>") -> ast.RuleFile:
 
 def parse_file(path: str | Path) -> ast.RuleFile:
     """Read and parse one rule file."""
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise RuleError("rule file not found", path=str(path)) from None
-    except IsADirectoryError:
-        raise RuleError("is a folder, not a rule file", path=str(path)) from None
-    except OSError as exc:
-        raise RuleError(f"cannot read rule file: {exc.strerror}", path=str(path)) from None
-    if b"\0" in raw:
-        raise RuleError("binary data (NUL bytes) in a rule file", path=str(path))
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise RuleError("not UTF-8 text", path=str(path), line=line) from None
-    return parse_text(text, str(path))
+    raw = read_rule_bytes(path)
+    return parse_text(decode_rule_text(raw, path), str(path))

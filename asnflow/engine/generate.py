@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from operator import itemgetter
+from typing import Any
 from dataclasses import dataclass, field
 
 from asnflow import __version__
@@ -114,6 +115,8 @@ class Pass:
         self._creation: list[tuple[int, list[tuple]]] = []
         read: dict[int, bool] = {}
         exposure_columns = ("pntgtype", "exp_type") + tuple(c for _, c in ruleset.vocab.modifiers)
+        self._columns = columns
+        self._exposure_columns = exposure_columns
         for rule, root in zip(self.rules, self.roots):
             impossible = [name for name, check in rule.validity_checks.items()
                           if getattr(check, "impossible_for", None) and check.impossible_for(acid_type)]
@@ -203,22 +206,38 @@ class Pass:
                 return lambda row: (row.values[column],)
             getter = itemgetter(*(column for _, column in shape))
             return lambda row: getter(row.values)
-        return lambda row: self._key(shape, row)
+        parts = [self._part_function(kind, what) for kind, what in shape]
+        return lambda row: tuple([part(row) for part in parts])
 
-    def _key(self, shape: tuple, row: Row) -> tuple:
-        values = row.values
-        key = []
-        for kind, what in shape:
-            if kind == "eq":
-                key.append(values[what])
-            elif kind == "opt":
-                cell = values[what]
-                key.append(_ANY if cell in INVALID_VALUES else cell)
-            elif kind == "present":
-                key.append(any(values[i] not in INVALID_VALUES for i in what))
-            else:
-                key.append(guards.holds(("check", what), row, self._view))
-        return tuple(key)
+    def _part_function(self, kind: str, what) -> Callable[[Row], Any]:
+        if kind == "eq":
+            return lambda row: row.values[what]
+        if kind == "opt":
+            def optional(row):
+                cell = row.values[what]
+                return _ANY if cell in INVALID_VALUES else cell
+            return optional
+        if kind == "present":
+            if len(what) == 1:
+                (column,) = what
+                return lambda row: row.values[column] not in INVALID_VALUES
+            return lambda row: any(row.values[i] not in INVALID_VALUES for i in what)
+        # A test of the exposure alone: its answer depends only on the cells it
+        # reads, so it is remembered per distinct combination of them.
+        columns = guards.columns_read(("check", what), self._columns, self._exposure_columns)
+        indexes = tuple(index for index, _ in columns)
+        answers: dict[tuple, bool] = {}
+        view = self._view
+
+        def check(row):
+            cells = tuple([row.values[i] for i in indexes])
+            answer = answers.get(cells)
+            if answer is None:
+                view.row = row
+                answer = answers[cells] = bool(what.test(view))
+            return answer
+
+        return check
 
     def _candidates(self, row: Row, allowed: frozenset[int]) -> list[Association]:
         found: dict[int, Association] = {}
