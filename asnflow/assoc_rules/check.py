@@ -603,7 +603,7 @@ class _Checker:
             self.used.add(("table", name))
 
     def _use_expr(self, expr: ast.Expr, stack: tuple[str, ...] = ()) -> None:
-        for node in _walk_expr(expr):
+        for node in walk_expr(expr):
             if isinstance(node, ast.Ref) and node.name in self.predicates and node.name not in self.hooks.PROPERTIES:
                 if node.name in stack:
                     continue
@@ -633,28 +633,29 @@ def _regex_error(pattern: str) -> re.error | None:
     return None
 
 
-def _walk_expr(expr):
+def walk_expr(expr):
+    """Every node of an expression, depth first (predicates are not followed)."""
     yield expr
     if isinstance(expr, ast.Not):
-        yield from _walk_expr(expr.operand)
+        yield from walk_expr(expr.operand)
     elif isinstance(expr, (ast.And, ast.Or)):
         for operand in expr.operands:
-            yield from _walk_expr(operand)
+            yield from walk_expr(operand)
     elif isinstance(expr, ast.Compare):
-        yield from _walk_expr(expr.left)
-        yield from _walk_expr(expr.right)
+        yield from walk_expr(expr.left)
+        yield from walk_expr(expr.right)
     elif isinstance(expr, ast.Tuple):
         for item in expr.items:
-            yield from _walk_expr(item)
+            yield from walk_expr(item)
     elif isinstance(expr, ast.Member):
-        yield from _walk_expr(expr.operand)
+        yield from walk_expr(expr.operand)
     elif isinstance(expr, ast.Call):
         for arg in expr.args:
-            yield from _walk_expr(arg)
+            yield from walk_expr(arg)
 
 
 def _refs(expr) -> list[ast.Ref]:
-    return [node for node in _walk_expr(expr) if isinstance(node, ast.Ref)]
+    return [node for node in walk_expr(expr) if isinstance(node, ast.Ref)]
 
 
 def _sort_key(diagnostic: Diagnostic):
