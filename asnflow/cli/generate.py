@@ -13,7 +13,9 @@ def register(subparsers) -> None:
         description="Generate JWST associations from an association pool, with jwst 3.0.0's rules and "
         "options; the files are the ones asn_generate writes.",
     )
-    parser.add_argument("pool", nargs="+", help="association pool file (| separated; gzip allowed)")
+    parser.add_argument("pool", nargs="+",
+                        help="association pool file(s) (| separated; gzip allowed); with several, "
+                        "-p gets one folder per pool")
     modes = parser.add_mutually_exclusive_group()
     modes.add_argument("-i", "--ids", nargs="+", metavar="ID", help="only these association candidates")
     modes.add_argument("--discover", action="store_true", help="only discovered associations")
@@ -31,6 +33,10 @@ def register(subparsers) -> None:
     parser.add_argument("--no-finalize", action="store_true", help="skip finalize (nod splits, pruning, ...)")
     parser.add_argument("--merge", action="store_true", help="merge level-2 associations per candidate and type")
     parser.add_argument("--format", choices=("json", "yaml"), default="json", help="file format (default: json)")
+    parser.add_argument("-j", "--jobs", type=_jobs, default=1, metavar="N",
+                        help="run candidates in N processes (0: one per CPU); the files are the same")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="run candidates on a Dask distributed scheduler (tcp://host:8786) instead")
     parser.add_argument("--orphans", metavar="FILE", help="write the exposures that ended in no association, each "
                         "with a one-line reason (tab-separated; JSON for a .json name)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress and no summary")
@@ -38,6 +44,18 @@ def register(subparsers) -> None:
     parser.add_argument("-D", "--debug", action="store_true",
                         help="debug log; keep pruned duplicates as dupNNNNN_… files, as jwst does")
     parser.set_defaults(handler=run)
+
+
+def _jobs(text: str) -> int:
+    import os
+
+    try:
+        jobs = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of processes: {text!r}") from None
+    if jobs < 0:
+        raise argparse.ArgumentTypeError("the number of processes cannot be negative")
+    return jobs or (os.cpu_count() or 1)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
     from asnflow.engine.pool import read_pool
     from asnflow.engine.session import generate_documents, rule_set, write_documents
     from asnflow.errors import AsnflowError
+    from asnflow.progress import ProgressBar
 
     level = logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
@@ -68,21 +87,32 @@ def run(args: argparse.Namespace) -> int:
     pools = [read_pool(path, delimiter=args.delimiter) for path in args.pool]
     output = Path(args.path)
     several = len(pools) > 1
-    total = 0
+    if several:
+        stems = [Path(pool.name).name.split(".")[0] for pool in pools]
+        repeated = sorted({stem for stem in stems if stems.count(stem) > 1})
+        if repeated:
+            raise AsnflowError(f"two pools would write into the same folder {output / repeated[0]}",
+                               hint="give pools with different file names")
     orphans: list = []
     for pool in pools:
-        outcome = generate_documents(pool, rules, options)
+        folder = output / Path(pool.name).name.split(".")[0] if several else output
         if args.orphans:  # found by a second run, so generate pays nothing without --orphans
             from asnflow.engine.orphans import find_orphans
 
             orphans.extend(find_orphans(pool, rules, options))
-        folder = output / Path(pool.name).name.split(".")[0] if several else output
+        with ProgressBar(pool.name, 0, enabled=not args.quiet) as bar:
+            def progress(amount: int, bar=bar) -> None:
+                bar.advance(amount)
+
+            outcome = generate_documents(pool, rules, options, progress=progress, jobs=args.jobs,
+                                         scheduler=args.scheduler, on_plan=lambda total, bar=bar: bar.restart(total))
         if not args.dry_run:
             outcome.written = write_documents(outcome.documents, folder, args.format)
-        total += len(outcome.documents)
+        for cid in outcome.missing_ids:
+            print(f"{pool.name}: warning: candidate {cid} is not in the pool", file=sys.stderr)
         if not args.quiet:
             counts = ", ".join(f"{t} {n}" for t, n in sorted(outcome.counts().items()))
-            where = "(dry run)" if args.dry_run else f"in {folder}"
+            where = "(dry run, nothing written)" if args.dry_run else f"in {folder}"
             print(f"{pool.name}: {outcome.pool_rows} exposures, {len(outcome.documents)} associations"
                   f"{' (' + counts + ')' if counts else ''} {where}", file=sys.stderr)
     if args.orphans:

@@ -296,11 +296,8 @@ class Association:
 
     def _init_hook(self, row: Row) -> None:
         self.program = "{:0>5s}".format(row.get("program", ""))
-        if self.level == "3":
-            self._sequence_counter = self.run.level3_sequences.setdefault(self.asn_type, Counter(0))
-        else:
+        if self.level != "3":
             self.target_raw = row.get("targetid")
-            self._sequence_counter = self.run.level2_sequence
         self.products.append({"name": None, "members": []})
 
     def _add_member(self, row: Row) -> None:
@@ -329,8 +326,37 @@ class Association:
                 self.validity[name] = bool(checks[name](self, member))
 
     def created(self) -> None:
-        """jwst DMSBaseMixin.create: the creating add takes the next sequence number."""
-        self.sequence = next(self._sequence_counter)
+        """jwst DMSBaseMixin.create: the creating add takes the next sequence number.
+
+        Level 2 rules share one counter, level 3 counts per asn_type; jwst
+        starts them when the process starts. asnflow numbers the associations
+        of all passes in pass order after they ran (so passes can run in
+        parallel), which gives the same numbers.
+        """
+        if self.level == "3":
+            counter = self.run.level3_sequences.setdefault(self.asn_type, Counter(0))
+        else:
+            counter = self.run.level2_sequence
+        self.sequence = next(counter)
+
+    # ------------------------------------------------------------ moving between processes
+    _RUN_BOUND = ("rule", "root", "run", "memo", "index_slot", "guard_basis", "_acid_cache")
+
+    def __getstate__(self) -> dict:
+        state = {k: v for k, v in self.__dict__.items() if k not in self._RUN_BOUND}
+        state["rule_index"] = self.rule.index
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        for name in self._RUN_BOUND:
+            self.__dict__.setdefault(name, None)
+
+    def attach(self, rule, run: RunState) -> None:
+        """Join this process's rule set and run after coming from another process."""
+        self.rule = rule
+        self.root = rule.root
+        self.run = run
 
     # ------------------------------------------------------------ validity, names
     @property
@@ -356,7 +382,8 @@ class Association:
 
     def clone(self) -> Association:
         """A deep copy for finalize steps that split one association into several."""
-        twin = copy.copy(self)
+        twin = object.__new__(Association)
+        twin.__dict__.update(self.__dict__)  # not copy.copy: pickling drops run-bound links
         twin.products = [
             {"name": p["name"], "members": [m.copy_member() for m in p["members"]]} for p in self.products
         ]

@@ -11,6 +11,7 @@ keeps both, finalizes, prunes and renumbers (generate_per_candidate.py);
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable
 from operator import itemgetter
 from typing import Any
@@ -295,17 +296,20 @@ class Pass:
         all_rules = tuple(range(len(self.rules)))
         queue = ProcessQueue()
         queue.extend([ProcessList(list(items), all_rules, BOTH)])
+        first = True
         for process_list in queue:
             allowed = frozenset(process_list.rules or all_rules)
             work_over = process_list.work_over
+            on_item = self.on_item if first else None  # progress counts each exposure once
+            first = False
             for row in process_list.items:
                 queued = self._offer(row, allowed, work_over)
                 if queued:
                     kept = [pl for pl in (carry_over(p, work_over) for p in queued) if pl is not None]
                     if kept:
                         queue.extend(kept)
-                if self.on_item is not None:
-                    self.on_item()
+                if on_item is not None:
+                    on_item()
         return self.associations
 
     def _new(self, index: int) -> Association:
@@ -345,7 +349,6 @@ class Pass:
                     if reprocess:
                         queued.extend(reprocess)
                     if matched:
-                        asn.created()
                         if index not in self._buckets:
                             self._buckets[index] = {}
                             self._active = sorted(self._buckets)
@@ -386,16 +389,39 @@ def finalize_level(asns: list[Association], level: str, dups: DupNamer, warnings
     return others + mine
 
 
-def generate(pool, ruleset: RuleSet, options: Options = Options(),
-             progress: Callable[[int], None] | None = None) -> Result:
-    """All associations of ``pool`` (an :class:`asnflow.engine.pool.Pool`), as asn_generate makes them."""
+@dataclass(frozen=True)
+class Unit:
+    """One pass to run: a candidate's sub-pool, or discovery over the whole pool."""
+
+    registry: str
+    candidate: tuple[str, str] | None
+    version_id: str | None
+    skip_invalid: bool
+    items: int  # how many exposures it starts with (for progress and scheduling)
+
+
+@dataclass
+class Plan:
+    """What generate() will run for a pool, decided before anything runs."""
+
+    units: list[Unit]
+    pairs: list[tuple[str, str]]
+    missing: list[str]
+    discover: bool
+    all_candidates: bool
+
+
+def bind_rows(pool, ruleset: RuleSet) -> tuple[dict[str, int], list[Row]]:
     columns = {name: index for index, name in enumerate(pool.columns)}
     ruleset.bind(columns)
-    rows = [Row(values, columns, line) for values, line in zip(pool.rows, pool.lines)]
-    run = RunState(vocab=ruleset.vocab, pool_name=pool.name, code_version=__version__, columns=tuple(pool.columns))
-    discover, all_candidates = options.modes()
-    on_item = (lambda: progress(1)) if progress is not None else None
+    return columns, [
+        Row(values, columns, line, (index, None))
+        for index, (values, line) in enumerate(zip(pool.rows, pool.lines))
+    ]
 
+
+def plan(rows: list[Row], options: Options, pool_name: str = "") -> Plan:
+    discover, all_candidates = options.modes()
     wanted = list(options.ids) if options.ids is not None else None
     if options.dms and wanted is not None:
         for cid in cands.background_candidates_of(rows, wanted):
@@ -404,27 +430,73 @@ def generate(pool, ruleset: RuleSet, options: Options = Options(),
     by_type = cands.ids_by_type([row["asn_candidate"] for row in rows])
     pairs, missing = cands.candidate_list(by_type, wanted)
     for cid in missing:
-        log.warning("candidate id %s not found in pool %s", cid, pool.name)
-
+        log.info("candidate id %s not found in pool %s", cid, pool_name)
     # Rules whose associations can never be valid for a candidate type are not
     # tried in its pass. Without finalize and discovery, jwst's raw creation
     # counters show in the file names, so then every rule is tried.
     skip_invalid = options.finalize or discover
+    units = []
+    cells = Counter(row["asn_candidate"] for row in rows)
+    for cid, ctype in pairs:
+        count = sum(n for cell, n in cells.items() if cid in cell)
+        units.append(Unit(CANDIDATE_REGISTRY, (cid, ctype), _version(options.version_id), skip_invalid, count))
+    if discover:
+        units.append(Unit(DISCOVER_REGISTRY, None, _version(options.version_id), skip_invalid, len(rows)))
+    return Plan(units, pairs, missing, discover, all_candidates)
+
+
+def run_unit(unit: Unit, ruleset: RuleSet, rows: list[Row], columns: dict[str, int], run: RunState,
+             on_item: Callable[[], None] | None = None) -> list[Association]:
+    """The associations one pass makes, in creation order."""
+    if unit.candidate is None:
+        items = rows
+    else:
+        items = cands.rows_of_candidate(rows, *unit.candidate)
+    one = Pass(ruleset, unit.registry, run, unit.version_id, unit.candidate, columns, on_item, unit.skip_invalid)
+    return one.run_items(items)
+
+
+def generate(pool, ruleset: RuleSet, options: Options = Options(),
+             progress: Callable[[int], None] | None = None, jobs: int = 1, scheduler: str | None = None,
+             on_plan: Callable[[int], None] | None = None) -> Result:
+    """All associations of ``pool`` (an :class:`asnflow.engine.pool.Pool`), as asn_generate makes them.
+
+    ``jobs`` > 1 runs the passes in that many processes, ``scheduler`` on a
+    Dask distributed cluster; the result is the same as running them here.
+    """
+    columns, rows = bind_rows(pool, ruleset)
+    run = RunState(vocab=ruleset.vocab, pool_name=pool.name, code_version=__version__, columns=tuple(pool.columns))
+    steps = plan(rows, options, pool.name)
+    if on_plan is not None:
+        on_plan(sum(unit.items for unit in steps.units))
+    if (jobs > 1 or scheduler) and len(steps.units) > 1:
+        from asnflow.engine.parallel import run_units
+
+        outputs, warnings = run_units(steps.units, pool, ruleset, rows, jobs, scheduler, progress)
+        run.warnings.extend(warnings)
+        for associations in outputs:
+            for asn in associations:
+                asn.attach(ruleset.rules[asn.rule_index], run)
+    else:
+        on_item = (lambda: progress(1)) if progress is not None else None
+        outputs = [run_unit(unit, ruleset, rows, columns, run, on_item) for unit in steps.units]
+    for associations in outputs:
+        for asn in associations:
+            asn.created()
+    return combine(steps, outputs, options, run)
+
+
+def combine(steps: Plan, outputs: list[list[Association]], options: Options, run: RunState) -> Result:
+    """Keep, finalize, prune and renumber what the passes made (in pass order)."""
     associations: list[Association] = []
     created: list[Association] = []
-    for cid, ctype in pairs:
-        items = cands.rows_of_candidate(rows, cid, ctype)
-        one = Pass(ruleset, CANDIDATE_REGISTRY, run, _version(options.version_id), (cid, ctype), columns, on_item,
-                   skip_invalid)
-        associations.extend(one.run_items(items))
-    created.extend(associations)
-
-    if discover:
-        found = Pass(ruleset, DISCOVER_REGISTRY, run, _version(options.version_id), None, columns, on_item,
-                     skip_invalid)
-        discovered = found.run_items(rows)
-        created.extend(discovered)
-        associations = filter_discovered(associations, discovered, keep_candidates=all_candidates)
+    for unit, made in zip(steps.units, outputs):
+        created.extend(made)
+        if unit.registry == CANDIDATE_REGISTRY:
+            associations.extend(made)
+    if steps.discover:
+        discovered = outputs[-1]
+        associations = filter_discovered(associations, discovered, keep_candidates=steps.all_candidates)
         resequence(associations)
 
     warnings = run.warnings
@@ -445,8 +517,8 @@ def generate(pool, ruleset: RuleSet, options: Options = Options(),
             (a, "--DMS: not one of the requested candidates") for a in associations if id(a) not in kept_ids
         )
         associations = kept
-    return Result(associations, warnings, missing, pairs, created=created, dropped=dropped, pruned=dups.pruned,
-                  merged_into=merged_into)
+    return Result(associations, warnings, steps.missing, steps.pairs, created=created, dropped=dropped,
+                  pruned=dups.pruned, merged_into=merged_into)
 
 
 def filter_discovered(candidates: list[Association], discovered: list[Association],

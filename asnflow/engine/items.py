@@ -22,13 +22,25 @@ INVALID_VALUES = frozenset(
 class Row:
     """One exposure: cell values aligned with the pool's columns."""
 
-    __slots__ = ("values", "columns", "line", "memo")
+    __slots__ = ("values", "columns", "line", "memo", "origin")
 
-    def __init__(self, values: tuple[str, ...], columns: Mapping[str, int], line: int = 0) -> None:
+    def __init__(self, values: tuple[str, ...], columns: Mapping[str, int], line: int = 0,
+                 origin: tuple[int, str | None] | None = None) -> None:
         self.values = values
         self.columns = columns
         self.line = line
         self.memo: dict | None = None  # answers that depend on the row alone (exposure type, ...)
+        # (position in the pool, replaced ASN_CANDIDATE cell or None) when the
+        # row is a pool row or a per-candidate copy of one; lets processes
+        # refer to rows instead of sending them.
+        self.origin = origin
+
+    def __getstate__(self):
+        return (self.values, self.columns, self.line, self.origin)  # the memo stays behind
+
+    def __setstate__(self, state) -> None:
+        self.values, self.columns, self.line, self.origin = state
+        self.memo = None
 
     def __getitem__(self, name: str) -> str:
         return self.values[self.columns[name]]
@@ -54,7 +66,10 @@ class Row:
         """A copy with one cell changed (the column must exist)."""
         index = self.columns[name]
         values = self.values[:index] + (value,) + self.values[index + 1 :]
-        return Row(values, self.columns, self.line)
+        origin = None
+        if name == "asn_candidate" and self.origin is not None:
+            origin = (self.origin[0], value)
+        return Row(values, self.columns, self.line, origin)
 
     @property
     def filename(self) -> str:

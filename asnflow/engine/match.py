@@ -250,6 +250,7 @@ class AttrTest(Node):
     def _copies(row: Row, index: int, options) -> ProcessList:
         values = row.values
         items = [Row(values[:index] + (str(o),) + values[index + 1 :], row.columns, row.line) for o in options]
+        # (copies differing in another cell than ASN_CANDIDATE have no origin: they travel whole)
         return ProcessList(items, None, BOTH, False)
 
 

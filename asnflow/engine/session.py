@@ -52,8 +52,9 @@ class Outcome:
         return Counter(doc["asn_type"] for doc in self.documents)
 
 
-def generate_documents(pool, rules: RuleSet, options: Options, progress=None) -> Outcome:
-    result = generate(pool, rules, options, progress=progress)
+def generate_documents(pool, rules: RuleSet, options: Options, progress=None, jobs: int = 1,
+                       scheduler: str | None = None, on_plan=None) -> Outcome:
+    result = generate(pool, rules, options, progress=progress, jobs=jobs, scheduler=scheduler, on_plan=on_plan)
     documents = to_documents(result.associations)
     return Outcome(documents, warnings=result.warnings, missing_ids=result.missing_ids, pool_rows=len(pool))
 

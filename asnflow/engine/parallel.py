@@ -1,0 +1,172 @@
+"""Running generation passes in parallel: local processes or a Dask cluster.
+
+Passes (one per candidate, plus discovery) are independent, so they can run
+anywhere; the associations come back in pass order and are finalized where
+the run started, which makes the output identical to a serial run.
+
+Local processes are forked: they inherit the compiled rules and the pool,
+and send back associations (their rule is named by its position in the rule
+set). A Dask worker gets the rule files' text and the pool once, compiles
+the rules itself, and keeps them for later passes of the same run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import multiprocessing
+import pickle
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+from asnflow.assoc_rules.compile import RuleSet
+from asnflow.errors import AsnflowError
+
+# What a forked worker inherits: (ruleset, rows, columns, pool name, columns tuple).
+_INHERITED: tuple | None = None
+# What a Dask worker has set up, by the digest of what it was sent.
+_PREPARED: dict[str, tuple] = {}
+_RUN_INFO: dict = {}
+
+
+def _run_state(ruleset, pool_name, column_names):
+    from asnflow import __version__
+    from asnflow.engine.association import RunState
+
+    return RunState(vocab=ruleset.vocab, pool_name=pool_name, code_version=__version__, columns=column_names)
+
+
+class _RowPickler(pickle.Pickler):
+    """Sends pool rows (and per-candidate copies of them) as references."""
+
+    def persistent_id(self, obj):
+        if type(obj).__name__ == "Row" and obj.origin is not None:
+            return obj.origin
+        return None
+
+
+class _RowUnpickler(pickle.Unpickler):
+    def __init__(self, data: bytes, rows: list) -> None:
+        super().__init__(io.BytesIO(data))
+        self.rows = rows
+        self.copies: dict = {}
+
+    def persistent_load(self, origin):
+        index, cell = origin
+        if cell is None:
+            return self.rows[index]
+        row = self.copies.get(origin)
+        if row is None:
+            row = self.copies[origin] = self.rows[index].replace("asn_candidate", cell)
+        return row
+
+
+def _dumps(made, warnings) -> bytes:
+    buffer = io.BytesIO()
+    _RowPickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump((made, warnings))
+    return buffer.getvalue()
+
+
+def _run_forked(unit):
+    from asnflow.engine.generate import run_unit
+
+    ruleset, rows, columns, pool_name, column_names = _INHERITED
+    run = _run_state(ruleset, pool_name, column_names)
+    made = run_unit(unit, ruleset, rows, columns, run)
+    return _dumps(made, run.warnings)
+
+
+def _run_remote(digest: str, payload: bytes, unit):
+    """Run one pass on a Dask worker (rules compiled once per worker and run)."""
+    from asnflow.assoc_rules.compile import compile_files
+    from asnflow.assoc_rules.parse import parse_text
+    from asnflow.engine.generate import bind_rows, run_unit
+
+    prepared = _PREPARED.get(digest)
+    if prepared is None:
+        texts, registered, pool = pickle.loads(payload)
+        files = [parse_text(text, path) for path, text in texts]
+        ruleset = compile_files(files, [f for f in files if f.path in registered])
+        columns, rows = bind_rows(pool, ruleset)
+        prepared = _PREPARED[digest] = (ruleset, rows, columns, pool.name, tuple(pool.columns))
+    ruleset, rows, columns, pool_name, column_names = prepared
+    run = _run_state(ruleset, pool_name, column_names)
+    made = run_unit(unit, ruleset, rows, columns, run)
+    return _dumps(made, run.warnings)
+
+
+def run_units(units, pool, ruleset: RuleSet, rows: list, jobs: int, scheduler: str | None,
+              progress: Callable[[int], None] | None = None) -> tuple[list[list], list[str]]:
+    """The associations of each unit (in unit order), and the warnings of all.
+
+    ``rows`` are this process's rows of the pool (bound to ``ruleset``); rows
+    in the results refer to them.
+    """
+    _RUN_INFO.update(pool_name=pool.name, columns=tuple(pool.columns))
+    if scheduler:
+        results = _on_dask(units, pool, ruleset, scheduler, progress)
+    else:
+        results = _on_processes(units, ruleset, rows, jobs, progress)
+    outputs, warnings = [], []
+    for blob in results:
+        made, said = _RowUnpickler(blob, rows).load()
+        outputs.append(made)
+        warnings.extend(said)
+    return outputs, warnings
+
+
+def _largest_first(units) -> list[int]:
+    return sorted(range(len(units)), key=lambda i: -units[i].items)
+
+
+def _on_processes(units, ruleset, rows, jobs, progress) -> list[bytes]:
+    global _INHERITED
+    columns = rows[0].columns if rows else {}
+    _INHERITED = (ruleset, rows, columns, _RUN_INFO["pool_name"], _RUN_INFO["columns"])
+    try:
+        context = multiprocessing.get_context("fork")
+    except ValueError:  # pragma: no cover - platforms without fork
+        raise AsnflowError("--jobs needs a platform that can fork processes; use --jobs 1") from None
+    results: list[bytes | None] = [None] * len(units)
+    try:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as executor:
+            futures = {executor.submit(_run_forked, units[i]): i for i in _largest_first(units)}
+            pending = set(futures)
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    index = futures[future]
+                    results[index] = future.result()
+                    if progress is not None:
+                        progress(units[index].items)
+    finally:
+        _INHERITED = None
+    return results  # type: ignore[return-value]
+
+
+def _on_dask(units, pool, ruleset, scheduler, progress) -> list[bytes]:
+    try:
+        from distributed import Client, as_completed
+    except ImportError:
+        raise AsnflowError("--scheduler needs Dask distributed", hint="pip install 'asnflow[dask]'") from None
+    texts = [(f.path, "\n".join(f.lines) + "\n") for f in ruleset.files]
+    registered = {rule.path for rule in ruleset.rules}
+    payload = pickle.dumps((texts, registered, pool), protocol=pickle.HIGHEST_PROTOCOL)
+    digest = hashlib.sha256(payload).hexdigest()
+    try:
+        client = Client(scheduler, timeout="20s")
+    except (OSError, TimeoutError) as exc:
+        raise AsnflowError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
+    try:
+        shared = client.scatter(payload, broadcast=True)
+        futures = {client.submit(_run_remote, digest, shared, units[i], pure=False): i
+                   for i in _largest_first(units)}
+        results: list[bytes | None] = [None] * len(units)
+        for future in as_completed(list(futures)):
+            index = futures[future]
+            results[index] = future.result()
+            if progress is not None:
+                progress(units[index].items)
+        return results  # type: ignore[return-value]
+    finally:
+        client.close()
