@@ -235,3 +235,13 @@ def test_the_example_user_rule_file_is_clean():
     assert [r.name for r in result.rule_set.rules].count("Asn_Lv3MIRMRS") == 1
     replaced = result.rule_set.rule("Asn_Lv3MIRMRS")
     assert Path(replaced.path).name == "mrs_per_band.rules"
+
+
+def test_a_shipped_file_can_be_checked_by_name(capsys):
+    import os
+
+    level3 = load_config().rule_files[-1]
+    for name in (str(level3), os.path.relpath(level3)):
+        assert main(["rules", "check", name]) == 0
+        out, err = capsys.readouterr()
+        assert out == "" and err.strip() == "0 errors, 0 warnings in 1 rule file"

@@ -781,13 +781,18 @@ def check_rule_files(files: Sequence[str | Path] = (), *, config_path: str | Pat
     from asnflow.config import load_config
 
     config = load_config(config_path)
-    extra = [Path(p) for p in files]
-    registered = ([] if ignore_default else list(config.rule_files)) + extra
-    definitions = list(config.definition_files)
+    # A shipped file named on the command line is checked in its place, under the name given.
+    given = {Path(p).resolve(): Path(p) for p in files}
+    defaults = [given.pop(p.resolve(), p) for p in (*config.definition_files, *config.rule_files)]
+    definition_files = defaults[: len(config.definition_files)]
+    rule_files = defaults[len(config.definition_files):]
+    extra = list(given.values())
+    registered = ([] if ignore_default else list(rule_files)) + extra
+    definitions = list(definition_files)
     if ignore_default:
-        definitions += [p for p in config.rule_files if p not in extra]
+        definitions += [p for p in rule_files if p not in extra]
     paths = definitions + [p for p in registered if p not in definitions]
-    targets = extra or [*config.definition_files, *config.rule_files]
+    targets = [Path(p) for p in files] or defaults
     result = check_paths(paths, rule_paths=registered, targets=targets, columns=config.pool_columns,
                          calibration=config.calibration)
     if not files:
