@@ -559,7 +559,7 @@ class Outcomes:
         out: list[Fate] = []
         held = {id(asn) for asn, _ in self._members.get(filename, [])}
         for asn in self.result.created:
-            if rule is not None and asn.rule is not rule:
+            if rule is not None and asn.rule.name != rule.name:
                 continue
             if filename not in asn.filenames:
                 continue

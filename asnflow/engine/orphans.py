@@ -27,10 +27,9 @@ from pathlib import Path
 from asnflow.engine.explain import (
     Outcomes,
     SourceIndex,
-    Stop,
     accepted_text,
-    passes_of,
     exp_type_specificity,
+    passes_of,
     place,
     try_rule,
 )
