@@ -121,12 +121,6 @@ class Reason:
     def pos(self) -> ast.Pos | None:
         return self.node.pos
 
-    def about_exp_type(self) -> bool:
-        """True when the exposure type alone stopped it (no alternative got past it)."""
-        if self.kind == "any":
-            return all(a.about_exp_type() for a in self.alternatives)
-        return self.kind == "value" and self.column == "exp_type"
-
     def lines(self, depth: int = 0) -> list[str]:
         """The reason, then each alternative on its own line, indented by depth."""
         where = place(self.pos)
