@@ -35,19 +35,39 @@ def staged_folder(destination: str | os.PathLike[str]) -> Iterator[Path]:
     ``destination`` is created if needed. Files already in ``destination`` with
     the same names are replaced; others are left alone. If the body raises,
     the staging folder is removed and ``destination`` is untouched (apart from
-    being created).
+    being created). When ``destination`` does not exist yet (or is an empty
+    folder), the staging folder is built beside it and renamed into place in
+    one step, which saves one rename per file on large outputs.
     """
     destination = Path(destination)
     if destination.exists() and not destination.is_dir():
         raise InputError("output path exists and is not a folder", path=str(destination))
-    destination.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".asnflow-staging-", dir=destination))
+    fresh = not destination.exists() or not any(destination.iterdir())
+    parent = destination.parent if fresh else destination
+    parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".asnflow-staging-", dir=parent))
     try:
         yield staging
+        if fresh:
+            _usual_permissions(staging)
+            try:
+                if destination.exists():
+                    destination.rmdir()  # empty: replaced by the staged folder
+                os.rename(staging, destination)
+                return
+            except OSError:
+                destination.mkdir(parents=True, exist_ok=True)  # raced with someone: move files one by one
         for entry in sorted(staging.iterdir()):
             os.replace(entry, destination / entry.name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _usual_permissions(folder: Path) -> None:
+    # mkdtemp makes folders private (0700); an output folder gets the usual mode.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(folder, 0o777 & ~umask)
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:

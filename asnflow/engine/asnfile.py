@@ -402,15 +402,22 @@ def write(asns: Iterable[Mapping], folder: str | os.PathLike[str], fmt: str = "j
     """
     asns = list(asns)
     names = file_names(asns, fmt)
-    texts = []
+    payloads = []
     for asn, name in zip(asns, names, strict=True):
         validate(asn, source=name)
-        texts.append(dumps(asn, fmt))
+        payloads.append(dumps(asn, fmt).encode("utf-8"))
     destination = Path(folder)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     with staged_folder(destination) as staging:
-        for name, text in zip(names, texts, strict=True):
-            with open(staging / name, "w", encoding="utf-8", newline="") as handle:
-                handle.write(text)
+        for name, payload in zip(names, payloads, strict=True):
+            # os-level writes: on large outputs Python file objects cost more than the disk
+            handle = os.open(staging / name, flags, 0o666)
+            try:
+                view = memoryview(payload)
+                while view:
+                    view = view[os.write(handle, view):]
+            finally:
+                os.close(handle)
     return [destination / name for name in names]
 
 

@@ -27,8 +27,19 @@ class AssociationDict(dict):
         self.rule = rule
 
 
-def constraints_summary(asn: Association) -> str:
+def constraints_summary(asn: Association, cache: dict | None = None) -> str:
     """One line per named constraint that pinned a value: ``name = value (column)``."""
+    if cache is not None:
+        known = cache.get(id(asn.states))
+        if known is not None and known[0] is asn.states:
+            return known[1]
+    text = _constraints_summary(asn)
+    if cache is not None:
+        cache[id(asn.states)] = (asn.states, text)
+    return text
+
+
+def _constraints_summary(asn: Association) -> str:
     lines = []
     columns = asn.run.columns
     for node in asn.rule.attr_tests:
@@ -43,7 +54,7 @@ def constraints_summary(asn: Association) -> str:
     return "\n".join(lines)
 
 
-def to_dict(asn: Association) -> AssociationDict:
+def to_dict(asn: Association, cache: dict | None = None) -> AssociationDict:
     data = {
         "asn_type": asn.asn_type,
         "asn_rule": asn.asn_rule,
@@ -51,7 +62,7 @@ def to_dict(asn: Association) -> AssociationDict:
         "code_version": asn.run.code_version,
         "degraded_status": DEGRADED_NOTOK if asn.degraded else DEGRADED_OK,
         "program": asn.program,
-        "constraints": constraints_summary(asn),
+        "constraints": constraints_summary(asn, cache),
         "asn_id": asn.acid.id,
     }
     if asn.level == "3":
@@ -60,10 +71,8 @@ def to_dict(asn: Association) -> AssociationDict:
     else:
         data["asn_pool"] = asn.run.pool_name
         data["target"] = asn.target_raw
-    data["products"] = [
-        {"name": product["name"], "members": [dict(member) for member in product["members"]]}
-        for product in asn.products
-    ]
+    # Members are dicts already (Member); they are handed over, not copied.
+    data["products"] = [{"name": product["name"], "members": list(product["members"])} for product in asn.products]
     return AssociationDict(data, asn.file_stem(), asn.rule.name)
 
 
@@ -71,11 +80,12 @@ def to_documents(asns: list[Association]) -> list[AssociationDict]:
     """The documents jwst would save, in its order: invalid ones skipped; a later
     association written under an existing file name replaces the earlier one."""
     by_name: dict[str, AssociationDict] = {}
+    cache: dict = {}
     for asn in asns:
         if not asn.is_valid:
             log.info("not writing %s: not valid", asn.file_stem())
             continue
-        document = to_dict(asn)
+        document = to_dict(asn, cache)
         if document.name in by_name:
             log.warning("%s is generated twice; the later one is kept, as jwst overwrites the file",
                         document.name)
