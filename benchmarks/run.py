@@ -1,0 +1,364 @@
+#!/usr/bin/env python3
+"""Time `asnflow generate` on scaled pools, and jwst's asn_generate beside it.
+
+For each pool size, makes a pool with the project's scaled pool maker
+(../shared/bench/make_scaled_pool.py beside the repository), runs
+`python -m asnflow generate POOL -p OUT -q` as a whole process several times,
+each into a fresh empty folder, and measures wall time and peak memory. With
+--jwst VENV, runs that venv's `asn_generate POOL -p OUT` on the 800-row pool in
+the same session and checks that both wrote strictly equal files (same names,
+same JSON once `code_version` and `constraints` are dropped). Prints one
+table, the derived ratios, and whether each goal was met.
+
+Exit status: 0 when everything ran and every comparison was equal (goals are
+flagged, not enforced); 1 when a run crashed or timed out, repeated runs wrote
+different files, or asnflow and jwst differ; 2 when the set-up is wrong.
+
+See benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench_outputs import association_files, digest_differences, digests, strict_differences
+from bench_process import ProcessResult, run_measured
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_POOL_MAKER = REPO.parent / "shared" / "bench" / "make_scaled_pool.py"
+DEFAULT_SIZES = (800, 10_000, 100_000)
+MIB = 1024
+
+# The goals of the performance issue. They are reported, never enforced.
+GOAL_SPEEDUP_ROWS = 800
+GOAL_SPEEDUP = 200.0
+GOAL_LARGE_ROWS = 100_000
+GOAL_LARGE_SECONDS = 60.0
+GOAL_LARGE_MIB = 2048.0
+GOAL_SCALING_FROM = 10_000
+GOAL_SCALING = 12.0
+
+
+class SetupError(Exception):
+    """Something the benchmark needs is missing; reported as one line, exit status 2."""
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """All runs of one tool on one pool."""
+
+    tool: str
+    size: int
+    rows: int
+    runs: tuple[ProcessResult, ...]
+    associations: int
+    reference_output: Path  # the first run's output folder
+    problems: tuple[str, ...] = ()
+    equal_files: bool | None = None  # jwst only: strictly equal to asnflow's files
+    differences: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and self.equal_files is not False
+
+    @property
+    def crashed(self) -> bool:
+        """A run failed or timed out (the runs stop there)."""
+        return any(run.returncode != 0 for run in self.runs)
+
+    @property
+    def completed(self) -> list[ProcessResult]:
+        return [run for run in self.runs if run.returncode == 0]
+
+    @property
+    def median_seconds(self) -> float | None:
+        """The median wall time, or None when a run crashed: a partial set is no measurement."""
+        return None if self.crashed else statistics.median(run.seconds for run in self.runs)
+
+    @property
+    def peak_mib(self) -> float:
+        return max((run.peak_kib for run in self.runs), default=0) / MIB
+
+    @property
+    def tree_mib(self) -> float:
+        return max((run.tree_kib for run in self.runs), default=0) / MIB
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        return benchmark(args)
+    except SetupError as exc:
+        print(f"benchmarks: {exc}", file=sys.stderr)
+        return 2
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=_sizes, default=DEFAULT_SIZES, metavar="N,N,...",
+                        help="pool sizes in rows (default: 800,10000,100000)")
+    parser.add_argument("--runs", type=_positive, default=3, help="asnflow runs per size; the median is reported "
+                        "(default: 3)")
+    parser.add_argument("--jobs", type=_positive, metavar="N", help="passed through as asnflow generate --jobs N")
+    parser.add_argument("--jwst", metavar="VENV", type=Path,
+                        help="a virtual environment with jwst installed: time its asn_generate too and compare files")
+    parser.add_argument("--jwst-runs", type=_positive, default=1, help="jwst runs (default: 1; it takes minutes)")
+    parser.add_argument("--jwst-rows", type=_positive, default=GOAL_SPEEDUP_ROWS,
+                        help=f"pool size jwst runs on (default: {GOAL_SPEEDUP_ROWS}); asnflow runs on it too")
+    parser.add_argument("--keep", metavar="DIR", type=Path,
+                        help="keep pools, logs and outputs in DIR (default: a temporary folder, removed)")
+    parser.add_argument("--timeout", type=float, metavar="SECONDS", help="stop any one run after this long")
+    parser.add_argument("--pool-maker", type=Path, default=DEFAULT_POOL_MAKER, metavar="SCRIPT",
+                        help="the scaled pool maker (default: ../shared/bench/make_scaled_pool.py from the "
+                        "repository root)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
+    return parser.parse_args(argv)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return value
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(_positive(part) for part in text.split(",") if part.strip())
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: sizes are whole numbers separated by commas") from exc
+    if not sizes:
+        raise argparse.ArgumentTypeError("no sizes given")
+    return tuple(sorted(set(sizes)))
+
+
+def benchmark(args: argparse.Namespace) -> int:
+    pool_maker = args.pool_maker.resolve()
+    if not pool_maker.is_file():
+        raise SetupError(
+            f"the scaled pool maker is not at {pool_maker}; it is expected at ../shared/bench/make_scaled_pool.py "
+            "beside the repository (give another with --pool-maker SCRIPT)")
+    asn_generate = _jwst_command(args.jwst) if args.jwst else None
+    sizes = tuple(sorted(set(args.sizes) | ({args.jwst_rows} if asn_generate else set())))
+    progress = _progress_printer(args.quiet)
+
+    workroot = args.keep.resolve() if args.keep else Path(tempfile.mkdtemp(prefix="asnflow-bench-"))
+    workroot.mkdir(parents=True, exist_ok=True)
+    try:
+        measurements: list[Measurement] = []
+        for size in sizes:
+            pool, rows = make_pool(pool_maker, size, workroot, progress)
+            command = [sys.executable, "-m", "asnflow", "generate", str(pool), "-p", "{out}", "-q"]
+            if args.jobs:
+                command += ["--jobs", str(args.jobs)]
+            measurements.append(measure("asnflow", size, rows, command, args.runs, workroot, _asnflow_env(),
+                                        args.timeout, args.keep is not None, progress))
+        if asn_generate:
+            pool = workroot / f"pool_{args.jwst_rows}.csv"
+            rows = next(m.rows for m in measurements if m.size == args.jwst_rows)
+            jwst = measure("jwst", args.jwst_rows, rows, [asn_generate, str(pool), "-p", "{out}"], args.jwst_runs,
+                           workroot, None, args.timeout, args.keep is not None, progress)
+            ours = next(m for m in measurements if m.size == args.jwst_rows)
+            measurements.append(compare_with_jwst(jwst, ours))
+        print(report(measurements, args))
+    finally:
+        if not args.keep:
+            shutil.rmtree(workroot, ignore_errors=True)
+    return 0 if all(m.ok for m in measurements) else 1
+
+
+def _jwst_command(venv: Path) -> str:
+    command = venv.resolve() / "bin" / "asn_generate"
+    if not (command.is_file() and os.access(command, os.X_OK)):
+        raise SetupError(f"--jwst {venv}: no asn_generate in {command.parent}; give the folder of a virtual "
+                         "environment where jwst is installed")
+    return str(command)
+
+
+def _asnflow_env() -> dict[str, str]:
+    """The environment for asnflow runs: this checkout first on the import path, so it is what gets timed."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    return env
+
+
+def make_pool(pool_maker: Path, size: int, workroot: Path, progress) -> tuple[Path, int]:
+    """Write the scaled pool of ``size`` rows; return it and its row count (lines after the header)."""
+    pool = workroot / f"pool_{size}.csv"
+    progress(f"making a {size:,}-row pool")
+    done = subprocess.run([sys.executable, str(pool_maker), "--rows", str(size), str(pool)],
+                          capture_output=True, text=True)
+    if done.returncode != 0 or not pool.is_file():
+        last = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        raise SetupError(f"{pool_maker} --rows {size} failed (exit status {done.returncode}): {last}")
+    with open(pool, "rb") as handle:
+        rows = sum(1 for line in handle if line.strip()) - 1
+    return pool, rows
+
+
+def measure(tool: str, size: int, rows: int, command: list[str], runs: int, workroot: Path,
+            env: dict[str, str] | None, timeout: float | None, keep: bool, progress) -> Measurement:
+    """Run ``command`` ``runs`` times, each into a fresh output folder ({out} in the command)."""
+    folder = workroot / f"{tool}_{size}"
+    shutil.rmtree(folder, ignore_errors=True)
+    results: list[ProcessResult] = []
+    problems: list[str] = []
+    reference: dict[str, str] = {}
+    for number in range(1, runs + 1):
+        output = folder / f"run{number}"
+        output.mkdir(parents=True)
+        progress(f"{tool} on {size:,} rows, run {number}/{runs} ...", end="")
+        result = run_measured([part.replace("{out}", str(output)) for part in command], cwd=folder,
+                              log=folder / f"run{number}.log", env=env, timeout=timeout)
+        results.append(result)
+        if result.returncode != 0:
+            what = f"timed out after {timeout:g} s" if result.returncode is None else \
+                f"exit status {result.returncode}"
+            last_line = (result.stderr_tail.splitlines() or ["no output"])[-1]
+            where = f" (log: {folder / f'run{number}.log'})" if keep else ""
+            problems.append(f"run {number} {what}: {last_line}{where}")
+            progress(" failed", prefix="")
+            break  # a crash will not go away by repeating it
+        progress(f" {result.seconds:.2f} s, peak {result.peak_kib / MIB:.0f} MiB", prefix="")
+        if number == 1:
+            reference = digests(output)
+        else:
+            changed = digest_differences(reference, digests(output))
+            if changed:
+                problems.append(f"run {number} wrote other files than run 1 ({len(changed)}: {changed[0]}, ...)")
+            if not keep:
+                shutil.rmtree(output)
+    return Measurement(tool, size, rows, tuple(results), len(reference), folder / "run1", tuple(problems))
+
+
+def compare_with_jwst(jwst: Measurement, ours: Measurement) -> Measurement:
+    """jwst's measurement, with whether its files equal asnflow's (when both ran to the end)."""
+    if jwst.crashed or ours.crashed:
+        return jwst
+    differences = strict_differences(jwst.reference_output, ours.reference_output)
+    return Measurement(jwst.tool, jwst.size, jwst.rows, jwst.runs, jwst.associations, jwst.reference_output,
+                       jwst.problems, equal_files=not differences, differences=tuple(differences))
+
+
+def report(measurements: list[Measurement], args: argparse.Namespace) -> str:
+    """The header, the table, notes on problems, and the derived ratios with their goals."""
+    lines = [_machine_line(args), ""]
+    header = ("tool", "size", "rows", "runs", "median s", "min-max s", "peak MiB", "tree MiB", "associations",
+              "equal files")
+    table = [header]
+    for m in measurements:
+        done = m.completed
+        spread = f"{min(r.seconds for r in done):.2f}-{max(r.seconds for r in done):.2f}" if done else "-"
+        median = f"{m.median_seconds:.2f}" if m.median_seconds is not None else "failed"
+        equal = "-" if m.equal_files is None else ("yes" if m.equal_files else "no")
+        if m.tool == "jwst" and m.equal_files is None:
+            equal = "not compared"
+        table.append((m.tool, f"{m.size:,}", f"{m.rows:,}", str(len(m.runs)), median, spread, f"{m.peak_mib:.0f}",
+                      f"{m.tree_mib:.0f}" if m.tree_mib else "-", f"{m.associations:,}", equal))
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        cells = [cell.ljust(width) if i == 0 else cell.rjust(width) for i, (cell, width) in enumerate(zip(row, widths))]
+        lines.append("  ".join(cells).rstrip())
+    for m in measurements:
+        lines += [f"! {m.tool} on {m.size:,} rows: {problem}" for problem in m.problems]
+        if m.differences:
+            lines.append(f"! {m.tool} and asnflow on {m.size:,} rows: {len(m.differences)} files differ")
+            lines += [f"    {line}" for line in m.differences[:20]]
+            if len(m.differences) > 20:
+                lines.append(f"    ... and {len(m.differences) - 20} more (keep them with --keep DIR)")
+    lines += ["", *goal_lines(measurements, args)]
+    return "\n".join(lines)
+
+
+def goal_lines(measurements: list[Measurement], args: argparse.Namespace) -> list[str]:
+    """The derived ratios, each beside its goal: met, NOT MET or not measured."""
+    ours = {m.size: m for m in measurements if m.tool == "asnflow"}
+    jwst = next((m for m in measurements if m.tool == "jwst"), None)
+
+    def seconds(m: Measurement | None) -> float | None:
+        return m.median_seconds if m else None
+
+    rows = []
+    small, large = seconds(ours.get(GOAL_SCALING_FROM)), seconds(ours.get(GOAL_LARGE_ROWS))
+    ratio = large / small if small and large else None
+    rows.append((f"time({GOAL_LARGE_ROWS:,}) / time({GOAL_SCALING_FROM:,})",
+                 _value(ratio, "{:.1f}"), f"<= {GOAL_SCALING:g}", _verdict(ratio, lambda v: v <= GOAL_SCALING)))
+
+    jwst_seconds = seconds(jwst)
+    mine = seconds(ours.get(jwst.size)) if jwst else None
+    speedup = jwst_seconds / mine if jwst_seconds and mine else None
+    at = jwst.size if jwst else GOAL_SPEEDUP_ROWS
+    note = "" if at == GOAL_SPEEDUP_ROWS else f" (the goal is set at {GOAL_SPEEDUP_ROWS:,} rows)"
+    rows.append((f"speed-up over jwst at {at:,} rows", _value(speedup, "{:.0f}x"), f">= {GOAL_SPEEDUP:g}x",
+                 _verdict(speedup if at == GOAL_SPEEDUP_ROWS else None, lambda v: v >= GOAL_SPEEDUP) + note
+                 if jwst else "not measured (give --jwst VENV)"))
+
+    big = ours.get(GOAL_LARGE_ROWS)
+    rows.append((f"{GOAL_LARGE_ROWS:,} rows, median wall time", _value(large, "{:.1f} s"),
+                 f"<= {GOAL_LARGE_SECONDS:g} s", _verdict(large, lambda v: v <= GOAL_LARGE_SECONDS)))
+    # The larger of the two memory figures: a process pool's workers count together.
+    memory = max(big.peak_mib, big.tree_mib) if big and not big.crashed else None
+    rows.append((f"{GOAL_LARGE_ROWS:,} rows, peak memory", _value(memory, "{:.0f} MiB"),
+                 f"<= {GOAL_LARGE_MIB:g} MiB", _verdict(memory, lambda v: v <= GOAL_LARGE_MIB)))
+
+    rows.insert(0, ("derived", "measured", "goal", "verdict"))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    return [f"{a.ljust(widths[0])}  {b.rjust(widths[1])}  {c.ljust(widths[2])}  {d}" for a, b, c, d in rows]
+
+
+def _value(value: float | None, template: str) -> str:
+    return "-" if value is None else template.format(value)
+
+
+def _verdict(value: float | None, met) -> str:
+    if value is None:
+        return "not measured"
+    return "met" if met(value) else "NOT MET"
+
+
+def _machine_line(args: argparse.Namespace) -> str:
+    memory = ""
+    try:
+        with open("/proc/meminfo") as handle:
+            kib = int(handle.readline().split()[1])
+        memory = f", {kib / MIB / MIB:.0f} GiB"
+    except (OSError, ValueError, IndexError):
+        pass
+    commit = _output(["git", "-C", str(REPO), "describe", "--always", "--dirty"]) or "unknown"
+    parts = [f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores{memory}",
+             f"Python {platform.python_version()}", f"asnflow {commit}"]
+    if args.jobs:
+        parts.append(f"--jobs {args.jobs}")
+    if args.jwst:
+        version = _output([str(args.jwst.resolve() / "bin" / "python"), "-c", "import jwst; print(jwst.__version__)"])
+        parts.append(f"jwst {version or 'unknown version'}")
+    return "; ".join(parts)
+
+
+def _output(command: list[str]) -> str:
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
+def _progress_printer(quiet: bool):
+    """A function printing one progress line on stderr, or doing nothing (quiet, or stderr not a terminal)."""
+    def show(text: str, end: str = "\n", prefix: str = "[bench] ") -> None:
+        print(f"{prefix}{text}", end=end, file=sys.stderr, flush=True)
+
+    return (lambda text, end="\n", prefix="": None) if quiet or not sys.stderr.isatty() else show
+
+
+if __name__ == "__main__":
+    sys.exit(main())
