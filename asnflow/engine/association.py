@@ -9,11 +9,10 @@ finalize steps), which name hooks in :mod:`asnflow.engine.hooks`.
 
 from __future__ import annotations
 
-import copy
 import re
 from ast import literal_eval
-from functools import lru_cache
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from asnflow.engine import exposure

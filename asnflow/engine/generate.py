@@ -13,16 +13,16 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
-from dataclasses import dataclass, field
 
 from asnflow import __version__
 from asnflow.assoc_rules.compile import CompiledRule, RuleSet
 from asnflow.engine import candidates as cands
+from asnflow.engine import guards
 from asnflow.engine.association import Association, RunState
 from asnflow.engine.finalize import finalize_one, settle_product_names
-from asnflow.engine import guards
 from asnflow.engine.items import INVALID_VALUES, Row
 from asnflow.engine.match import AttrTest
 from asnflow.engine.prune import DupNamer, asns_equal, merge_level2, prune, resequence
@@ -279,7 +279,8 @@ class Pass:
         """The rules whose static conditions the exposure meets (in registry order)."""
         values = row.values
         signature = tuple(
-            values[i] if value_matters else values[i] not in INVALID_VALUES for i, value_matters in self._creation_columns
+            values[i] if value_matters else values[i] not in INVALID_VALUES
+            for i, value_matters in self._creation_columns
         )
         rules = self._creation_memo.get(signature)
         if rules is None:

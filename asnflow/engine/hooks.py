@@ -209,7 +209,7 @@ def _not_containing(slot_of: Callable[[], int]):
     def value(attempt) -> str:
         state = attempt.states[slot_of()]
         pinned = re.escape(state[0]) if state and state[0] is not None else None
-        return "((?!{}).)*".format(pinned)
+        return f"((?!{pinned}).)*"
 
     return value
 

@@ -62,7 +62,8 @@ def _level3(template: str):
     name.__doc__ = {
         "default": "jw{program}-{acid}_{target}_{instrument}_{opt_elem}{slit_name}{subarray}",
         "noopt": "jw{program}-{acid}_{target}_{instrument}",
-        "sources": "jw{program}-{acid}_{source_id}_{instrument}_{opt_elem}{slit_name}{subarray} ({source_id} left open)",
+        "sources": "jw{program}-{acid}_{source_id}_{instrument}_{opt_elem}{slit_name}{subarray} "
+        "({source_id} left open)",
         "nrsfs_sources": "jw{program}-{acid}_{target}-{source_id}_{instrument}_{opt_elem}-{slit_name}{subarray} "
         "({source_id} and {slit_name} left open)",
         "wfss": "jw{program}-{acid}_{target}_{instrument}_{opt_elem}{slit_name}{subarray}",
