@@ -44,8 +44,13 @@ def staged_folder(destination: str | os.PathLike[str]) -> Iterator[Path]:
         raise InputError("output path exists and is not a folder", path=str(destination))
     fresh = not destination.exists() or not any(destination.iterdir())
     parent = destination.parent if fresh else destination
-    parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".asnflow-staging-", dir=parent))
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".asnflow-staging-", dir=parent))
+    except (FileExistsError, NotADirectoryError):
+        raise InputError("cannot create the output folder: a file stands in its path", path=str(destination)) from None
+    except OSError as exc:
+        raise InputError(f"cannot create the output folder: {exc.strerror}", path=str(destination)) from None
     try:
         yield staging
         if fresh:
