@@ -400,8 +400,9 @@ def try_rule(rule: CompiledRule, view: PassView, rule_set: RuleSet, run, index: 
     walk that goes on past failures), to tell which rule came closest.
     """
     from asnflow.engine.association import Association
-    from asnflow.engine.generate import CANDIDATE_REGISTRY, DISCOVER_REGISTRY, candidate_test
+    from asnflow.engine.generate import CANDIDATE_REGISTRY, DISCOVER_REGISTRY
     from asnflow.engine.match import Attempt
+    from asnflow.engine.passes import candidate_test
 
     columns = view.row.columns
     if view.candidate_id is not None:

@@ -27,6 +27,7 @@ _INHERITED: tuple | None = None
 # What a Dask worker has set up, by the digest of what it was sent.
 _PREPARED: dict[str, tuple] = {}
 _RUN_INFO: dict = {}
+_CACHES: dict[int, tuple] = {}
 
 
 def _run_state(ruleset, pool_name, column_names):
@@ -72,8 +73,19 @@ def _run_forked(unit):
 
     ruleset, rows, columns, pool_name, column_names = _INHERITED
     run = _run_state(ruleset, pool_name, column_names)
-    made = run_unit(unit, ruleset, rows, columns, run)
+    made = run_unit(unit, ruleset, rows, columns, run, cache=_cache(ruleset, columns, run))
     return _dumps(made, run.warnings)
+
+
+def _cache(ruleset, columns, run):
+    """One RunCache per worker process and rule set (passes of a run share it)."""
+    from asnflow.engine.passes import RunCache
+
+    key = id(ruleset)
+    found = _CACHES.get(key)
+    if found is None or found[0] is not ruleset:
+        found = _CACHES[key] = (ruleset, RunCache(ruleset, columns, run))
+    return found[1]
 
 
 def _run_remote(digest: str, payload: bytes, unit):
@@ -91,7 +103,7 @@ def _run_remote(digest: str, payload: bytes, unit):
         prepared = _PREPARED[digest] = (ruleset, rows, columns, pool.name, tuple(pool.columns))
     ruleset, rows, columns, pool_name, column_names = prepared
     run = _run_state(ruleset, pool_name, column_names)
-    made = run_unit(unit, ruleset, rows, columns, run)
+    made = run_unit(unit, ruleset, rows, columns, run, cache=_cache(ruleset, columns, run))
     return _dumps(made, run.warnings)
 
 

@@ -1,0 +1,199 @@
+"""The open associations of one pass, filed by what their state requires of an exposure.
+
+An association that pinned detector nrca1 and filter f090w is filed under
+("eq" detector, "eq" filter) = (nrca1, f090w); an exposure is looked up
+under the same key and meets only associations it could join
+(:mod:`asnflow.engine.guards` derives the conditions conservatively), plus
+those that already hold it (jwst answers "yes" for a member without testing)
+and those whose conditions cannot be keyed. Candidates come back in creation
+order, the order jwst tries associations in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from operator import itemgetter
+from typing import Any
+
+from asnflow.engine import guards
+from asnflow.engine.items import INVALID_VALUES, Row
+
+_ANY = object()  # a key part that any filed value fits (an optional test without a value)
+_ALWAYS = "always"  # filing: offered every exposure
+_CLOSED = "closed"  # filing: reached only through the files it holds
+
+
+class AssociationIndex:
+    """rule -> shape -> key -> {creation order: association}, plus per-rule "always" and by file."""
+
+    def __init__(self, indexable: list[bool], checks: CheckAnswers) -> None:
+        self.indexable = indexable
+        self.checks = checks
+        self._buckets: dict[int, dict[tuple, dict[tuple, dict[int, Any]]]] = {}
+        self._always: dict[int, dict[int, Any]] = {}
+        self._active: list[int] = []  # rules with associations, in registry order
+        self._by_file: dict[str, list] = {}
+        self._filings: dict[tuple, tuple] = {}  # (rule, id(states), has science) -> (states, filing)
+        self._key_functions: dict[tuple, Callable[[Row], tuple]] = {}
+
+    # ------------------------------------------------------------ filing
+    def holds(self, asn, row: Row) -> None:
+        """Record that ``asn`` took ``row`` (and refile it if its state changed)."""
+        self._by_file.setdefault(row.filename, []).append(asn)
+        self.file(asn)
+
+    def file(self, asn) -> None:
+        """(Re)file an association under the conditions its current state puts on exposures."""
+        states = asn.states
+        science = asn.science_count > 0
+        basis = asn.guard_basis
+        if basis is not None and basis[0] is states and basis[1] == science:
+            return  # nothing the conditions depend on has changed
+        asn.guard_basis = (states, science)
+        rule = asn.rule.index
+        if rule not in self._buckets:
+            self._buckets[rule] = {}
+            self._always[rule] = {}
+            self._active = sorted(self._buckets)
+        buckets = self._buckets[rule]
+        always = self._always[rule]
+        for shape, key in asn.index_slot or ():
+            if shape is _ALWAYS:
+                always.pop(asn.order, None)
+            else:
+                buckets[shape][key].pop(asn.order, None)
+        filing = self._filing(asn, rule, states, science)
+        if filing is _ALWAYS:
+            always[asn.order] = asn
+            asn.index_slot = ((_ALWAYS, None),)
+        elif filing is _CLOSED:
+            asn.index_slot = ()
+        else:
+            for shape, key in filing:
+                buckets.setdefault(shape, {}).setdefault(key, {})[asn.order] = asn
+            asn.index_slot = filing
+
+    def _filing(self, asn, rule: int, states, science: bool):
+        memo_key = (rule, id(states), science)
+        known = self._filings.get(memo_key)
+        if known is not None and known[0] is states:
+            return known[1]
+        if not self.indexable[rule]:
+            filing: Any = _ALWAYS
+        else:
+            alternatives = guards.necessary(asn.root, asn, states)
+            filing = _CLOSED if alternatives is None else _slots(alternatives)
+        self._filings[memo_key] = (states, filing)
+        return filing
+
+    # ------------------------------------------------------------ looking up
+    def candidates(self, row: Row, allowed: frozenset[int]) -> list:
+        """The associations of the allowed rules an exposure must be offered to, in creation order."""
+        found: dict[int, Any] = {}
+        keys: dict[tuple, tuple] = {}
+        functions = self._key_functions
+        rules = self._active if len(allowed) > len(self._active) else allowed
+        for rule in rules:
+            if rule not in allowed or rule not in self._buckets:
+                continue
+            for shape, table in self._buckets[rule].items():
+                if not table:
+                    continue
+                key = keys.get(shape)
+                if key is None:
+                    function = functions.get(shape)
+                    if function is None:
+                        function = functions[shape] = self._key_function(shape)
+                    key = keys[shape] = function(row)
+                if _ANY in key:
+                    for filed, bucket in table.items():
+                        if all(k is _ANY or k == f for k, f in zip(key, filed, strict=True)):
+                            found.update(bucket)
+                    continue
+                bucket = table.get(key)
+                if bucket:
+                    found.update(bucket)
+            always = self._always[rule]
+            if always:
+                found.update(always)
+        for asn in self._by_file.get(row.filename, ()):
+            if asn.rule.index in allowed:
+                found[asn.order] = asn
+        if len(found) < 2:
+            return list(found.values())
+        return [found[order] for order in sorted(found)]
+
+    def _key_function(self, shape: tuple) -> Callable[[Row], tuple]:
+        """How to read a shape's key from an exposure (built once per shape)."""
+        if all(kind == "eq" for kind, _ in shape):
+            if len(shape) == 1:
+                column = shape[0][1]
+                return lambda row: (row.values[column],)
+            getter = itemgetter(*(column for _, column in shape))
+            return lambda row: getter(row.values)
+        parts = [self._part_function(kind, what) for kind, what in shape]
+        return lambda row: tuple([part(row) for part in parts])
+
+    def _part_function(self, kind: str, what) -> Callable[[Row], Any]:
+        if kind == "eq":
+            return lambda row: row.values[what]
+        if kind == "opt":
+            def optional(row):
+                cell = row.values[what]
+                return _ANY if cell in INVALID_VALUES else cell
+
+            return optional
+        if kind == "present":
+            if len(what) == 1:
+                (column,) = what
+                return lambda row: row.values[column] not in INVALID_VALUES
+            return lambda row: any(row.values[i] not in INVALID_VALUES for i in what)
+        return self.checks.function(what)
+
+
+def _slots(alternatives: list[tuple]):
+    """Where an association is filed: one (shape, key) per alternative, or "always"."""
+    slots = []
+    for alternative in alternatives:
+        keyed = tuple(c for c in alternative if c[0] != "match")
+        if not keyed:
+            return _ALWAYS  # an alternative that cannot be keyed: every exposure may fit
+        shape = tuple(c[:2] for c in keyed)
+        key = tuple(c[2] if c[0] in ("eq", "opt") else True for c in keyed)
+        slots.append((shape, key))
+    return tuple(dict.fromkeys(slots))
+
+
+class CheckAnswers:
+    """Answers of tests that read only the exposure, remembered per combination of the cells they read."""
+
+    def __init__(self, columns: dict[str, int], exposure_columns: tuple[str, ...], view) -> None:
+        self.columns = columns
+        self.exposure_columns = exposure_columns
+        self.view = view
+        self._functions: dict[Any, Callable[[Row], bool]] = {}
+
+    def function(self, test) -> Callable[[Row], bool]:
+        found = self._functions.get(test.source_key)
+        if found is not None:
+            return found
+        columns = guards.columns_read(("check", test), self.columns, self.exposure_columns)
+        indexes = tuple(index for index, _ in columns)
+        answers: dict[tuple, bool] = {}
+        view = self.view
+
+        def check(row: Row) -> bool:
+            cells = tuple([row.values[i] for i in indexes])
+            answer = answers.get(cells)
+            if answer is None:
+                view.row = row
+                answer = answers[cells] = bool(test.test(view))
+            return answer
+
+        self._functions[test.source_key] = check
+        return check
+
+    def holds(self, condition: tuple, row: Row) -> bool:
+        if condition[0] == "check":
+            return self.function(condition[1])(row)
+        return guards.holds(condition, row, self.view)

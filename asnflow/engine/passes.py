@@ -1,0 +1,218 @@
+"""One generation pass: every exposure offered to the open associations and to the rules.
+
+This is jwst's generator/generate.py loop, reproduced exactly: exposures in
+pool order, each offered first to the existing associations of the allowed
+rules (in creation order), then to every allowed rule it did not already
+join (in registry order); the exposures constraints ask to see again are
+queued by category (:mod:`asnflow.engine.queue`).
+
+What asnflow adds is never trying what cannot match: associations are found
+through an :class:`~asnflow.engine.index.AssociationIndex`, rules are tried
+only on exposures that meet their static conditions, and a test of an
+association in an unchanged state reuses the answer for an exposure that
+agrees on every column the test reads. Each gives exactly the result of
+trying everything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from asnflow.assoc_rules.compile import CompiledRule, RuleSet
+from asnflow.engine import guards
+from asnflow.engine.association import Association, RunState
+from asnflow.engine.index import AssociationIndex, CheckAnswers
+from asnflow.engine.items import INVALID_VALUES, Row
+from asnflow.engine.match import AttrTest
+from asnflow.engine.queue import BOTH, EXISTING, NONSCIENCE, RULES, ProcessList, ProcessQueue, carry_over
+
+
+def candidate_test(rule: CompiledRule, candidate_id: str, columns: dict[str, int]) -> AttrTest:
+    """jwst's global candidate constraint, appended to each rule's top constraint."""
+    test = AttrTest(name="asn_candidate", sources=("asn_candidate",), patterns=(f".+({candidate_id}).+",),
+                    pin=True, evaluate_cell=True, is_acid=True)
+    test.slot = rule.acid_slot
+    test.track_found = True
+    test.bind(columns)
+    return test
+
+
+class RunCache:
+    """What the passes of one run share: static rule conditions and exposure-test answers."""
+
+    def __init__(self, ruleset: RuleSet, columns: dict[str, int], run: RunState) -> None:
+        self.ruleset = ruleset
+        self.columns = columns
+        self.exposure_columns = ("pntgtype", "exp_type") + tuple(c for _, c in ruleset.vocab.modifiers)
+        # Tests of the exposure alone run on this stand-in association (they
+        # read only the run's vocabulary through it).
+        rule = ruleset.rules[0]
+        self.view = guards._StateView(Association(rule, "", run, None, rule.root), [])
+        self.checks = CheckAnswers(columns, self.exposure_columns, self.view)
+        self._starts: dict[tuple, _Starts] = {}
+        self._shapes: dict[bool, tuple] = {}
+
+    def starts(self, key: tuple, build: Callable[[], _Starts]) -> _Starts:
+        found = self._starts.get(key)
+        if found is None:
+            found = self._starts[key] = build()
+        return found
+
+    def shapes(self, with_candidate: bool, roots: list) -> tuple[list[bool], list[tuple[int, ...] | None]]:
+        """Per rule: whether it can be indexed, and the columns its tests read (None: never reuse answers)."""
+        found = self._shapes.get(with_candidate)
+        if found is None:
+            indexable = [not guards.may_queue_on_failure(r) and not guards.reads_volatile_state(r) for r in roots]
+            signatures = []
+            for root in roots:
+                names = guards.signature_columns(root, self.exposure_columns)
+                signatures.append(None if names is None else tuple(self.columns[n] for n in names
+                                                                   if n in self.columns))
+            found = self._shapes[with_candidate] = (indexable, signatures)
+        return found
+
+
+class _Starts:
+    """Which rules an exposure could start: static conditions per rule, answers per cell combination."""
+
+    def __init__(self, rules: list[tuple[int, list[tuple]]], columns: tuple[tuple[int, bool], ...],
+                 skipped: dict[int, str], checks: CheckAnswers) -> None:
+        self.rules = rules
+        self.columns = columns
+        self.skipped = skipped
+        self.checks = checks
+        self._answers: dict[tuple, tuple[int, ...]] = {}
+
+    def startable(self, row: Row) -> tuple[int, ...]:
+        values = row.values
+        signature = tuple([
+            values[i] if value_matters else values[i] not in INVALID_VALUES for i, value_matters in self.columns
+        ])
+        rules = self._answers.get(signature)
+        if rules is None:
+            holds = self.checks.holds
+            rules = self._answers[signature] = tuple(
+                index for index, alternatives in self.rules
+                if any(all(holds(c, row) for c in alternative) for alternative in alternatives)
+            )
+        return rules
+
+
+class Pass:
+    """One generation pass over a list of exposures with one registry."""
+
+    def __init__(self, ruleset: RuleSet, registry: str, run: RunState, version_id: str | None,
+                 candidate: tuple[str, str] | None, columns: dict[str, int],
+                 on_item: Callable[[], None] | None = None, skip_invalid: bool = True,
+                 cache: RunCache | None = None) -> None:
+        self.rules = ruleset.rules
+        self.registry = registry
+        self.run = run
+        self.version_id = version_id
+        self.cache = cache if cache is not None else RunCache(ruleset, columns, run)
+        candidate_id = candidate[0] if candidate else None
+        self.roots = [
+            rule.root_with(candidate_test(rule, candidate_id, columns) if candidate_id is not None else None)
+            for rule in self.rules
+        ]
+        self.associations: list[Association] = []
+        self.on_item = on_item
+        acid_type = candidate[1] if candidate else "DISCOVERED"
+        with_candidate = candidate is not None
+        self.starts = self.cache.starts((acid_type, skip_invalid, with_candidate),
+                                        lambda: self._plan_starts(acid_type, skip_invalid))
+        indexable, signatures = self.cache.shapes(with_candidate, self.roots)
+        self.index = AssociationIndex(indexable, self.cache.checks)
+        # Answers of tests, shared by the associations of a rule in this pass
+        # (None: the rule's tests read state that changes outside adds).
+        self._memos = [None if signature is None else {} for signature in signatures]
+        self._signatures = [signature or () for signature in signatures]
+        self._initial = [[None] * rule.n_slots for rule in self.rules]
+
+    @property
+    def skipped(self) -> dict[int, str]:
+        """Rules not tried in this pass, and why."""
+        return self.starts.skipped
+
+    def _plan_starts(self, acid_type: str, skip_invalid: bool) -> _Starts:
+        rules: list[tuple[int, list[tuple]]] = []
+        skipped: dict[int, str] = {}
+        read: dict[int, bool] = {}
+        for rule, root in zip(self.rules, self.roots, strict=True):
+            impossible = [name for name, check in rule.validity_checks.items()
+                          if getattr(check, "impossible_for", None) and check.impossible_for(acid_type)]
+            if skip_invalid and impossible:
+                skipped[rule.index] = f"a {acid_type} candidate never passes {', '.join(impossible)}"
+                continue
+            fresh = Association(rule, self.registry, self.run, self.version_id, root)
+            alternatives = guards.necessary(root, fresh, fresh.states)
+            if alternatives is None:
+                skipped[rule.index] = "its constraints can never match in this pass"
+                continue
+            rules.append((rule.index, alternatives))
+            for alternative in alternatives:
+                for condition in alternative:
+                    for index, matters in guards.columns_read(condition, self.cache.columns,
+                                                              self.cache.exposure_columns):
+                        read[index] = read.get(index, False) or matters
+        return _Starts(rules, tuple(read.items()), skipped, self.cache.checks)
+
+    # ------------------------------------------------------------ the pass
+    def run_items(self, items: list[Row]) -> list[Association]:
+        all_rules = tuple(range(len(self.rules)))
+        queue = ProcessQueue()
+        queue.extend([ProcessList(list(items), all_rules, BOTH)])
+        first = True
+        for process_list in queue:
+            allowed = frozenset(process_list.rules or all_rules)
+            work_over = process_list.work_over
+            on_item = self.on_item if first else None  # progress counts each exposure once
+            first = False
+            for row in process_list.items:
+                queued = self._offer(row, allowed, work_over)
+                if queued:
+                    kept = [pl for pl in (carry_over(p, work_over) for p in queued) if pl is not None]
+                    if kept:
+                        queue.extend(kept)
+                if on_item is not None:
+                    on_item()
+        return self.associations
+
+    def _new(self, index: int) -> Association:
+        asn = Association(self.rules[index], self.registry, self.run, self.version_id, self.roots[index])
+        # All fresh associations of a rule start from one shared (never
+        # modified in place) state list, so their first tests share answers.
+        asn.states = self._initial[index]
+        asn.memo = self._memos[index]
+        asn.signature = self._signatures[index]
+        return asn
+
+    def _offer(self, row: Row, allowed: frozenset[int], work_over: int) -> list:
+        queued: list = []
+        joined: set[int] = set()
+        index = self.index
+        if work_over in (BOTH, EXISTING, NONSCIENCE):
+            for asn in index.candidates(row, allowed):
+                before = asn.states
+                members = len(asn.filenames)
+                matched, reprocess = asn.add(row)
+                if reprocess:
+                    queued.extend(reprocess)
+                if matched:
+                    joined.add(asn.rule.index)
+                if len(asn.filenames) != members:
+                    index.holds(asn, row)
+                elif asn.states is not before:
+                    index.file(asn)
+        if work_over in (BOTH, RULES):
+            for rule in self.starts.startable(row):
+                if rule in allowed and rule not in joined:
+                    asn = self._new(rule)
+                    matched, reprocess = asn.add(row)
+                    if reprocess:
+                        queued.extend(reprocess)
+                    if matched:
+                        asn.order = len(self.associations)
+                        self.associations.append(asn)
+                        index.holds(asn, row)
+        return queued
