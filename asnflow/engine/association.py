@@ -31,6 +31,7 @@ DEGRADED_NOTOK = (
     "Details can be found in the member.exposerr attribute."
 )
 DISCOVERED_ACID = ACID("a3001", "DISCOVERED")
+_UNSET = object()
 
 
 @lru_cache(maxsize=1024)
@@ -184,7 +185,18 @@ class Association:
         return self.science_count > 0
 
     def exposure_type(self, row: Row, attempt_states: list | None = None) -> str:
-        return self.rule.exposure_policy(self, row, attempt_states)
+        policy = self.rule.exposure_policy
+        if not getattr(policy, "pure", False):
+            return policy(self, row, attempt_states)
+        # A policy reading only the exposure is answered once per exposure.
+        memo = row.memo
+        if memo is None:
+            memo = row.memo = {}
+        key = ("exptype", policy)
+        found = memo.get(key)
+        if found is None:
+            found = memo[key] = policy(self, row, attempt_states)
+        return found
 
     def uses_integrations(self, row: Row) -> bool:
         """Whether members get the ``ints`` suffix: coronagraphy, AMI or TSO (as the rule allows)."""
@@ -218,14 +230,21 @@ class Association:
         exptype = self.exposure_type(row)
         integrations = self.uses_integrations(row)
         filename = row.filename
+        memo = row.memo
+        if memo is None:
+            memo = row.memo = {}
+        key = ("expname", self.level, exptype, integrations)
+        name = memo.get(key, _UNSET)
         if self.level == "3":
-            name = level2b_member_name(
-                filename, exp_type=row.get("exp_type"), member_exptype=exptype, integrations=integrations
-            )
+            if name is _UNSET:
+                name = memo[key] = level2b_member_name(
+                    filename, exp_type=row.get("exp_type"), member_exptype=exptype, integrations=integrations
+                )
             data = {"expname": name, "exptype": exptype, "exposerr": exposerr,
                     "asn_candidate": row.get("asn_candidate")}
         else:
-            name = level2a_member_name(filename, integrations)
+            if name is _UNSET:
+                name = memo[key] = level2a_member_name(filename, integrations)
             data = {"expname": name, "exptype": exptype, "exposerr": exposerr}
         if name is None:
             self.run.warnings.append(

@@ -62,13 +62,21 @@ def _states(asn, attempt_states):
     return attempt_states if attempt_states is not None else asn.states
 
 
+def _pure(policy):
+    """Mark a policy that reads only the exposure (the engine may remember its answers)."""
+    policy.pure = True
+    return policy
+
+
 @EXPOSURE_POLICIES.register("level3")
+@_pure
 def _level3(asn, row: Row, attempt_states=None) -> str:
     """jwst's exposure type: pointing type, exp_type map, then psf/imprint/background flags."""
     return exposure.base_exposure_type(asn.run.vocab, row)
 
 
 @EXPOSURE_POLICIES.register("level3_aux")
+@_pure
 def _level3_aux(asn, row: Row, attempt_states=None) -> str:
     """Everything is science except target acquisitions (background-target rules)."""
     result = exposure.base_exposure_type(asn.run.vocab, row)
