@@ -142,15 +142,8 @@ def holds(condition: tuple, row, view) -> bool:
         cell = next((values[i] for i in condition[1] if values[i] not in INVALID_VALUES), None)
         return cell is not None and any(full_match(p).match(cell) for p in condition[2])
     test = condition[1]
-    memo = row.memo
-    if memo is None:
-        memo = row.memo = {}
-    key = ("check", test.source_key)
-    result = memo.get(key)
-    if result is None:
-        view.row = row
-        result = memo[key] = bool(test.test(view))
-    return result
+    view.row = row
+    return bool(test.test(view))
 
 
 def columns_read(condition: tuple, columns: dict[str, int], exposure_columns: tuple[str, ...]):

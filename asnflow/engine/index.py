@@ -181,13 +181,22 @@ class CheckAnswers:
         indexes = tuple(index for index, _ in columns)
         answers: dict[tuple, bool] = {}
         view = self.view
+        memo_key = ("check", test.source_key)
+        reads_candidate = self.columns.get("asn_candidate") in indexes
 
         def check(row: Row) -> bool:
+            memo = row.memo
+            if memo is not None and not reads_candidate:
+                answer = memo.get(memo_key)
+                if answer is not None:
+                    return answer
             cells = tuple([row.values[i] for i in indexes])
             answer = answers.get(cells)
             if answer is None:
                 view.row = row
                 answer = answers[cells] = bool(test.test(view))
+            if memo is not None and not reads_candidate:
+                memo[memo_key] = answer
             return answer
 
         self._functions[test.source_key] = check

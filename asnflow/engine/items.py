@@ -29,7 +29,9 @@ class Row:
         self.values = values
         self.columns = columns
         self.line = line
-        self.memo: dict | None = None  # answers that depend on the row alone (exposure type, ...)
+        # Answers that depend on the row alone, not its ASN_CANDIDATE cell
+        # (exposure type, member names, tests of the exposure).
+        self.memo: dict | None = None
         # (position in the pool, replaced ASN_CANDIDATE cell or None) when the
         # row is a pool row or a per-candidate copy of one; lets processes
         # refer to rows instead of sending them.
@@ -69,7 +71,14 @@ class Row:
         origin = None
         if name == "asn_candidate" and self.origin is not None:
             origin = (self.origin[0], value)
-        return Row(values, self.columns, self.line, origin)
+        copy = Row(values, self.columns, self.line, origin)
+        if name == "asn_candidate":
+            # What is remembered about a row (exposure type, member names) does
+            # not depend on its candidate cell: per-candidate copies share it.
+            if self.memo is None:
+                self.memo = {}
+            copy.memo = self.memo
+        return copy
 
     @property
     def filename(self) -> str:
