@@ -137,3 +137,40 @@ def test_masking_only_hides_the_two_values():
     # any other difference survives the mask
     assert masked(text.replace("o001", "o002")) != masked(text)
     assert masked(text.replace('"3.0.0",', '"3.0.0"')) != masked(text)
+
+
+# ---------------------------------------------------------------- product names
+
+
+def _product_names(asns, asn_type: str) -> list[str]:
+    return sorted(p["name"] for a in asns if a["asn_type"] == asn_type for p in a["products"])
+
+
+def _expected_names(compat_dir: Path, run: str, asn_type: str) -> list[str]:
+    docs = [json.loads(p.read_text(encoding="utf-8")) for p in (compat_dir / "expected" / run).iterdir()]
+    return _product_names(docs, asn_type)
+
+
+@pytest.mark.parametrize(("pool", "asn_type", "name"), [
+    # NIRSpec fixed slit: source id and slit name stay open for the pipeline (jwst 3.0 naming)
+    ("seed_fs_pool", "spec3", "jw01234-o001_t001-{source_id}_nirspec_f290lp-g395h-{slit_name}-allslits"),
+    ("seed_fs2_pool", "spec3", "jw01234-o001_t001-{source_id}_nirspec_f290lp-g395m-{slit_name}"),
+    # the fixed slit of the association is part of the name after the open slit name
+    ("pool_006_spec_nirspec", "spec3", "jw99009-o001_t001-{source_id}_nirspec_f100lp-g140m-{slit_name}-s200a2"),
+    # NIRSpec MSA: one product per source, the target left out
+    ("pool_023_nirspec_msa_3nod", "spec3", "jw93125-o001_{source_id}_nirspec_f170lp-g235m"),
+    # NIRCam coronagraphy also gets an image3 of the coronagraphic images, named -image3
+    ("seed_coron_pool", "image3", "jw01234-o001_t001_nircam_f210m-maskrnd-image3"),
+    # wavefront sensing: one product per detector and activity, the suffix left open
+    ("pool_004_wfs", "wfs-image3", "jw00747-o001_t002_nircam_f150w2-gdhs0-nrca2_{suffix}-04"),
+])
+def test_level3_product_names(pool, asn_type, name, compat_dir):
+    names = _product_names(asnflow.generate(compat_dir / "pools" / f"{pool}.csv"), asn_type)
+    assert name in names
+    assert names == _expected_names(compat_dir, pool, asn_type)
+
+
+def test_every_wavefront_product_leaves_the_suffix_open(compat_dir):
+    names = _product_names(asnflow.generate(compat_dir / "pools" / "pool_004_wfs.csv"), "wfs-image3")
+    assert len(names) == 42
+    assert all(re.fullmatch(r"jw00747-o\d{3}_t\d{3}_nircam_[a-z0-9-]+-nrc[ab](\d|long)_\{suffix\}-\d{2}", n) for n in names)
