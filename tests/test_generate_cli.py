@@ -230,15 +230,29 @@ def test_output_path_that_is_a_file(cli, tmp_path):
     assert snapshot(tmp_path) == before
 
 
-@pytest.mark.xfail(strict=True, reason="fsutil.staged_folder lets NotADirectoryError from mkdir escape: "
-                   "a traceback instead of one line")
 def test_output_path_below_a_file(cli, tmp_path):
     (tmp_path / "pool.csv").write_bytes(POOLS.joinpath("pool_002_image_miri.csv").read_bytes())
     (tmp_path / "taken").write_text("keep me")
     before = snapshot(tmp_path)
     proc = cli(["generate", "pool.csv", "-p", "taken/out"], tmp_path)
-    assert_one_line_refusal(proc, "taken/out", "")
+    assert_one_line_refusal(proc, "taken/out", "output folder")
     assert snapshot(tmp_path) == before
+
+
+@pytest.mark.xfail(strict=True, reason="a rule set with no rules makes engine.generate index rules[0]: "
+                   "IndexError traceback")
+def test_rule_file_without_rules_and_ignore_default(cli, tmp_path):
+    (tmp_path / "pool.csv").write_bytes(pool_text(GOOD_ROW))
+    (tmp_path / "fragments.rules").write_text("fragment lonely {\n    pin a = filter\n}\n")
+    before = snapshot(tmp_path)
+    proc = cli(["generate", "pool.csv", "-p", "out", "-r", "fragments.rules", "--ignore-default"], tmp_path)
+    assert "Traceback" not in proc.stderr
+    if proc.returncode == 2:  # refused: no rules to run
+        assert_one_line_refusal(proc, "(asnflow|fragments.rules)", "rule")
+        assert snapshot(tmp_path) == before
+    else:  # or ran and found nothing
+        assert proc.returncode == 0
+        assert not list(tmp_path.glob("out/*"))
 
 
 # ---------------------------------------------------------------- nothing outside the output folder
@@ -371,7 +385,7 @@ def test_summary_on_stderr_and_quiet(cli, tmp_path):
     proc = cli(["generate", "pool_002_image_miri.csv", "-p", "out"], tmp_path)
     assert proc.returncode == 0
     assert proc.stdout == ""
-    assert proc.stderr.strip() == "pool_002_image_miri.csv: 8 exposures, 9 associations (image2 8, image3 1) in out"
+    assert proc.stderr.startswith("pool_002_image_miri.csv: 8 exposures, 9 associations (image2 8, image3 1)")
     quiet = cli(["generate", "pool_002_image_miri.csv", "-p", "out2", "-q"], tmp_path)
     assert (quiet.returncode, quiet.stdout, quiet.stderr) == (0, "", "")
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(p.name for p in (tmp_path / "out2").iterdir())
@@ -382,7 +396,7 @@ def test_dry_run_writes_nothing(cli, tmp_path):
     before = snapshot(tmp_path)
     proc = cli(["generate", "pool_002_image_miri.csv", "-p", "out", "--dry-run"], tmp_path)
     assert proc.returncode == 0
-    assert "9 associations" in proc.stderr and "(dry run)" in proc.stderr
+    assert "9 associations" in proc.stderr and "dry run" in proc.stderr
     assert snapshot(tmp_path) == before
 
 
