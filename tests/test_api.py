@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,17 +17,28 @@ import pytest
 
 import asnflow
 from asnflow.engine.pool import read_pool
-from asnflow.errors import AsnflowError, AssociationFileError, InputError, PoolError, RuleError
+from asnflow.errors import (
+    AsnflowError,
+    AssociationFileError,
+    InputError,
+    PoolError,
+    RuleError,
+)
 
 POOLS = Path(__file__).parent / "data" / "compat" / "pools"
 MIRI = POOLS / "pool_002_image_miri.csv"
 
 
+@pytest.fixture(autouse=True)
+def _rule_cache_in_a_temporary_folder(monkeypatch, tmp_path_factory):
+    """Parsed rule files are cached between runs (also by the commands started here): not in the home folder."""
+    monkeypatch.setenv("ASNFLOW_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "rule-cache"))
+
+
 def cli_output(tmp_path: Path, pool: Path, *extra: str) -> dict[str, bytes]:
     out = tmp_path / "cli"
-    env = dict(os.environ, ASNFLOW_CACHE_DIR=str(tmp_path / "cache"))
     proc = subprocess.run([sys.executable, "-m", "asnflow", "generate", str(pool), "-p", str(out), "-q", *extra],
-                          capture_output=True, text=True, env=env)
+                          capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     return {p.name: p.read_bytes() for p in out.iterdir()}
 

@@ -29,6 +29,12 @@ from asnflow.errors import AsnflowError, RuleError
 USER = "user.rules"
 
 
+@pytest.fixture(autouse=True)
+def _rule_cache_in_a_temporary_folder(monkeypatch, tmp_path_factory):
+    """Parsed rule files are cached between runs (also by the commands started here): not in the home folder."""
+    monkeypatch.setenv("ASNFLOW_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "rule-cache"))
+
+
 @pytest.fixture(scope="module")
 def default_files():
     """The shipped rule files, parsed once (their lists, tables, fragments and frame are usable by name)."""
@@ -61,12 +67,14 @@ ERRORS = {
     "table and tuple widths differ": (rule("    check (grating, filter) in nrs_ifu_valid_paths"), 4, 11,
                                       "table nrs_ifu_valid_paths has 3 columns but the test gives 2 values", None),
     "unknown function": (rule("    check presnt(filter)"), 4, 11, "unknown function presnt()", "did you mean present?"),
-    "unknown value function": (rule("    pin a = obs_num ~ found_alts(a)"), 4, 23, "unknown value function found_alts()",
+    "unknown value function": (rule("    pin a = obs_num ~ found_alts(a)"), 4, 23,
+                               "unknown value function found_alts()",
                                "did you mean found_alternatives?"),
     "value function names no constraint": (rule("    pin a = obs_num ~ found_alternatives(zz)"), 4, 23,
                                            "no constraint named zz in rule Asn_T", None),
     "unknown frame": (rule("    frame scince"), 4, 5, "unknown frame scince", "did you mean science?"),
-    "unknown product hook": (rule("    product defualt"), 4, 5, "unknown product hook defualt", "did you mean default?"),
+    "unknown product hook": (rule("    product defualt"), 4, 5, "unknown product hook defualt",
+                             "did you mean default?"),
     "unknown valid hook": (rule("    valid has_science, has_sceince"), 4, 5, "unknown valid hook has_sceince",
                            "did you mean has_science?"),
     "unknown finalize hook": (rule("    finalize multi_obs"), 4, 5, "unknown finalize hook multi_obs",
@@ -80,15 +88,15 @@ ERRORS = {
                            "add `level 2b` or `level 3`"),
     "rule without asn_type": ('rule Asn_T {\n    level 2b\n}\n', 1, 1, "rule Asn_T does not say its asn_type",
                               "asn_type"),
-    "rule defined twice in a file": (rule("") + rule(""), 6, 1, "rule Asn_T is defined twice in this file "
-                                     f"(first at {USER}:1:1)", None),
+    "rule defined twice in a file": (rule("") + rule(""), 6, 1,
+                                     f"rule Asn_T is defined twice in this file (first at {USER}:1:1)", None),
     "fragment defined twice": ("fragment f { pin a = b }\n\nfragment f { pin c = d }\n", 3, 1,
                                f"fragment f is defined twice (first at {USER}:1:1)", None),
     "table defined twice": ("table t (a) {\n}\ntable t (a) {\n}\n", 3, 1, "table t is defined twice", None),
     "predicate defined twice": ("predicate p = a\npredicate p = b\n", 2, 1, "predicate p is defined twice", None),
     "list defined twice": ("list l = a\n  list l = b\n", 2, 3, "list l is defined twice", None),
-    "a shipped fragment defined again": ("fragment tso { pin a = b }\n", 1, 1, "fragment tso is defined twice "
-                                         "(first at ", None),
+    "a shipped fragment defined again": ("fragment tso { pin a = b }\n", 1, 1,
+                                         "fragment tso is defined twice (first at ", None),
     "a shipped frame defined again": ("frame science { body }\n", 1, 1, "frame science is defined twice", None),
     "table row too short": ("table t (a, b) {\n    x y\n    z\n}\n", 3, 5,
                             "table t row has 1 values but the table has 2 columns (a, b)", None),
@@ -246,7 +254,8 @@ def run_rules(tmp_path: Path, body: str, *rows: dict, prefix: str = "", **option
     found = []
     for asn in asnflow.generate(pool, rules=[rules], ignore_default=True, **options):
         (product,) = asn["products"]
-        found.append((product["name"], [f"{m['expname'].split('_')[2][-1]}:{m['exptype']}" for m in product["members"]]))
+        members = [f"{m['expname'].split('_')[2][-1]}:{m['exptype']}" for m in product["members"]]
+        found.append((product["name"], members))
     return found
 
 
