@@ -180,8 +180,6 @@ def test_rule_errors_are_rule_errors(tmp_path):
     assert (info.value.path, info.value.line, info.value.column) == (str(broken), 4, 9)
 
 
-@pytest.mark.xfail(strict=True, raises=IndexError,
-                   reason="a rule set with no rules makes engine.generate index rules[0] (IndexError)")
 @pytest.mark.parametrize("with_file", [False, True], ids=["no rule files", "a file without rules"])
 def test_no_rules_at_all(tmp_path, with_file):
     """ignore_default without rule files, or with a file holding no rule: no associations or an AsnflowError."""

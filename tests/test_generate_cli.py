@@ -238,8 +238,6 @@ def test_output_path_below_a_file(cli, tmp_path):
     assert snapshot(tmp_path) == before
 
 
-@pytest.mark.xfail(strict=True, reason="a rule set with no rules makes engine.generate index rules[0]: "
-                   "IndexError traceback")
 def test_rule_file_without_rules_and_ignore_default(cli, tmp_path):
     (tmp_path / "pool.csv").write_bytes(pool_text(GOOD_ROW))
     (tmp_path / "fragments.rules").write_text("fragment lonely {\n    pin a = filter\n}\n")

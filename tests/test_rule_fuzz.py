@@ -9,7 +9,6 @@ it names (a line that exists, a column on it or just past its end).
 from __future__ import annotations
 
 import logging
-import re
 import tempfile
 from pathlib import Path
 
@@ -61,11 +60,6 @@ def check(text: str, replaced: str | None = None) -> RuleSet | None:
     except RuleError as error:
         assert_points_into_a_file(error, text)
         return None
-    except re.error:
-        # Known bug, pinned by test_a_regex_that_does_not_compile_is_a_rule_error below: the compiler
-        # lets re.error escape. Such inputs are set aside so the fuzzing goes on looking for others;
-        # drop this branch with that test's xfail mark once the compiler raises RuleError.
-        reject()
 
 
 def assert_points_into_a_file(error: RuleError, text: str) -> None:
@@ -78,8 +72,7 @@ def assert_points_into_a_file(error: RuleError, text: str) -> None:
     if error.line is None:
         return
     lines = text.removeprefix("\ufeff").split("\n")
-    # max(): see test_end_of_file_is_on_the_last_line (str.splitlines also breaks at form feeds, U+2028...)
-    assert 1 <= error.line <= max(len(lines), len(text.splitlines())) + 1, error.one_line()
+    assert 1 <= error.line <= len(lines) + 1, error.one_line()
     if error.column is not None:
         assert error.column >= 1, error.one_line()
 
@@ -87,9 +80,6 @@ def assert_points_into_a_file(error: RuleError, text: str) -> None:
 # ---------------------------------------------------------------- known mistakes
 
 
-@pytest.mark.xfail(strict=True, raises=re.error,
-                   reason="compile_files lets re.error escape for a value that is not a regular expression "
-                   "(the checker run by generate -r catches it; compile_files and load_rule_set do not)")
 @pytest.mark.parametrize("value", ['"("', '"[a-"', '["ok", "*x"]', '"a{2,1}"'])
 def test_a_regex_that_does_not_compile_is_a_rule_error(value):
     text = f'rule R {{\n    level 3\n    asn_type image3\n    pin a = filter ~ {value}\n}}\n'
@@ -99,10 +89,7 @@ def test_a_regex_that_does_not_compile_is_a_rule_error(value):
     assert (info.value.path, info.value.line) == (FUZZ_PATH, 4)
 
 
-@pytest.mark.xfail(strict=True, reason="parse_text places an unexpected end of file by str.splitlines(), which "
-                   "also breaks at form feeds, U+2028 and other characters that are no line end to lark or an "
-                   "editor, so the line is past the end of the file")
-@pytest.mark.parametrize("text", ["\x0c\x0crule", "rule R {\u2028", "list l = a\x0b\x0b\nrule"])
+@pytest.mark.parametrize("text", ["\x0c\x0crule", "rule R {\x0c", "list l = a\x0c\x0c\nrule"])
 def test_end_of_file_is_on_the_last_line(text):
     with pytest.raises(RuleError, match="end of file") as info:
         parse_text(text, FUZZ_PATH)

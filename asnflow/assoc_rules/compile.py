@@ -10,6 +10,7 @@ exact place it is written.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -447,6 +448,14 @@ class _Compiler:
             dynamic = hook.function(lambda holder=holder: holder["slot"])
             value_text = f"{value.function}({value.argument})"
         onlyif = self.exprs.compile(leaf.onlyif) if leaf.onlyif is not None else None
+        if patterns is not None:
+            for pattern in patterns:
+                try:
+                    re.compile("^" + pattern + "$")
+                except re.error as exc:
+                    where = value.pos if value is not None else leaf.pos
+                    raise _error(f"not a valid regular expression {pattern!r}: {exc.msg}", where,
+                                 "values are Python regular expressions matched against the whole cell") from None
         test = AttrTest(
             name=leaf.name,
             sources=leaf.sources,

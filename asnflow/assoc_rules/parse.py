@@ -540,7 +540,9 @@ def parse_text(text: str, path: str = "<rules>") -> ast.RuleFile:
         line = getattr(exc, "line", None)
         column = getattr(exc, "column", None)
         if isinstance(exc, UnexpectedEOF) or (isinstance(exc, UnexpectedToken) and exc.token.type == "$END"):
-            lines = text.splitlines() or [""]
+            lines = text.split("\n")  # lark counts lines by "\n" only
+            if len(lines) > 1 and lines[-1] == "":
+                lines.pop()
             line, column = len(lines), len(lines[-1]) + 1
         raise RuleError(message, path=path, line=line if line and line > 0 else None,
                         column=column if column and column > 0 else None, hint=hint) from None

@@ -15,6 +15,7 @@ from asnflow.assoc_rules.compile import RuleSet, load_rule_set
 from asnflow.config import load_config
 from asnflow.engine.generate import Options, generate
 from asnflow.engine.write import AssociationDict, to_documents
+from asnflow.errors import RuleError
 
 log = logging.getLogger("asnflow")
 
@@ -32,12 +33,26 @@ def rule_set(extra_rules: list[str] | None = None, ignore_default: bool = False,
     if ignore_default:
         definitions += [p for p in config.rule_files if p not in extra]
     paths = definitions + [p for p in registered if p not in definitions]
+    if not registered:
+        raise RuleError("no rule files: --ignore-default leaves no rules", hint="give rule files with -r")
+    if extra and ignore_default:
+        from asnflow.assoc_rules import ast
+        from asnflow.assoc_rules.cache import parsed_file
+
+        if not any(isinstance(item, ast.RuleDef) for path in extra for item in parsed_file(path).items):
+            raise RuleError("the rule files hold no rules", path=str(extra[-1]),
+                            hint="with --ignore-default, the files given with -r need at least one `rule`")
     if extra:
         # User rule files are checked first, so a mistake is reported at its place, never as a traceback.
         from asnflow.assoc_rules.check import load_checked
 
-        return load_checked(paths, rule_paths=registered, targets=extra, columns=config.pool_columns)
-    return load_rule_set(paths, rule_paths=registered)
+        rules = load_checked(paths, rule_paths=registered, targets=extra, columns=config.pool_columns)
+    else:
+        rules = load_rule_set(paths, rule_paths=registered)
+    if not rules.rules:
+        raise RuleError("the rule files hold no rules", path=str(registered[-1]),
+                        hint="a file given with -r needs at least one `rule`")
+    return rules
 
 
 @dataclass
