@@ -108,7 +108,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="pool sizes in rows (default: 800,10000,100000)")
     parser.add_argument("--runs", type=_positive, default=3, help="asnflow runs per size; the median is reported "
                         "(default: 3)")
-    parser.add_argument("--jobs", type=_positive, metavar="N", help="passed through as asnflow generate --jobs N")
+    parser.add_argument("--jobs", type=_not_negative, metavar="N",
+                        help="passed through as asnflow generate --jobs N (0: one per core)")
     parser.add_argument("--jwst", metavar="VENV", type=Path,
                         help="a virtual environment with jwst installed: time its asn_generate too and compare files")
     parser.add_argument("--jwst-runs", type=_positive, default=1, help="jwst runs (default: 1; it takes minutes)")
@@ -131,6 +132,13 @@ def _positive(text: str) -> int:
     return value
 
 
+def _not_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is negative")
+    return value
+
+
 def _sizes(text: str) -> tuple[int, ...]:
     try:
         sizes = tuple(_positive(part) for part in text.split(",") if part.strip())
@@ -150,6 +158,7 @@ def benchmark(args: argparse.Namespace) -> int:
     asn_generate = _jwst_command(args.jwst) if args.jwst else None
     sizes = tuple(sorted(set(args.sizes) | ({args.jwst_rows} if asn_generate else set())))
     progress = _progress_printer(args.quiet)
+    machine = _machine_line(args)  # before the runs: the commit measured, not one made meanwhile
 
     workroot = args.keep.resolve() if args.keep else Path(tempfile.mkdtemp(prefix="asnflow-bench-"))
     workroot.mkdir(parents=True, exist_ok=True)
@@ -158,7 +167,7 @@ def benchmark(args: argparse.Namespace) -> int:
         for size in sizes:
             pool, rows = make_pool(pool_maker, size, workroot, progress)
             command = [sys.executable, "-m", "asnflow", "generate", str(pool), "-p", "{out}", "-q"]
-            if args.jobs:
+            if args.jobs is not None:
                 command += ["--jobs", str(args.jobs)]
             measurements.append(measure("asnflow", size, rows, command, args.runs, workroot, _asnflow_env(),
                                         args.timeout, args.keep is not None, progress))
@@ -169,7 +178,7 @@ def benchmark(args: argparse.Namespace) -> int:
                            workroot, None, args.timeout, args.keep is not None, progress)
             ours = next(m for m in measurements if m.size == args.jwst_rows)
             measurements.append(compare_with_jwst(jwst, ours))
-        print(report(measurements, args))
+        print(report(machine, measurements))
     finally:
         if not args.keep:
             shutil.rmtree(workroot, ignore_errors=True)
@@ -249,9 +258,9 @@ def compare_with_jwst(jwst: Measurement, ours: Measurement) -> Measurement:
                        jwst.problems, equal_files=not differences, differences=tuple(differences))
 
 
-def report(measurements: list[Measurement], args: argparse.Namespace) -> str:
-    """The header, the table, notes on problems, and the derived ratios with their goals."""
-    lines = [_machine_line(args), ""]
+def report(machine: str, measurements: list[Measurement]) -> str:
+    """The machine line, the table, notes on problems, and the derived ratios with their goals."""
+    lines = [machine, ""]
     header = ("tool", "size", "rows", "runs", "median s", "min-max s", "peak MiB", "tree MiB", "associations",
               "equal files")
     table = [header]
@@ -271,15 +280,16 @@ def report(measurements: list[Measurement], args: argparse.Namespace) -> str:
     for m in measurements:
         lines += [f"! {m.tool} on {m.size:,} rows: {problem}" for problem in m.problems]
         if m.differences:
-            lines.append(f"! {m.tool} and asnflow on {m.size:,} rows: {len(m.differences)} files differ")
+            lines.append(f"! {m.tool} and asnflow on {m.size:,} rows: {len(m.differences)} files differ "
+                         f"(missing: {m.tool} wrote it and asnflow did not; extra: the other way round)")
             lines += [f"    {line}" for line in m.differences[:20]]
             if len(m.differences) > 20:
                 lines.append(f"    ... and {len(m.differences) - 20} more (keep them with --keep DIR)")
-    lines += ["", *goal_lines(measurements, args)]
+    lines += ["", *goal_lines(measurements)]
     return "\n".join(lines)
 
 
-def goal_lines(measurements: list[Measurement], args: argparse.Namespace) -> list[str]:
+def goal_lines(measurements: list[Measurement]) -> list[str]:
     """The derived ratios, each beside its goal: met, NOT MET or not measured."""
     ours = {m.size: m for m in measurements if m.tool == "asnflow"}
     jwst = next((m for m in measurements if m.tool == "jwst"), None)
@@ -336,7 +346,7 @@ def _machine_line(args: argparse.Namespace) -> str:
     commit = _output(["git", "-C", str(REPO), "describe", "--always", "--dirty"]) or "unknown"
     parts = [f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores{memory}",
              f"Python {platform.python_version()}", f"asnflow {commit}"]
-    if args.jobs:
+    if args.jobs is not None:
         parts.append(f"--jobs {args.jobs}")
     if args.jwst:
         version = _output([str(args.jwst.resolve() / "bin" / "python"), "-c", "import jwst; print(jwst.__version__)"])
