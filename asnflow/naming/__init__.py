@@ -12,33 +12,33 @@ word lists are package data read once at import).
 - :mod:`.source_id`: NIRSpec fixed-slit source numbers, filling ``{source_id}``/``{slit_name}``.
 """
 
-from asnflow.naming.asn_names import ACID, asn_file_stem, parse_asn_file_name, timestamp
-from asnflow.naming.exposure import (
-    ExposureName,
-    ProductName,
-    format_exposure_name,
-    format_product_name,
-    parse_name,
-)
-from asnflow.naming.members import (
-    LEVEL2B_EXPTYPES,
-    level2_product_name,
-    level2a_member_name,
-    level2b_member_name,
-    nod_product_name,
-)
-from asnflow.naming.products import (
-    level3_product_name,
-    opt_elem,
-    program_id,
-    slit_name,
-    subarray,
-    target_id,
-    wfscmb_product_name,
-)
-from asnflow.naming.source_id import FIXED_SLIT_NUMBERS, fill_source_placeholders, fixed_slit_source_id
-from asnflow.naming.suffix import KNOWN_SUFFIXES, remove_suffix
-from asnflow.naming.template import fill_template
+from importlib import import_module
+
+# Names are imported from their module on first use, so that code needing
+# one function (the generator) does not load the name parsers.
+_HOMES = {
+    "ACID": "asn_names", "asn_file_stem": "asn_names", "parse_asn_file_name": "asn_names",
+    "timestamp": "asn_names",
+    "ExposureName": "exposure", "ProductName": "exposure", "format_exposure_name": "exposure",
+    "format_product_name": "exposure", "parse_name": "exposure",
+    "LEVEL2B_EXPTYPES": "members", "level2_product_name": "members", "level2a_member_name": "members",
+    "level2b_member_name": "members", "nod_product_name": "members",
+    "level3_product_name": "products", "opt_elem": "products", "program_id": "products",
+    "slit_name": "products", "subarray": "products", "target_id": "products",
+    "wfscmb_product_name": "products",
+    "FIXED_SLIT_NUMBERS": "source_id", "fill_source_placeholders": "source_id",
+    "fixed_slit_source_id": "source_id",
+    "KNOWN_SUFFIXES": "suffix", "remove_suffix": "suffix",
+    "fill_template": "template",
+}
+
+
+def __getattr__(name: str):
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'asnflow.naming' has no attribute {name!r}")
+    return getattr(import_module(f"asnflow.naming.{home}"), name)
+
 
 __all__ = [
     "ACID",
