@@ -23,11 +23,12 @@ import argparse
 import os
 import platform
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from bench_outputs import association_files, digest_differences, digests, strict_differences
@@ -95,11 +96,21 @@ class Measurement:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # Runs are started in sessions of their own (so a time limit can stop a whole tree); on
+    # SIGTERM, unwind like Ctrl-C so the running tree is stopped and the temporary folder removed.
+    signal.signal(signal.SIGTERM, _stop)
     try:
         return benchmark(args)
     except SetupError as exc:
         print(f"benchmarks: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("benchmarks: interrupted; the running process was stopped", file=sys.stderr)
+        return 130
+
+
+def _stop(signum: int, _frame) -> None:
+    raise SystemExit(128 + signum)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -254,8 +265,7 @@ def compare_with_jwst(jwst: Measurement, ours: Measurement) -> Measurement:
     if jwst.crashed or ours.crashed:
         return jwst
     differences = strict_differences(jwst.reference_output, ours.reference_output)
-    return Measurement(jwst.tool, jwst.size, jwst.rows, jwst.runs, jwst.associations, jwst.reference_output,
-                       jwst.problems, equal_files=not differences, differences=tuple(differences))
+    return replace(jwst, equal_files=not differences, differences=tuple(differences))
 
 
 def report(machine: str, measurements: list[Measurement]) -> str:
