@@ -23,7 +23,7 @@ from asnflow.engine import guards
 from asnflow.engine.association import Association, RunState
 from asnflow.engine.index import AssociationIndex, CheckAnswers
 from asnflow.engine.items import INVALID_VALUES, Row
-from asnflow.engine.match import AttrTest
+from asnflow.engine.match import AttrTest, full_match
 from asnflow.engine.queue import BOTH, EXISTING, NONSCIENCE, RULES, ProcessList, ProcessQueue, carry_over
 
 
@@ -77,7 +77,18 @@ class _Starts:
 
     def __init__(self, rules: list[tuple[int, list[tuple]]], columns: tuple[tuple[int, bool], ...],
                  skipped: dict[int, str], checks: CheckAnswers) -> None:
-        self.rules = rules
+        # Conditions shared by many rules (one program, one instrument, ...) are
+        # numbered once; within an alternative the most selective kinds come first.
+        numbers: dict[tuple, int] = {}
+        order = {"match": 0, "check": 1, "eq": 2, "opt": 3, "present": 4}
+        self.rules = [
+            (index, [tuple(numbers.setdefault(c, len(numbers))
+                           for c in sorted(alternative, key=lambda c: order.get(c[0], 5)))
+                     for alternative in alternatives])
+            for index, alternatives in rules
+        ]
+        self.conditions = list(numbers)
+        self.tests = [_condition_test(c, checks) for c in self.conditions]
         self.columns = columns
         self.skipped = skipped
         self.checks = checks
@@ -90,12 +101,50 @@ class _Starts:
         ])
         rules = self._answers.get(signature)
         if rules is None:
-            holds = self.checks.holds
-            rules = self._answers[signature] = tuple(
-                index for index, alternatives in self.rules
-                if any(all(holds(c, row) for c in alternative) for alternative in alternatives)
-            )
+            rules = self._answers[signature] = self._evaluate(row)
         return rules
+
+    def _evaluate(self, row: Row) -> tuple[int, ...]:
+        known: dict[int, bool] = {}
+        tests = self.tests
+
+        def met(number: int) -> bool:
+            answer = known.get(number)
+            if answer is None:
+                answer = known[number] = tests[number](row)
+            return answer
+
+        return tuple(
+            index for index, alternatives in self.rules
+            if any(all(met(n) for n in alternative) for alternative in alternatives)
+        )
+
+
+def _condition_test(condition: tuple, checks: CheckAnswers) -> Callable[[Row], bool]:
+    """A fast test of one static condition on a row (answers for a cell remembered)."""
+    kind = condition[0]
+    if kind == "match":
+        indexes, patterns = condition[1], condition[2]
+        answers: dict[str, bool] = {}
+
+        def match(row: Row) -> bool:
+            values = row.values
+            for i in indexes:
+                cell = values[i]
+                if cell not in INVALID_VALUES:
+                    answer = answers.get(cell)
+                    if answer is None:
+                        answer = answers[cell] = any(full_match(p).match(cell) for p in patterns)
+                    return answer
+            return False
+
+        return match
+    if kind == "present":
+        indexes = condition[1]
+        return lambda row: any(row.values[i] not in INVALID_VALUES for i in indexes)
+    if kind == "check":
+        return checks.function(condition[1])
+    return lambda row: checks.holds(condition, row)
 
 
 class Pass:
