@@ -124,65 +124,59 @@ class RuleSet:
 
 
 # ---------------------------------------------------------------------- expressions
-def expr_dependencies(expr: ast.Expr, predicates: dict[str, ast.PredicateDef], stack=()) -> frozenset[str]:
+def _subexpressions(expr: ast.Expr) -> tuple[ast.Expr, ...]:
+    if isinstance(expr, ast.Not):
+        return (expr.operand,)
+    if isinstance(expr, (ast.And, ast.Or)):
+        return expr.operands
+    if isinstance(expr, ast.Compare):
+        return (expr.left, expr.right)
+    if isinstance(expr, ast.Tuple):
+        return expr.items
+    if isinstance(expr, ast.Member):
+        return (expr.operand,)
+    return ()
+
+
+def _names_read(expr: ast.Expr, predicates: dict[str, ast.PredicateDef], leaf, stack=()) -> frozenset[str]:
+    """Walk an expression (through the predicates it names), collecting ``leaf(ref_or_call)``."""
+    if isinstance(expr, ast.Ref):
+        if expr.name not in hooks.PROPERTIES and expr.name in predicates and expr.name not in stack:
+            return _names_read(predicates[expr.name].expr, predicates, leaf, (*stack, expr.name))
+        return leaf(expr)
+    if isinstance(expr, ast.Call):
+        return leaf(expr)
+    found: frozenset[str] = frozenset()
+    for part in _subexpressions(expr):
+        found |= _names_read(part, predicates, leaf, stack)
+    return found
+
+
+def expr_dependencies(expr: ast.Expr, predicates: dict[str, ast.PredicateDef]) -> frozenset[str]:
     """What an expression reads: association properties by name, and "item" for the exposure.
 
     The engine's index uses this: a test that reads only properties which
     change when an exposure is added (has_science, candidate_type) has a
     fixed result between adds.
     """
-    if isinstance(expr, ast.Str):
-        return frozenset()
-    if isinstance(expr, ast.Ref):
-        if expr.name in hooks.PROPERTIES:
+
+    def leaf(expr) -> frozenset[str]:
+        if isinstance(expr, ast.Ref) and expr.name in hooks.PROPERTIES:
             return frozenset({expr.name})
-        if expr.name in predicates and expr.name not in stack:
-            return expr_dependencies(predicates[expr.name].expr, predicates, (*stack, expr.name))
         return frozenset({"item"})
-    if isinstance(expr, ast.Call):
-        return frozenset({"item"})
-    parts: list[ast.Expr] = []
-    if isinstance(expr, ast.Not):
-        parts = [expr.operand]
-    elif isinstance(expr, (ast.And, ast.Or)):
-        parts = list(expr.operands)
-    elif isinstance(expr, ast.Compare):
-        parts = [expr.left, expr.right]
-    elif isinstance(expr, ast.Tuple):
-        parts = list(expr.items)
-    elif isinstance(expr, ast.Member):
-        parts = [expr.operand]
-    found: set[str] = set()
-    for part in parts:
-        found |= expr_dependencies(part, predicates, stack)
-    return frozenset(found)
+
+    return _names_read(expr, predicates, leaf)
 
 
-def expr_columns(expr: ast.Expr, predicates: dict[str, ast.PredicateDef], stack=()) -> frozenset[str]:
+def expr_columns(expr: ast.Expr, predicates: dict[str, ast.PredicateDef]) -> frozenset[str]:
     """The pool columns an expression reads directly (not through association properties)."""
-    if isinstance(expr, ast.Ref):
-        if expr.name in hooks.PROPERTIES:
-            return frozenset()
-        if expr.name in predicates and expr.name not in stack:
-            return expr_columns(predicates[expr.name].expr, predicates, (*stack, expr.name))
-        return frozenset({expr.name})
-    if isinstance(expr, ast.Call):
-        return frozenset(a.name for a in expr.args if isinstance(a, ast.Ref))
-    parts: list[ast.Expr] = []
-    if isinstance(expr, ast.Not):
-        parts = [expr.operand]
-    elif isinstance(expr, (ast.And, ast.Or)):
-        parts = list(expr.operands)
-    elif isinstance(expr, ast.Compare):
-        parts = [expr.left, expr.right]
-    elif isinstance(expr, ast.Tuple):
-        parts = list(expr.items)
-    elif isinstance(expr, ast.Member):
-        parts = [expr.operand]
-    found: set[str] = set()
-    for part in parts:
-        found |= expr_columns(part, predicates, stack)
-    return frozenset(found)
+
+    def leaf(expr) -> frozenset[str]:
+        if isinstance(expr, ast.Call):
+            return frozenset(a.name for a in expr.args if isinstance(a, ast.Ref))
+        return frozenset() if expr.name in hooks.PROPERTIES else frozenset({expr.name})
+
+    return _names_read(expr, predicates, leaf)
 
 
 class _ExprCompiler:
