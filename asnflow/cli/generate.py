@@ -111,6 +111,8 @@ def run(args: argparse.Namespace) -> int:
         for cid in outcome.missing_ids:
             print(f"{pool.name}: warning: candidate {cid} is not in the pool", file=sys.stderr)
         if not args.quiet:
+            _summarise_warnings(pool.name, outcome.warnings)
+        if not args.quiet:
             counts = ", ".join(f"{t} {n}" for t, n in sorted(outcome.counts().items()))
             where = "(dry run, nothing written)" if args.dry_run else f"in {folder}"
             print(f"{pool.name}: {outcome.pool_rows} exposures, {len(outcome.documents)} associations"
@@ -122,3 +124,12 @@ def run(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"{len(orphans)} orphaned exposures listed in {args.orphans}", file=sys.stderr)
     return 0
+
+
+def _summarise_warnings(pool_name: str, warnings: list[str], shown: int = 3) -> None:
+    """The engine's warnings on stderr (each once), a few in full and the count of the rest."""
+    warnings = list(dict.fromkeys(warnings))
+    for warning in warnings[:shown]:
+        print(f"{pool_name}: warning: {warning}", file=sys.stderr)
+    if len(warnings) > shown:
+        print(f"{pool_name}: warning: ... and {len(warnings) - shown} more like these", file=sys.stderr)

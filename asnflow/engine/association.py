@@ -88,6 +88,7 @@ class RunState:
     level2_sequence: Counter = field(default_factory=lambda: Counter(1))
     level3_sequences: dict[str, Counter] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    warned: set[str] = field(default_factory=set)
 
 
 class Association:
@@ -112,7 +113,6 @@ class Association:
         self.target_raw: str | None = None
         self.product_name_override: str | None = None
         self.dup_name: str | None = None
-        self.extra: dict[str, Any] = {}
         self.order = -1  # creation order within its pass
         self.index_slot = None  # where the pass's index files it
         self.member_keys: set[tuple[str, str]] = set()  # (expname, exptype) of the current product
@@ -247,9 +247,11 @@ class Association:
                 name = memo[key] = level2a_member_name(filename, integrations)
             data = {"expname": name, "exptype": exptype, "exposerr": exposerr}
         if name is None:
-            self.run.warnings.append(
-                f"FILENAME {filename!r} is not a level-1b (_uncal) name; used unchanged as a member name"
-            )
+            # jwst warns and keeps the name; asnflow reports each such file once per run.
+            warning = f"FILENAME {filename!r} is not a level-1b (_uncal) name; used unchanged as a member name"
+            if warning not in self.run.warned:
+                self.run.warned.add(warning)
+                self.run.warnings.append(warning)
             data["expname"] = filename
         return Member(data, row)
 
@@ -407,7 +409,6 @@ class Association:
         ]
         twin.validity = dict(self.validity)
         twin.filenames = set(self.filenames)
-        twin.extra = dict(self.extra)
         return twin
 
     def __repr__(self) -> str:

@@ -181,7 +181,10 @@ def generate(pool, ruleset: RuleSet, options: Options = Options(),
         from asnflow.engine.parallel import run_units
 
         outputs, warnings = run_units(steps.units, pool, ruleset, rows, jobs, scheduler, progress)
-        run.warnings.extend(warnings)
+        for warning in warnings:
+            if warning not in run.warned:
+                run.warned.add(warning)
+                run.warnings.append(warning)
         for associations in outputs:
             for asn in associations:
                 asn.attach(ruleset.rules[asn.rule_index], run)

@@ -206,9 +206,10 @@ def prune_duplicate_products(asns: list, dups: DupNamer, warnings: list[str] | N
                         f"associations with the same product name {product_name} but different members: "
                         f"{asn.asn_rule} ({asn.acid.id}) and {entrant.asn_rule} ({entrant.acid.id}); both kept"
                     )
-                    log.warning(message)
                     if warnings is not None:
-                        warnings.append(message)
+                        warnings.append(message)  # reported by the command that ran the generator
+                    else:
+                        log.warning(message)
             full_prune.extend(to_prune)
             for pruned in to_prune:
                 winners[id(pruned)] = asn
