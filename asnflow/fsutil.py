@@ -68,11 +68,15 @@ def staged_folder(destination: str | os.PathLike[str]) -> Iterator[Path]:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _usual_permissions(folder: Path) -> None:
-    # mkdtemp makes folders private (0700); an output folder gets the usual mode.
+def _usual_mode(mode: int) -> int:
     umask = os.umask(0)
     os.umask(umask)
-    os.chmod(folder, 0o777 & ~umask)
+    return mode & ~umask
+
+
+def _usual_permissions(folder: Path) -> None:
+    # mkdtemp makes folders private (0700); an output folder gets the usual mode.
+    os.chmod(folder, _usual_mode(0o777))
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
@@ -83,6 +87,7 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
+        os.chmod(tmp, _usual_mode(0o666))  # mkstemp makes the file private; keep the usual mode
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
