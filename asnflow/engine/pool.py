@@ -319,13 +319,7 @@ class _TableReader:
         rows: list[list[str] | tuple[str, ...]] = []
         row_lines: list[int] = []
         rows_with_empty: list[int] = []
-        for number, line, raw in numbered:
-            stripped = line.strip()
-            if not stripped:
-                continue
-            if stripped[0] == "#":
-                self.comments.append(raw)
-                continue
+        for number, line, stripped in self._content(numbered):
             cells = self._split(line if keep_blanks else stripped, number, trim=not keep_blanks)
             self._check_row(cells, number)
             if "" in cells:
@@ -339,8 +333,8 @@ class _TableReader:
         self.rows: tuple[tuple[str, ...], ...] = tuple(rows)  # type: ignore[arg-type]
         self.lines = tuple(row_lines)
 
-    def _find_header(self, numbered: Iterator[tuple[int, str, str]]) -> tuple[tuple[str, ...], int]:
-        """Consume comments up to the header line; return the column names and its line."""
+    def _content(self, numbered: Iterator[tuple[int, str, str]]) -> Iterator[tuple[int, str, str]]:
+        """(line number, line, stripped line) of lines holding cells; comments are kept, blanks skipped."""
         for number, line, raw in numbered:
             stripped = line.strip()
             if not stripped:
@@ -348,6 +342,11 @@ class _TableReader:
             if stripped[0] == "#":
                 self.comments.append(raw)
                 continue
+            yield number, line, stripped
+
+    def _find_header(self, numbered: Iterator[tuple[int, str, str]]) -> tuple[tuple[str, ...], int]:
+        """Consume comments up to the header line; return the column names and its line."""
+        for number, line, stripped in self._content(numbered):
             cells = self._split(line if self.keep_blanks else stripped, number, trim=True)
             return self._header(cells, number), number
         problem = "has only comments, no header line" if self.comments else "is empty (no header line)"
