@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from asnflow.calib.crds_cache import staging_prefix
 from asnflow.demo import program
+
+if TYPE_CHECKING:
+    from asnflow.demo.raw import Program
 
 CRDS_FOLDER = "crds"
 STAGING_PREFIX = ".asnflow-demo-"  # temporary names the demo writes through
@@ -83,3 +87,40 @@ def write_inputs(folder: Path) -> DemoInputs:
         write_crds_cache(cache, "niriss", references)
         written += 1
     return DemoInputs(pool, tuple(raw), cache, written)
+
+
+def write_program_inputs(folder: Path, programs: Sequence[Program]) -> DemoInputs:
+    """Make sure ``folder`` holds each realistic program's pool and raw ramps, and one CRDS cache for all.
+
+    Only missing files are written (see the module docstring); the cache
+    covers every program's instrument, with N/A for the types CRDS answers
+    N/A for.
+    """
+    from asnflow.calib.crds_cache import write_crds_cache
+    from asnflow.calib.modelio import save_model
+    from asnflow.demo import raw, references
+
+    folder.mkdir(parents=True, exist_ok=True)
+    remove_stale_staging(folder)
+    written = 0
+    pools, uncal = [], []
+    for item in programs:
+        pool = folder / raw.pool_name(item)
+        written += _write_once(pool, lambda p, item=item: p.write_text(raw.pool_text(item), encoding="utf-8"))
+        pools.append(pool)
+        for exposure in item.exposures():
+            path = folder / exposure.uncal_name
+
+            def write_raw(temporary: Path, exposure: raw.Exposure = exposure, path: Path = path, item=item) -> None:
+                with item.raw_model(exposure) as model:
+                    save_model(model, temporary, references.FILE_DATE, filename=path.name)
+
+            written += _write_once(path, write_raw)
+            uncal.append(path)
+
+    cache = folder / CRDS_FOLDER
+    if not cache.exists():
+        refs = [ref for item in programs for ref in item.cache_references()]
+        write_crds_cache(cache, None, refs, not_applicable=references.not_applicable([p.setup for p in programs]))
+        written += 1
+    return DemoInputs(pools[0], tuple(uncal), cache, written)
