@@ -18,7 +18,7 @@ from functools import cached_property
 import numpy as np
 
 from asnflow.demo import references
-from asnflow.demo.detector import Detector, Layout, cosmic_rays, read_ramp
+from asnflow.demo.detector import CosmicRay, Detector, Layout, cosmic_rays, read_ramp
 from asnflow.demo.instruments import Filter, Setup
 from asnflow.demo.sky import Frame, Pointing, Star, count_rate, dithered_pointing, star_field
 
@@ -54,6 +54,14 @@ class Exposure:
     @property
     def start_mjd(self) -> float:
         return 60492.5 + self.index * 400.0 / 86400.0
+
+
+@dataclass(frozen=True)
+class Artifacts:
+    """What one exposure holds besides the sky and the stars."""
+
+    cosmic_rays: tuple[CosmicRay, ...]
+    transients: tuple[tuple[int, int, float], ...]  # (y, x, DN/s) bright in this exposure only
 
 
 @dataclass(frozen=True)
@@ -110,24 +118,45 @@ class Program:
             30_000.0 / ramp_seconds,  # passes 25,000 DN late in the ramp
             38_000.0 / ramp_seconds,
         ]
-        extent = 0.45 * self.size * self.setup.optics.scale_x  # arcsec, inside the frame
+        extent = 0.32 * self.size * self.setup.optics.scale_x  # arcsec: inside the frame at any roll
         faint = max(6, int(8 * (self.size / 64) ** 2))
         rng = np.random.default_rng(self.seed)
-        return star_field(TARGET, extent, rng, peaks, min(faint, 400))
+        separation = 7.0 * self.setup.psf_sigma * self.setup.optics.scale_x
+        return star_field(TARGET, extent, rng, peaks, min(faint, 400), separation)
 
     def count_rate(self, exposure: Exposure) -> np.ndarray:
-        """What reaches the detector (DN/s): sky and stars through the filter's flat."""
+        """What reaches the detector (DN/s): sky, stars and this exposure's transients, through the flat."""
         flat, _ = references.flat_field(self.setup, self.detector, exposure.filter.element)
         sky = 0.4 if self.setup.instrument == "NIRCAM" else 1.2
         rate = count_rate(self.frame(exposure), self.stars, sky, self.setup.psf_sigma)
+        for y, x, excess in self.artifacts(exposure).transients:
+            rate[y, x] += excess
         return rate * np.nan_to_num(flat, nan=1.0)
 
-    def ramp(self, exposure: Exposure) -> np.ndarray:
+    def artifacts(self, exposure: Exposure) -> Artifacts:
+        """The cosmic rays and transients of one exposure (the same on every call)."""
         rng = np.random.default_rng(self.seed + 1000 + exposure.index)
         readout = exposure.filter.readout
         snowballs = 0 if self.size < 160 else max(1, self.size // 512)
         hits = cosmic_rays(self.layout, readout, rng, snowballs=snowballs)
-        return read_ramp(self.detector, readout, self.count_rate(exposure), rng, hits=hits)
+        # pixels bright in this exposure only (a steady excess, so detector1 sees nothing odd):
+        # image3's outlier detection finds them against the other dithers
+        ny, nx = self.layout.shape
+        xs, ys = self.frame(exposure).sky_to_science_pixel(
+            np.array([s.ra for s in self.stars]), np.array([s.dec for s in self.stars])
+        )
+        usable = ~(self.detector.reference | self.detector.hot | self.detector.dead | self.detector.warm)
+        transients: list[tuple[int, int, float]] = []
+        while len(transients) < 2:
+            y, x = int(rng.integers(6, ny - 6)), int(rng.integers(6, nx - 6))
+            if not usable[y, x] or np.min((xs - x) ** 2 + (ys - y) ** 2) < 36.0:
+                continue
+            transients.append((y, x, float(rng.uniform(30.0, 60.0))))
+        return Artifacts(tuple(hits), tuple(transients))
+
+    def ramp(self, exposure: Exposure) -> np.ndarray:
+        rng = np.random.default_rng(self.seed + 2000 + exposure.index)
+        return read_ramp(self.detector, exposure.filter.readout, self.count_rate(exposure), rng, hits=list(self.artifacts(exposure).cosmic_rays))
 
     def raw_model(self, exposure: Exposure):
         """The exposure's level-1b model (``_uncal``), 16-bit DN."""

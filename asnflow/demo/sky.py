@@ -151,8 +151,8 @@ class Frame:
         )
         scale = math.sqrt(abs(np.linalg.det(cd)))
         pc = cd / scale
-        # CDELT1 negative (RA grows to the left), PC carries the rest
-        pc[:, 0] *= -1.0
+        # CD_ij = CDELT_i PC_ij: with CDELT1 negative (RA grows to the left), PC's first row flips
+        pc[0, :] *= -1.0
         return {
             "crpix1": cx + 1.0,
             "crpix2": cy + 1.0,
@@ -192,16 +192,32 @@ class Star:
 
 
 def star_field(
-    target: tuple[float, float], radius_arcsec: float, rng: np.random.Generator, peaks: Sequence[float], faint: int
+    target: tuple[float, float],
+    radius_arcsec: float,
+    rng: np.random.Generator,
+    peaks: Sequence[float],
+    faint: int,
+    separation_arcsec: float = 0.0,
 ) -> list[Star]:
-    """Stars of the given ``peaks`` placed near the target, plus ``faint`` random faint ones."""
-    stars = []
+    """Stars of the given ``peaks`` near the target, plus ``faint`` random faint ones.
+
+    Stars are kept at least ``separation_arcsec`` apart (a crowded field is
+    not the point), so fewer than asked may be placed when the field is full.
+    """
+    stars: list[Star] = []
+    offsets: list[tuple[float, float]] = []
     cos_dec = math.cos(math.radians(target[1]))
     levels = list(peaks) + list(rng.uniform(3.0, 40.0, faint))
     for index, peak in enumerate(levels):
         # bright stars spread over the inner field, faint ones anywhere
         reach = radius_arcsec * (0.6 if index < len(peaks) else 0.95)
-        east, north = rng.uniform(-reach, reach, 2)
+        for _ in range(200):
+            east, north = rng.uniform(-reach, reach, 2)
+            if all(math.hypot(east - e, north - n) >= separation_arcsec for e, n in offsets):
+                break
+        else:
+            continue
+        offsets.append((east, north))
         stars.append(Star(target[0] + east / 3600.0 / cos_dec, target[1] + north / 3600.0, float(peak)))
     return stars
 
