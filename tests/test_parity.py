@@ -35,13 +35,14 @@ IGNORED = ("code_version", "constraints")
 MASKED_LINE = re.compile(r'^(\s*"(?:code_version|constraints)": )"(?:[^"\\]|\\.)*"(,?)$', re.MULTILINE)
 
 # Runs that go through `python -m asnflow generate`: a default run and the
-# flag runs whose options change most (DMS filtering, merge, no finalize, a
-# version stamp in the file names).
+# flag runs whose options change most (DMS filtering, merge, no finalize with
+# and without discovery, a version stamp in the file names).
 SUBPROCESS_RUNS = {
     "pool_002_image_miri",
     "pool_010_spec_nirspec_lv2bkg__dms_ids_o003",
     "pool_021_tso__merge",
     "pool_024_nirspec_fss_nods__no_finalize",
+    "pool_duplicate__no_finalize_all",
     "pool_018_all_exptypes__version_id",
 }
 
@@ -125,8 +126,8 @@ def test_run_matches_jwst(name, pool, extra, compat_dir, tmp_path):
 
 
 def test_the_corpus_is_complete(compat_dir):
-    """40 pools and 11 cases; every expected folder is run, and only a run that makes nothing has none."""
-    assert len(RUNS) == 51
+    """40 pools and 16 cases; every expected folder is run, and only a run that makes nothing has none."""
+    assert len(RUNS) == 56
     assert len([run for run in RUNS if not run[2]]) == 40
     folders = {p.name for p in (compat_dir / "expected").iterdir()}
     names = {run[0] for run in RUNS}

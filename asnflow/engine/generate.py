@@ -139,9 +139,14 @@ def plan(rows: list[Row], options: Options, pool_name: str = "") -> Plan:
     for cid in missing:
         log.info("candidate id %s not found in pool %s", cid, pool_name)
     # Rules whose associations can never be valid for a candidate type are not
-    # tried in its pass. Without finalize and discovery, jwst's raw creation
-    # counters show in the file names, so then every rule is tried.
-    skip_invalid = options.finalize or discover
+    # tried in its pass: finalize would drop them, and the survivors are
+    # renumbered. jwst quirk, reproduced: with --no-finalize (with or without
+    # discovery) jwst still makes those associations, numbers them with the
+    # valid ones (creation counters, or resequence after discovery), then
+    # fails to save them ("Cannot serialize association"), so the written
+    # _NNNNN counters have gaps; every rule is tried then, and the writer
+    # skips what is not valid.
+    skip_invalid = options.finalize
     units = []
     cells = Counter(row["asn_candidate"] for row in rows)
     for cid, ctype in pairs:
@@ -237,13 +242,18 @@ def filter_discovered(candidates: list[Association], discovered: list[Associatio
                       keep_candidates: bool) -> list[Association]:
     """jwst filter_discovered_only: drop discovered associations equal to a candidate one.
 
-    jwst's equality requires the same candidate level (``a`` vs ``o``/``c``),
-    so in practice nothing is dropped; the test is kept, cheap because the
-    level is compared first.
+    jwst's equality requires the same asn_type and candidate level (``a`` vs
+    ``o``/``c``), so in practice nothing is dropped; the test is kept, and
+    only pairs that agree on those two are compared (what asns_equal tests
+    first), so it costs nothing on large pools.
     """
-    kept = discovered
+    def key(asn: Association) -> tuple[str, str]:
+        return asn.asn_type, asn.acid.id[:1]
+
+    comparable: dict[tuple[str, str], list[Association]] = {}
     for candidate in candidates:
-        if not kept:
-            break
-        kept = [d for d in kept if not asns_equal(d, candidate)]
+        comparable.setdefault(key(candidate), []).append(candidate)
+    kept = discovered
+    if comparable:
+        kept = [d for d in discovered if not any(asns_equal(d, c) for c in comparable.get(key(d), ()))]
     return kept + candidates if keep_candidates else list(kept)
