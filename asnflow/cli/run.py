@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 
+from asnflow.engine.scheduler import DEFAULT_TIMEOUT, positive_seconds
+
 EXECUTORS = ("serial", "process", "dask")
 
 
@@ -28,6 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--scheduler", metavar="ADDRESS", help="with --executor dask: a running scheduler (tcp://host:8786) instead of a local cluster"
     )
+    parser.add_argument("--timeout", type=positive_seconds, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                        help=f"how long to try to reach --scheduler (default: {DEFAULT_TIMEOUT:g})")
     parser.add_argument("--retries", type=int, default=0, metavar="N", help="run a failed node up to N more times")
     parser.add_argument("--dry-run", action="store_true", help="print what would run, in order, with the reasons; run nothing")
     parser.add_argument("--force", action="store_true", help="rerun nodes whose outputs are up to date")
@@ -85,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
         force=args.force,
         retries=args.retries,
         progress=not args.quiet,
+        timeout=args.timeout,
     )
     problems = [r for r in summary.results if r.status == FAILED or r.reason.startswith("upstream ")]
     if problems:

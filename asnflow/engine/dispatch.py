@@ -36,6 +36,7 @@ from typing import Any, TextIO
 
 from asnflow.calib.base import PLACEHOLDER, Node, RunContext, module_for
 from asnflow.engine.graph import DependencyGraph, describe_missing
+from asnflow.engine.scheduler import DEFAULT_TIMEOUT
 from asnflow.errors import AsnflowError, DispatchError, GraphError
 
 SUCCEEDED = "succeeded"
@@ -297,7 +298,8 @@ class SerialExecutor(Executor):
 
 
 @contextlib.contextmanager
-def open_executor(kind: str, workers: int = 2, scheduler: str | None = None) -> Iterator[Executor]:
+def open_executor(kind: str, workers: int = 2, scheduler: str | None = None,
+                  timeout: float = DEFAULT_TIMEOUT) -> Iterator[Executor]:
     """An executor by name: ``serial``, ``process`` or ``dask`` (LocalCluster, or ``scheduler``)."""
     if workers < 1:
         raise DispatchError(f"--workers must be at least 1, not {workers}")
@@ -317,7 +319,7 @@ def open_executor(kind: str, workers: int = 2, scheduler: str | None = None) -> 
         ) as pool:
             yield pool
     elif kind == "dask":
-        with _dask_executor(workers, scheduler) as executor:
+        with _dask_executor(workers, scheduler, timeout) as executor:
             yield executor
     else:
         raise DispatchError(f"unknown executor {kind!r}; choose from {', '.join(EXECUTORS)}")
@@ -344,10 +346,12 @@ def _leave_with_owner(owner_pid: int) -> None:
 
 
 @contextlib.contextmanager
-def _dask_executor(workers: int, scheduler: str | None) -> Iterator[Executor]:
+def _dask_executor(workers: int, scheduler: str | None, timeout: float = DEFAULT_TIMEOUT) -> Iterator[Executor]:
     try:
         import dask
         from distributed import Client, LocalCluster
+
+        from asnflow.engine.scheduler import connect
     except ImportError:
         raise DispatchError("--executor dask needs dask.distributed (pip install 'asnflow[dask]')") from None
     import logging
@@ -368,10 +372,7 @@ def _dask_executor(workers: int, scheduler: str | None) -> Iterator[Executor]:
                 )
             client = stack.enter_context(Client(cluster))
         else:
-            try:
-                client = stack.enter_context(Client(scheduler, timeout="20s"))
-            except (OSError, TimeoutError) as exc:
-                raise DispatchError(f"cannot reach the Dask scheduler at {scheduler}: {_one_line(str(exc))}") from None
+            client = stack.enter_context(connect(scheduler, timeout, DispatchError))
         yield client.get_executor(pure=False)
 
 
@@ -391,6 +392,7 @@ def run_graph(
     force: bool = False,
     retries: int = 0,
     progress: bool = True,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> RunSummary:
     """Run every node of ``graph`` whose outputs are not up to date; see the module notes.
 
@@ -399,7 +401,8 @@ def run_graph(
     every module through :class:`RunContext` (default ``maximum_cores="1"``);
     ``provider`` is the reference-data provider handed to modules. Raises
     :class:`GraphError` before anything runs when inputs are missing.
-    ``progress`` shows a progress line on stderr when it is a terminal.
+    ``progress`` shows a progress line on stderr when it is a terminal;
+    ``timeout`` is how long to try to reach ``scheduler`` (seconds).
     """
     if retries < 0:
         raise DispatchError(f"--retries must be 0 or more, not {retries}")
@@ -438,7 +441,7 @@ def run_graph(
             if isinstance(executor, Executor):
                 results = scheduler_run.drive(executor, make_task)
             else:
-                with open_executor(executor, workers, scheduler) as pool:
+                with open_executor(executor, workers, scheduler, timeout) as pool:
                     results = scheduler_run.drive(pool, make_task)
         finally:
             meter.close()

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
 from asnflow.assoc_rules.compile import RuleSet
+from asnflow.engine.scheduler import DEFAULT_TIMEOUT, connect
 from asnflow.errors import AsnflowError
 
 # What a forked worker inherits: (ruleset, rows, columns, pool name, columns tuple).
@@ -108,7 +109,8 @@ def _run_remote(digest: str, payload: bytes, unit):
 
 
 def run_units(units, pool, ruleset: RuleSet, rows: list, jobs: int, scheduler: str | None,
-              progress: Callable[[int], None] | None = None) -> tuple[list[list], list[str]]:
+              progress: Callable[[int], None] | None = None,
+              timeout: float = DEFAULT_TIMEOUT) -> tuple[list[list], list[str]]:
     """The associations of each unit (in unit order), and the warnings of all.
 
     ``rows`` are this process's rows of the pool (bound to ``ruleset``); rows
@@ -116,7 +118,7 @@ def run_units(units, pool, ruleset: RuleSet, rows: list, jobs: int, scheduler: s
     """
     _RUN_INFO.update(pool_name=pool.name, columns=tuple(pool.columns))
     if scheduler:
-        results = _on_dask(units, pool, ruleset, scheduler, progress)
+        results = _on_dask(units, pool, ruleset, scheduler, progress, timeout)
     else:
         results = _on_processes(units, ruleset, rows, jobs, progress)
     outputs, warnings = [], []
@@ -156,19 +158,16 @@ def _on_processes(units, ruleset, rows, jobs, progress) -> list[bytes]:
     return results  # type: ignore[return-value]
 
 
-def _on_dask(units, pool, ruleset, scheduler, progress) -> list[bytes]:
+def _on_dask(units, pool, ruleset, scheduler, progress, timeout: float = DEFAULT_TIMEOUT) -> list[bytes]:
     try:
-        from distributed import Client, as_completed
+        from distributed import as_completed
     except ImportError:
         raise AsnflowError("--scheduler needs Dask distributed", hint="pip install 'asnflow[dask]'") from None
     texts = [(f.path, "\n".join(f.lines) + "\n") for f in ruleset.files]
     registered = {rule.path for rule in ruleset.rules}
     payload = pickle.dumps((texts, registered, pool), protocol=pickle.HIGHEST_PROTOCOL)
     digest = hashlib.sha256(payload).hexdigest()
-    try:
-        client = Client(scheduler, timeout="20s")
-    except (OSError, TimeoutError) as exc:
-        raise AsnflowError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
+    client = connect(scheduler, timeout)
     try:
         shared = client.scatter(payload, broadcast=True)
         futures = {client.submit(_run_remote, digest, shared, units[i], pure=False): i

@@ -1,0 +1,78 @@
+"""Connecting to a Dask distributed scheduler: one place for the timeout and the message.
+
+Used by ``generate --scheduler`` and ``run --executor dask --scheduler``. An
+address nobody answers at fails after ``timeout`` seconds (distributed's own
+default is tens of seconds) with the address in the message.
+"""
+
+from __future__ import annotations
+
+DEFAULT_TIMEOUT = 5.0
+
+
+def connect(address: str, timeout: float = DEFAULT_TIMEOUT, error: type[Exception] | None = None):
+    """A ``distributed.Client`` for ``address``; ``error`` (an AsnflowError class) when it cannot be reached."""
+    from asnflow.errors import AsnflowError
+
+    error = error or AsnflowError
+    _probe(address, timeout, error)
+    from distributed import Client  # seconds to import on a busy machine: only once something answers
+
+    try:
+        return Client(address, timeout=f"{timeout}s")
+    except (OSError, TimeoutError):
+        raise error(f"cannot reach the Dask scheduler at {address} within {timeout:g} s",
+                    hint="is the scheduler running there? --timeout SECONDS waits longer") from None
+    except ValueError as exc:  # an address distributed cannot read
+        raise error(f"not a Dask scheduler address: {address} ({exc})",
+                    hint="give an address such as tcp://host:8786") from None
+    except Exception as exc:  # something answered, not as a scheduler (distributed may fail in any way then)
+        raise error(f"what answers at {address} is not a Dask scheduler ({type(exc).__name__})",
+                    hint="check the address and port") from None
+
+
+def _probe(address: str, timeout: float, error: type[Exception]) -> None:
+    """For a tcp:// (or bare host:port) address, a plain TCP connection first: a refused or silent
+    address fails at once (other schemes, tls:// and the like, are left to distributed)."""
+    import socket
+    import time
+    from urllib.parse import urlsplit
+
+    scheme, _, rest = address.rpartition("://")
+    if scheme not in ("", "tcp"):
+        return
+    try:
+        parts = urlsplit("//" + rest)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        host, port = None, None
+    if not host or port is None:
+        raise error(f"not a Dask scheduler address: {address}", hint="give an address such as tcp://host:8786")
+    started = time.monotonic()
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as connection:
+            # A scheduler speaks first (its handshake); a port that accepts and
+            # says nothing would hold distributed's Client past any timeout.
+            connection.settimeout(max(0.1, timeout - (time.monotonic() - started)))
+            if not connection.recv(1):
+                raise error(f"cannot reach the Dask scheduler at {address}: it closed the connection",
+                            hint="check the address and port")
+    except socket.timeout:
+        raise error(f"cannot reach the Dask scheduler at {address}: no answer within {timeout:g} s",
+                    hint="is the scheduler running there? --timeout SECONDS waits longer") from None
+    except OSError as exc:
+        raise error(f"cannot reach the Dask scheduler at {address}: {exc.strerror or exc}",
+                    hint="is the scheduler running there? --timeout SECONDS waits longer") from None
+
+
+def positive_seconds(text: str) -> float:
+    """argparse type of ``--timeout``."""
+    import argparse
+
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not seconds > 0 or seconds == float("inf"):
+        raise argparse.ArgumentTypeError("the timeout must be a positive number of seconds")
+    return seconds
