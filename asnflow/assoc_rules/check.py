@@ -704,18 +704,21 @@ def check_paths(paths: Sequence[str | Path], *, rule_paths: Sequence[str | Path]
 
 
 def load_checked(paths: Sequence[str | Path], *, rule_paths: Sequence[str | Path], targets: Sequence[str | Path],
-                 columns: Iterable[str] | None = None):
+                 columns: Iterable[str] | None = None, strict: bool = False):
     """Load a rule set whose ``targets`` (user rule files) are checked first.
 
     The first error is raised as a :class:`RuleError`; a name that is not a
     declared pool column is only logged as a warning here, because a user's
     pool may carry columns the declared list does not (``asnflow rules
-    check`` treats it as an error). Other warnings are logged.
+    check`` treats it as an error). Other warnings are logged; with
+    ``strict`` (generate --strict) the first of them is raised instead.
     """
     result = check_paths(paths, rule_paths=rule_paths, targets=targets, columns=columns)
     errors = [d for d in result.errors if d.code not in LENIENT_CODES]
     if errors:
         raise errors[0].to_error()
+    if strict and result.diagnostics:
+        raise result.diagnostics[0].to_error()
     for diagnostic in result.diagnostics:
         if diagnostic.code in LENIENT_CODES or not diagnostic.is_error:
             log.warning("%s", diagnostic.one_line().replace(": error:", ": warning:", 1))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from asnflow.engine.scheduler import DEFAULT_TIMEOUT, positive_seconds
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -28,7 +30,8 @@ def register(subparsers) -> None:
     parser.add_argument("-r", "--rules", action="append", default=[], metavar="FILE",
                         help="a rule file adding or replacing rules (repeatable)")
     parser.add_argument("--ignore-default", action="store_true", help="drop the default rules (use with -r)")
-    parser.add_argument("--dry-run", action="store_true", help="generate but write nothing")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="generate but write nothing; print the paths of the files it would write")
     parser.add_argument("-d", "--delimiter", default="|", help="pool cell delimiter (default: |)")
     parser.add_argument("--no-finalize", action="store_true", help="skip finalize (nod splits, pruning, ...)")
     parser.add_argument("--merge", action="store_true", help="merge level-2 associations per candidate and type")
@@ -37,12 +40,19 @@ def register(subparsers) -> None:
                         help="run candidates in N processes (0: one per CPU); the files are the same")
     parser.add_argument("--scheduler", metavar="ADDRESS",
                         help="run candidates on a Dask distributed scheduler (tcp://host:8786) instead")
+    parser.add_argument("--timeout", type=positive_seconds, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                        help=f"how long to try to reach --scheduler (default: {DEFAULT_TIMEOUT:g})")
+    parser.add_argument("--strict", action="store_true",
+                        help="warnings about -r rule files, and a -r rule that makes no association, are errors "
+                        "(exit status 2, nothing written)")
     parser.add_argument("--orphans", metavar="FILE", help="write the exposures that ended in no association, each "
                         "with a one-line reason (tab-separated; JSON for a .json name)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress and no summary")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress (INFO)")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="log progress (INFO): each pass with its exposures, associations and time; finalize")
     parser.add_argument("-D", "--debug", action="store_true",
-                        help="debug log; keep pruned duplicates as dupNNNNN_… files, as jwst does")
+                        help="debug log (DEBUG: also each association made and each rule not tried, and why); "
+                        "keep pruned duplicates as dupNNNNN_… files, as jwst does")
     parser.set_defaults(handler=run)
 
 
@@ -62,7 +72,9 @@ def run(args: argparse.Namespace) -> int:
     import logging
     from pathlib import Path
 
+    from asnflow.engine.asnfile import file_names
     from asnflow.engine.generate import Options
+    from asnflow.engine.needed_columns import pool_warning
     from asnflow.engine.pool import read_pool
     from asnflow.engine.session import generate_documents, rule_set, write_documents
     from asnflow.errors import AsnflowError
@@ -73,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     if args.ignore_default and not args.rules:
         raise AsnflowError("--ignore-default leaves no rules", hint="give rule files with -r")
 
-    rules = rule_set(args.rules, args.ignore_default)
+    rules = rule_set(args.rules, args.ignore_default, strict=args.strict)
     options = Options(
         ids=tuple(args.ids) if args.ids else None,
         discover=args.discover,
@@ -96,22 +108,43 @@ def run(args: argparse.Namespace) -> int:
     orphans: list = []
     for pool in pools:
         folder = output / Path(pool.name).name.split(".")[0] if several else output
+        if not len(pool):
+            print(f"{pool.name}: the pool has a header and no rows: no associations, nothing written",
+                  file=sys.stderr)
+            continue
         if args.orphans:  # found by a second run, so generate pays nothing without --orphans
             from asnflow.engine.orphans import find_orphans
 
             orphans.extend(find_orphans(pool, rules, options))
-        with ProgressBar(pool.name, 0, enabled=not args.quiet) as bar:
+        with ProgressBar(pool.name, 0, enabled=not args.quiet and level > logging.INFO) as bar:
             def progress(amount: int, bar=bar) -> None:
                 bar.advance(amount)
 
             outcome = generate_documents(pool, rules, options, progress=progress, jobs=args.jobs,
-                                         scheduler=args.scheduler, on_plan=lambda total, bar=bar: bar.restart(total))
-        if not args.dry_run:
+                                         scheduler=args.scheduler, on_plan=lambda total, bar=bar: bar.restart(total),
+                                         timeout=args.timeout)
+        idle = _idle_user_rules(rules, args.rules, outcome.documents)
+        if idle and args.strict:
+            first = idle[0]
+            raise AsnflowError(f"rule {first.name} made no association"
+                               + (f" (nor did {len(idle) - 1} more of the -r rules)" if len(idle) > 1 else ""),
+                               path=first.path, line=first.source.pos.line,
+                               hint=f"see `asnflow explain {pool.name} EXPOSURE --rule {first.name}`")
+        if args.dry_run:
+            for name in file_names(outcome.documents, args.format):
+                print(folder / name)
+        else:
             outcome.written = write_documents(outcome.documents, folder, args.format)
         for cid in outcome.missing_ids:
             print(f"{pool.name}: warning: candidate {cid} is not in the pool", file=sys.stderr)
         if not args.quiet:
             _summarise_warnings(pool.name, outcome.warnings)
+            lacking = pool_warning(rules.rules, pool, bool(outcome.documents))
+            if lacking:
+                print(f"{pool.name}: warning: {lacking}", file=sys.stderr)
+            for rule in idle:
+                print(f"{pool.name}: warning: rule {rule.name} ({rule.path}:{rule.source.pos.line}) "
+                      "made no association", file=sys.stderr)
         if not args.quiet:
             counts = ", ".join(f"{t} {n}" for t, n in sorted(outcome.counts().items()))
             where = "(dry run, nothing written)" if args.dry_run else f"in {folder}"
@@ -124,6 +157,17 @@ def run(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"{len(orphans)} orphaned exposures listed in {args.orphans}", file=sys.stderr)
     return 0
+
+
+def _idle_user_rules(rules, user_files: list[str], documents) -> list:
+    """The rules of the -r files (as given) that made none of the written associations."""
+    from pathlib import Path
+
+    if not user_files:
+        return []
+    given = {Path(path).resolve() for path in user_files}
+    made = {document.rule for document in documents}
+    return [rule for rule in rules.rules if Path(rule.path).resolve() in given and rule.name not in made]
 
 
 def _summarise_warnings(pool_name: str, warnings: list[str], shown: int = 3) -> None:

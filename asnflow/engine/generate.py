@@ -11,6 +11,7 @@ keeps both, finalizes, prunes and renumbers (generate_per_candidate.py);
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from asnflow.engine.finalize import finalize_one, settle_product_names
 from asnflow.engine.items import Row
 from asnflow.engine.passes import Pass, RunCache
 from asnflow.engine.prune import DupNamer, asns_equal, merge_level2, prune, resequence
+from asnflow.engine.scheduler import DEFAULT_TIMEOUT
 from asnflow.naming.asn_names import timestamp
 
 log = logging.getLogger("asnflow.generate")
@@ -166,16 +168,37 @@ def run_unit(unit: Unit, ruleset: RuleSet, rows: list[Row], columns: dict[str, i
         items = cands.rows_of_candidate(rows, *unit.candidate)
     one = Pass(ruleset, unit.registry, run, unit.version_id, unit.candidate, columns, on_item, unit.skip_invalid,
                cache)
-    return one.run_items(items)
+    if log.isEnabledFor(logging.DEBUG):
+        for index, why in one.skipped.items():
+            log.debug("%s: rule %s not tried: %s", unit_label(unit), ruleset.rules[index].name, why)
+    made = one.run_items(items)
+    if log.isEnabledFor(logging.DEBUG):
+        for asn in made:
+            log.debug("%s: %s made %s %s with %d exposures", unit_label(unit), asn.rule.name, asn.asn_type,
+                      asn.acid.id, len(asn.filenames))
+    return made
+
+
+def unit_label(unit: Unit) -> str:
+    """``candidate o001 (observation)`` or ``discovery``: a pass as progress messages name it."""
+    if unit.candidate is None:
+        return "discovery"
+    return f"candidate {unit.candidate[0]} ({unit.candidate[1]})"
+
+
+def _log_pass(pool_name: str, unit: Unit, made: list, seconds: float | None) -> None:
+    took = f", {seconds:.2f} s" if seconds is not None else ""
+    log.info("%s: %s: %d exposures, %d associations%s", pool_name, unit_label(unit), unit.items, len(made), took)
 
 
 def generate(pool, ruleset: RuleSet, options: Options = Options(),
              progress: Callable[[int], None] | None = None, jobs: int = 1, scheduler: str | None = None,
-             on_plan: Callable[[int], None] | None = None) -> Result:
+             on_plan: Callable[[int], None] | None = None, timeout: float = DEFAULT_TIMEOUT) -> Result:
     """All associations of ``pool`` (an :class:`asnflow.engine.pool.Pool`), as asn_generate makes them.
 
     ``jobs`` > 1 runs the passes in that many processes, ``scheduler`` on a
-    Dask distributed cluster; the result is the same as running them here.
+    Dask distributed cluster (reached within ``timeout`` seconds); the result
+    is the same as running them here.
     """
     columns, rows = bind_rows(pool, ruleset)
     run = RunState(vocab=ruleset.vocab, pool_name=pool.name, code_version=__version__, columns=tuple(pool.columns))
@@ -185,7 +208,10 @@ def generate(pool, ruleset: RuleSet, options: Options = Options(),
     if (jobs > 1 or scheduler) and len(steps.units) > 1:
         from asnflow.engine.parallel import run_units
 
-        outputs, warnings = run_units(steps.units, pool, ruleset, rows, jobs, scheduler, progress)
+        outputs, warnings = run_units(steps.units, pool, ruleset, rows, jobs, scheduler, progress, timeout)
+        if log.isEnabledFor(logging.INFO):
+            for unit, made in zip(steps.units, outputs):
+                _log_pass(pool.name, unit, made, None)
         for warning in warnings:
             if warning not in run.warned:
                 run.warned.add(warning)
@@ -196,7 +222,11 @@ def generate(pool, ruleset: RuleSet, options: Options = Options(),
     else:
         on_item = (lambda: progress(1)) if progress is not None else None
         cache = RunCache(ruleset, columns, run)
-        outputs = [run_unit(unit, ruleset, rows, columns, run, on_item, cache) for unit in steps.units]
+        outputs = []
+        for unit in steps.units:
+            started = time.perf_counter()
+            outputs.append(run_unit(unit, ruleset, rows, columns, run, on_item, cache))
+            _log_pass(pool.name, unit, outputs[-1], time.perf_counter() - started)
     for associations in outputs:
         for asn in associations:
             asn.created()
@@ -220,8 +250,11 @@ def combine(steps: Plan, outputs: list[list[Association]], options: Options, run
     dups = DupNamer(options.keep_duplicates)
     dropped: list = []
     if options.finalize and associations:
+        before = len(associations)
         associations = finalize_level(associations, "2b", dups, warnings, dropped)
         associations = finalize_level(associations, "3", dups, warnings, dropped)
+        log.info("finalize: %d associations in, %d out (%d dropped, %d pruned as duplicates)", before,
+                 len(associations), len(dropped), len(dups.pruned))
     for asn in associations:
         settle_product_names(asn)
     merged_into: dict[int, Association] = {}

@@ -191,7 +191,8 @@ class Pass:
             impossible = [name for name, check in rule.validity_checks.items()
                           if getattr(check, "impossible_for", None) and check.impossible_for(acid_type)]
             if skip_invalid and impossible:
-                skipped[rule.index] = f"a {acid_type} candidate never passes {', '.join(impossible)}"
+                article = "an" if acid_type[:1].lower() in "aeiou" else "a"
+                skipped[rule.index] = f"{article} {acid_type} candidate never passes {', '.join(impossible)}"
                 continue
             fresh = Association(rule, self.registry, self.run, self.version_id, root)
             alternatives = guards.necessary(root, fresh, fresh.states)

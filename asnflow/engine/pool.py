@@ -212,6 +212,7 @@ def _decode(data: bytes, where: str) -> str:
             "UTF-16 text, not UTF-8",
             path=where,
             line=1,
+            column=1,
             hint="the file is UTF-16 (it starts with a UTF-16 byte-order mark); save it as UTF-8",
         )
     nul = data.find(b"\x00")
@@ -445,6 +446,8 @@ class _TableReader:
                 f"has {len(self.columns)} columns",
                 path=self.where,
                 line=number,
+                # the first cell too many, or where the first missing one would be
+                column=min(len(cells), len(self.columns)) + 1,
                 hint=(
                     f'a {self.delimiter!r} inside a value must be quoted, like "a{self.delimiter}b"'
                     if len(cells) > len(self.columns)

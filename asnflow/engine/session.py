@@ -14,17 +14,20 @@ from pathlib import Path
 from asnflow.assoc_rules.compile import RuleSet, load_rule_set
 from asnflow.config import load_config
 from asnflow.engine.generate import Options, generate
+from asnflow.engine.scheduler import DEFAULT_TIMEOUT
 from asnflow.engine.write import AssociationDict, to_documents
 from asnflow.errors import RuleError
 
 log = logging.getLogger("asnflow")
 
 
-def rule_set(extra_rules: list[str] | None = None, ignore_default: bool = False, config_path=None) -> RuleSet:
+def rule_set(extra_rules: list[str] | None = None, ignore_default: bool = False, config_path=None,
+             strict: bool = False) -> RuleSet:
     """The default rules (unless ignored) followed by user rule files.
 
     The shared definitions of the default set (lists, tables, fragments)
-    stay available to user files even with ``ignore_default``.
+    stay available to user files even with ``ignore_default``. With
+    ``strict``, a warning about a user rule file is raised as an error.
     """
     config = load_config(config_path)
     extra = [Path(p) for p in (extra_rules or [])]
@@ -46,7 +49,8 @@ def rule_set(extra_rules: list[str] | None = None, ignore_default: bool = False,
         # User rule files are checked first, so a mistake is reported at its place, never as a traceback.
         from asnflow.assoc_rules.check import load_checked
 
-        rules = load_checked(paths, rule_paths=registered, targets=extra, columns=config.pool_columns)
+        rules = load_checked(paths, rule_paths=registered, targets=extra, columns=config.pool_columns,
+                             strict=strict)
     else:
         rules = load_rule_set(paths, rule_paths=registered)
     if not rules.rules:
@@ -68,8 +72,9 @@ class Outcome:
 
 
 def generate_documents(pool, rules: RuleSet, options: Options, progress=None, jobs: int = 1,
-                       scheduler: str | None = None, on_plan=None) -> Outcome:
-    result = generate(pool, rules, options, progress=progress, jobs=jobs, scheduler=scheduler, on_plan=on_plan)
+                       scheduler: str | None = None, on_plan=None, timeout: float = DEFAULT_TIMEOUT) -> Outcome:
+    result = generate(pool, rules, options, progress=progress, jobs=jobs, scheduler=scheduler, on_plan=on_plan,
+                      timeout=timeout)
     documents = to_documents(result.associations)
     return Outcome(documents, warnings=result.warnings, missing_ids=result.missing_ids, pool_rows=len(pool))
 
