@@ -24,3 +24,9 @@ def __getattr__(name: str):
 
         return AssociationDict
     raise AttributeError(f"module 'asnflow' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    # The API is imported on first use, so without this dir() (and completion
+    # in IPython/Jupyter) would not show it.
+    return sorted(set(globals()) | set(__all__))

@@ -62,8 +62,17 @@ def write(asns: Iterable[Mapping], folder: str | os.PathLike[str], fmt: str = "j
     return write_files(asns, folder, fmt)
 
 
-def load(path: str | os.PathLike[str]) -> dict:
-    """Read one association file (JSON or YAML), validated against its schema."""
+def load(path: str | os.PathLike[str]) -> AssociationDict:
+    """Read one association file (JSON or YAML), validated against its schema.
+
+    The result is the type :func:`generate` returns: a ``dict`` whose
+    ``name`` is the file's stem, so ``write([asnflow.load(p)], folder)``
+    writes it under the same name.
+    """
     from asnflow.engine.asnfile import load as load_file
 
-    return load_file(path)
+    data = load_file(path)
+    rule = str(data.get("asn_rule", ""))
+    for registry in ("candidate_", "discover_"):
+        rule = rule.removeprefix(registry)
+    return AssociationDict(data, Path(path).stem, rule)

@@ -172,7 +172,7 @@ def test_a_run_killed_part_way_resumes_to_the_same_bytes(reference, tmp_path):
     finished = {p.name for p in folder.glob("*_rate.fits")}
     assert finished and not list(folder.glob("*_i2d.fits"))  # some, but not all, nodes had finished
 
-    again = subprocess.run(demo_command(str(folder), "--quiet"), capture_output=True, text=True, timeout=300)
+    again = subprocess.run(demo_command(str(folder)), capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr
     skipped = re.findall(r"skipped\s+(\S+)\s+.*up to date", again.stdout)
     assert {f"{name[: -len('_rate.fits')]}_uncal" for name in finished} <= {s.split(":", 1)[-1] for s in skipped}
@@ -192,6 +192,7 @@ def test_the_readme_command_runs_the_demo(tmp_path):
     folder = tmp_path / (arguments[0] if arguments else "asnflow-demo")
     assert len(list(folder.glob("*_i2d.fits"))) == 2
     assert f"{NODES} succeeded" in done.stdout
+    assert len(done.stdout.splitlines()) == 1, done.stdout  # --quiet: the closing line only
 
 
 def test_bad_demo_folders_are_refused_in_one_line(tmp_path):

@@ -464,12 +464,17 @@ def _describe(exc: UnexpectedInput, text: str) -> tuple[str, str | None]:
             return "unexpected character '\"'", "a string must end on the line it starts (\\\" for a quote inside)"
         return f"unexpected character {char!r}", None
     if isinstance(exc, UnexpectedEOF) or (isinstance(exc, UnexpectedToken) and exc.token.type == "$END"):
-        line = _unclosed_brace_line(text)
-        if line is not None:
-            return "unexpected end of file", f"the `{{` on line {line} is never closed"
+        open_block = _not_closed(text)
+        if open_block is not None:
+            return f"{open_block} at the end of the file", "add the missing `}`"
         return "unexpected end of file", "a statement is cut short"
-    label = _example_label(exc)
     token = getattr(exc, "token", None)
+    if token is not None and str(token) in _TOP_LEVEL_WORDS and getattr(token, "start_pos", None) is not None:
+        # A definition starting inside another one: the `}` before it is missing.
+        open_block = _not_closed(text, token.start_pos)
+        if open_block is not None:
+            return f"{open_block} before `{token}`", "add the missing `}`"
+    label = _example_label(exc)
     shown = _token_text(token.type if token is not None else "$END", str(token) if token is not None else "")
     if label:
         message, hint = label
@@ -484,14 +489,28 @@ def _describe(exc: UnexpectedInput, text: str) -> tuple[str, str | None]:
     return f"unexpected {shown}", hint
 
 
-def _unclosed_brace_line(text: str) -> int | None:
-    """The line of the first `{` that is never closed (strings and comments skipped), if any."""
-    stack: list[int] = []
+_TOP_LEVEL_WORDS = frozenset({"rule", "fragment", "frame", "list", "table", "predicate"})
+
+
+def _unclosed_brace(text: str, end: int | None = None) -> tuple[str, int] | None:
+    """``(construct, line)`` of the `{` most likely left open in ``text[:end]`` (strings and comments skipped).
+
+    The construct is what its line says before the brace (``rule Asn_Lv3Image``,
+    ``any``). When a `}` standing alone on its line is indented differently
+    from the line that opened what it closes, it most likely belongs to an
+    outer construct and the inner one lacks its `}`; otherwise the innermost
+    open brace is the one.
+    """
+    stack: list[tuple[str, int, int]] = []  # (construct, line, indentation of its line)
+    suspect: tuple[str, int] | None = None
+    lines = text.split("\n")
     line = 1
+    line_start = 0
     in_string = in_comment = escaped = False
-    for char in text:
+    for offset, char in enumerate(text if end is None else text[:end]):
         if char == "\n":
             line += 1
+            line_start = offset + 1
             in_comment = in_string = False
         elif in_comment:
             continue
@@ -507,10 +526,29 @@ def _unclosed_brace_line(text: str) -> int | None:
         elif char == '"':
             in_string = True
         elif char == "{":
-            stack.append(line)
+            before = text[line_start:offset]
+            words = before.split()
+            construct = " ".join(words[:2]) if words else "a block"
+            stack.append((construct, line, len(before) - len(before.lstrip())))
         elif char == "}" and stack:
-            stack.pop()
-    return stack[0] if stack else None
+            construct, opened, indent = stack.pop()
+            own_line = lines[line - 1]
+            alone = own_line.strip().startswith("}") and text[line_start:offset].strip() == ""
+            if suspect is None and alone and offset - line_start != indent and opened != line:
+                suspect = (construct, opened)
+    if suspect is not None:
+        return suspect
+    if stack:
+        return stack[-1][0], stack[-1][1]
+    return None
+
+
+def _not_closed(text: str, end: int | None = None) -> str | None:
+    found = _unclosed_brace(text, end)
+    if found is None:
+        return None
+    construct, line = found
+    return f"`{construct} {{` opened on line {line} is not closed"
 
 
 _TOKEN_WORDS = {"$END": "end of file", "_NL": "end of line", "NAME": "a name", "STRING": "a string"}

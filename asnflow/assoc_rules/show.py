@@ -31,6 +31,19 @@ def display_path(path: str) -> str:
     return str(path)
 
 
+def openable_path(path: str) -> str:
+    """A rule file's path that opens from here: relative to the current folder when under it, else absolute.
+
+    (The shipped rules live inside the installed package, so a path relative
+    to the package, as the committed catalogue writes it, does not open.)
+    """
+    resolved = Path(path).resolve()
+    try:
+        return resolved.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return str(resolved)
+
+
 def short_pos(pos: ast.Pos | None) -> str:
     """``level3.rules:14``: the file name and line of a position."""
     if pos is None:
@@ -364,7 +377,7 @@ def _lines(piece: Piece, depth: int, rule_name: str) -> Iterator[tuple[int, str,
 def show_rule(rule: CompiledRule, rule_set: RuleSet, calibration: dict[str, str] | None = None) -> str:
     """A rule's text with its frame and fragments expanded, each line with the place it is written."""
     out = [f"rule {rule.name}" + (f" {_quote(rule.description)}" if rule.description else ""),
-           f"    defined at {display_path(rule.path)}:{rule.source.pos.line}", ""]
+           f"    defined at {openable_path(rule.path)}:{rule.source.pos.line}", ""]
     setting_lines = settings(rule, calibration)
     key_width = max(len(s.key) for s in setting_lines)
     value_width = max(len(s.value) for s in setting_lines)

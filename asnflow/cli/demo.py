@@ -26,12 +26,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--executor", choices=EXECUTORS, default="process", help="where nodes run (default: process)")
     parser.add_argument("--workers", type=int, default=2, metavar="N", help="parallel workers (default: 2)")
-    parser.add_argument("--quiet", "-q", action="store_true", help="no progress line on stderr")
+    parser.add_argument("--quiet", "-q", action="store_true", help="print only the closing summary line (no progress, graph or node list)")
     parser.add_argument("--no-pictures", action="store_true", help="do not write PNG pictures even with matplotlib")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    import io
+
     from asnflow.demo import run_demo
 
     result = run_demo(
@@ -39,6 +41,9 @@ def run(args: argparse.Namespace) -> int:
         executor=args.executor,
         workers=args.workers,
         quiet=args.quiet,
+        out=io.StringIO() if args.quiet else None,
         pictures=not args.no_pictures,
     )
+    if args.quiet:  # only how it went, and where to look
+        print(f"{result.summary.line()}; run log {result.summary.log_path}")
     return result.exit_status

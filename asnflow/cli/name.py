@@ -6,13 +6,7 @@ import argparse
 import json
 import sys
 
-DESCRIPTION = """\
-DMS file names.
-
-  parse      print the fields of exposure, product and association file names
-  source-id  the source id assign_wcs gives a NIRSpec fixed slit (build 10.0 numbering)
-  fill       fill {source_id} and {slit_name} in a spec3 product name, as calwebb_spec3 does
-"""
+DESCRIPTION = "DMS file names: read them, number NIRSpec fixed-slit sources, fill spec3 product names."
 
 PARSE_EPILOG = """\
 Each name is read on its own: names that are not DMS names (such as the

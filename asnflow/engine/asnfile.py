@@ -295,16 +295,19 @@ def _short(value: Any) -> str:
 def loads(text: str, *, source: str | None = None) -> dict:
     """Parse and validate association text (JSON or YAML, told apart by content).
 
-    Text that starts with ``{`` is JSON, read strictly (a trailing comma is an
-    error, not a YAML fallback as in old jwst) unless ``source`` ends in
-    .yaml/.yml; anything else is YAML.
+    A ``source`` ending in .json is JSON; otherwise text that starts with
+    ``{`` is JSON, read strictly (a trailing comma is an error, not a YAML
+    fallback as in old jwst) unless ``source`` ends in .yaml/.yml; anything
+    else is YAML.
     """
     text = text.removeprefix("\ufeff")
     stripped = text.lstrip()
     if not stripped:
         raise AssociationFileError("the association file is empty", path=source)
-    as_yaml = source is not None and Path(source).suffix.lower() in YAML_SUFFIXES
-    if stripped[0] in "{[" and not as_yaml:
+    suffix = Path(source).suffix.lower() if source is not None else ""
+    # A .json file is JSON whatever it starts with: read as YAML, a corrupt one
+    # would pass as a string and be reported as a wrong type.
+    if suffix == ".json" or (stripped[0] in "{[" and suffix not in YAML_SUFFIXES):
         data = _parse_json(text, source)
     else:
         data = _parse_yaml(text, source)
