@@ -190,16 +190,22 @@ def test_yaml_syntax_error_has_a_line(tmp_path):
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [("", "empty"), ("just text", "mapping"), ("[1, 2]", "mapping"), (b"\xff\xfe\x00", "UTF-8")],
+    [("", "empty"), ("just text", "not valid JSON: Expecting value"), ("[1, 2]", "mapping"),
+     (b"\xff\xfe\x00", "UTF-8")],
 )
 def test_not_an_association(tmp_path, content, message):
-    path = tmp_path / "x.json"
+    path = tmp_path / "x.json"  # a .json name: read as JSON whatever the text starts with
     if isinstance(content, bytes):
         path.write_bytes(content)
     else:
         path.write_text(content, encoding="utf-8")
     with pytest.raises(AssociationFileError, match=message):
         asnfile.load(path)
+    yaml_path = tmp_path / "x.yaml"  # the same text in a .yaml file is YAML: a string, not a mapping
+    if content == "just text":
+        yaml_path.write_text(content, encoding="utf-8")
+        with pytest.raises(AssociationFileError, match="mapping"):
+            asnfile.load(yaml_path)
 
 
 def test_missing_file_and_folder(tmp_path):

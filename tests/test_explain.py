@@ -77,7 +77,7 @@ def test_explain_names_every_association_jwst_made(pool_name, compat_dir, rules,
     # the exposure that jwst put in the most associations
     chosen = max(names, key=lambda name: (len(expected.get(_root(name), ())), name))
     assert expected.get(_root(chosen)), pool_name
-    assert main(["explain", str(pool_path), chosen]) == 0
+    assert main(["explain", str(pool_path), chosen, "--full"]) == 0
     out = capsys.readouterr().out
     files, per_rule = _parse(out)
     assert files == expected[_root(chosen)]
@@ -161,7 +161,7 @@ def test_reason_names_column_value_wanted_and_place(compat_dir, rules):
 def test_fates_say_what_happened(compat_dir, rules, capsys):
     pool_path = compat_dir / "pools" / "pool_002_image_miri.csv"
     expected = _expected_files(compat_dir, "pool_002_image_miri")["jw_00001"]
-    assert main(["explain", str(pool_path), "jw_00001_uncal.fits"]) == 0
+    assert main(["explain", str(pool_path), "jw_00001_uncal.fits", "--full"]) == 0
     _, per_rule = _parse(capsys.readouterr().out)
     # the discovered image3 association with the same members lost to the candidate one
     pruned = [t for t in per_rule["Asn_Lv3Image"] if "pruned" in t]
@@ -240,3 +240,68 @@ def test_try_rule_reports_never_valid_associations(compat_dir, rules):
     view = passes_of(row, result, discover=True)[0]
     stop = try_rule(rules.rule("Asn_Lv3ImageMosaic"), view, rules, run, SourceIndex(rules))
     assert stop.reason is None and stop.invalid == ("is_type_mosaic",)
+
+
+# ---------------------------------------------------------------- short by default, --full, the legend
+
+MIRI_POOL = "pool_002_image_miri"
+
+
+def _explain_cli(compat_dir, capsys, *extra: str) -> list[str]:
+    assert main(["explain", str(compat_dir / "pools" / f"{MIRI_POOL}.csv"), "jw_00001_uncal.fits", *extra]) == 0
+    return capsys.readouterr().out.splitlines()
+
+
+def test_default_answer_is_short_one_line_per_asn_type(compat_dir, rules, capsys):
+    short = _explain_cli(compat_dir, capsys)
+    full = _explain_cli(compat_dir, capsys, "--full")
+    assert len(short) < 25 < len(full)
+    files, _ = _parse("\n".join(short))
+    assert files == _expected_files(compat_dir, MIRI_POOL)["jw_00001"]
+    start = short.index("by asn_type (for the rest, the rule that came nearest; --full for every rule):")
+    families = {}
+    for line in short[start + 1:]:
+        if not line.startswith("  ") or line.startswith("  no rule of "):
+            break
+        asn_type, text = line.split(None, 1)
+        families[asn_type] = text
+    assert families["image2"] == "taken by Asn_Lv2Image (as science)"
+    assert families["image3"] == "taken by Asn_Lv3Image (as science)"
+    assert families["spec2"].startswith("Asn_Lv2WFSSMIR (level2b.rules:")  # held it, then dropped
+    assert families["spec2"].endswith("was dropped: not valid: has_science")
+    # a family nobody took it in names the single nearest rule, with the constraint and its place
+    assert re.fullmatch(r'nearest Asn_Lv2ImageTSO \(level2b\.rules:\d+\): tsovisit is "f", which counts as no '
+                        r'value: the rule needs a value.*\[common\.rules:\d+:\d+\]', families["tso-image2"])
+    # the families whose rules never take a MIRI image are named together, once
+    rest = next(line for line in short if line.startswith("  no rule of "))
+    assert "coron3" in rest and "spec3" in rest and rest.endswith("takes exp_type mir_image")
+    # every family of the rule set is accounted for
+    named = set(families) | set(rest.removeprefix("  no rule of ").split(" takes ")[0].split(", "))
+    assert named == {rule.asn_type for rule in rules.rules}
+
+
+def test_the_target_acquisition_alternative_is_said_once(compat_dir, capsys):
+    for extra in ((), ("--full",)):
+        out = _explain_cli(compat_dir, capsys, *extra)
+        mentions = [line for line in out if 'base_exptype == "target_acquisition"' in line
+                    and "frame science" in line]
+        assert len(mentions) == 1, (extra, mentions)
+        assert mentions[0].startswith("an alternative shared by 19 of these rules, said once: ")
+    full = _explain_cli(compat_dir, capsys, "--full")
+    coron = next(line for line in full if line.startswith("Asn_Lv3MIRCoron "))
+    assert coron.endswith('not taken: exp_type is "mir_image"; the rule wants ~ "mir_lyot|mir_4qpm"  '
+                          f'[level3.rules:{coron.split("[level3.rules:")[1]}')
+    assert "alternative" not in coron
+
+
+def test_a_legend_explains_the_notation_and_values_that_count_as_none(compat_dir, capsys):
+    for extra in ((), ("--full",)):
+        text = " ".join(_explain_cli(compat_dir, capsys, *extra))
+        assert "notation: " in text
+        assert '~ "A|B": the rule wants the value to match the regular expression A|B' in text
+        assert "f, n, false, null, n/a, -- and an empty cell count as no value" in text
+    full = _explain_cli(compat_dir, capsys, "--full")
+    tso = next(line for line in full if line.startswith("    - tsovisit"))
+    assert 'tsovisit is "f", which counts as no value' in tso
+    special = next(line for line in full if line.startswith("Asn_Lv2ImageSpecial "))
+    assert "the pool has no column bkgdtarg" in special

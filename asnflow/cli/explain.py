@@ -9,10 +9,11 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "explain",
         help="why an exposure did or did not end up in each rule's associations",
-        description="Generate the pool as `asnflow generate` does (same options), then for one exposure and "
-        "every rule: the associations it ended in and as which member type, what happened to associations of "
-        "the rule that held it but are not written (dropped, pruned, merged), or the first constraint that "
-        "stopped it, with the column, the exposure's value, what the rule wanted and where the rule says so.",
+        description="Generate the pool as `asnflow generate` does (same options), then say where one exposure "
+        "ended: the associations that took it and as which member type, and one line per asn_type that did "
+        "not take it: what happened to an association that held it (dropped, pruned, merged), or the rule that "
+        "came nearest and the constraint that stopped it (column, the exposure's value, what the rule wanted, "
+        "where the rule says so). --full gives that for every rule. A legend of the notation closes the output.",
     )
     parser.add_argument("pool", help="association pool file")
     parser.add_argument("exposure", help="the exposure's FILENAME as in the pool (a unique prefix is enough)")
@@ -28,6 +29,8 @@ def register(subparsers) -> None:
     parser.add_argument("--DMS", dest="dms", action="store_true", help="DMS conditions, as for generate")
     parser.add_argument("--no-finalize", action="store_true", help="skip finalize, as for generate")
     parser.add_argument("--merge", action="store_true", help="merge level-2 associations, as for generate")
+    parser.add_argument("--full", action="store_true",
+                        help="every rule, with every alternative that failed (default: one line per asn_type)")
     parser.add_argument("-d", "--delimiter", default="|", help="pool cell delimiter (default: |)")
     parser.add_argument("--format", choices=("json", "yaml"), default="json",
                         help="association file names as written in this format (default: json)")
@@ -49,5 +52,5 @@ def run(args: argparse.Namespace) -> int:
                       dms=args.dms)
     pool = read_pool(args.pool, delimiter=args.delimiter)
     explanation = explain(pool, rules, args.exposure, options, args.rule or None, fmt=args.format)
-    print(format_explanation(explanation), end="")
+    print(format_explanation(explanation, full=args.full), end="")
     return 0

@@ -22,6 +22,7 @@ exposure that ended in no association.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -265,9 +266,12 @@ class Tracer:
         for source in node.sources:
             value = row.get(source)
             if value is None:
-                empty.append(f"{source} (no such column)")
+                empty.append(f"the pool has no column {source}")
+            elif not value:
+                empty.append(f"{source} is empty")
             elif value in INVALID_VALUES:
-                empty.append(f"{source} ({value or 'empty'})")
+                # jwst reads these as "no value": a boolean column's f (false) too
+                empty.append(f'{source} is "{value}", which counts as no value')
             else:
                 return source, value, empty
         return None, None, empty
@@ -308,7 +312,7 @@ class Tracer:
         column, value, empty = self._cell(node)
         sources = " | ".join(node.sources)
         if column is None:
-            return Reason("missing", f"{', '.join(empty)}: no value; the rule needs one", node,
+            return Reason("missing", f"{'; '.join(empty)}: the rule needs a value", node,
                           column=node.sources[0], value=None, wanted="a value", definition=definition)
         if node.undefined:
             return Reason("defined", f'{column} is "{value}"; the rule wants it empty', node, column=column,
@@ -662,7 +666,8 @@ def explain(pool, rule_set: RuleSet, filename: str, options=None, rule_names: It
         verdict = RuleVerdict(rule, [m for m in memberships if m.rule == rule.name],
                               outcomes.fates(row.filename, rule))
         if not verdict.memberships and not verdict.fates:
-            verdict.stops = [try_rule(rule, view, rule_set, run, index) for view in views]
+            # lenient: also how far from a match, to name the nearest miss of each rule family
+            verdict.stops = [try_rule(rule, view, rule_set, run, index, lenient=True) for view in views]
         verdicts.append(verdict)
     return Explanation(row.filename, row.line, row.get("exp_type") or "", row.get("asn_candidate") or "",
                        memberships, verdicts, [view.label for view in views])
@@ -679,7 +684,94 @@ def accepted_text(stop: Stop) -> str:
     return "its constraints accept it as a new association, yet no association of this rule holds it"
 
 
-def format_explanation(explanation: Explanation) -> str:
+NOTATION = (
+    "notation: COLUMN is \"VALUE\"; the rule wants ~ \"A|B\": the rule wants the value to match the regular "
+    "expression A|B (the whole value, ignoring case); ~ NAME: one of the values of the list NAME (see `asnflow rules "
+    "show RULE`); f, n, false, null, n/a, -- and an empty cell count as no value, as in jwst; [FILE:LINE:COL, rule "
+    "R]: where the constraint is written, and in which rule, fragment or frame."
+)
+
+
+def _alternative_key(reason: Reason) -> tuple:
+    return (_key(reason.pos) if reason.pos is not None else None, reason.text)
+
+
+def shared_alternatives(verdicts: list[RuleVerdict], least: int = 3) -> dict[tuple, tuple[Reason, int]]:
+    """Alternatives of an `any` that failed the same way in at least ``least`` rules (a frame's
+    target-acquisition branch under every level-3 rule): said once, not under each rule."""
+    found: dict[tuple, tuple[Reason, set[str]]] = {}
+    for verdict in verdicts:
+        for stop in verdict.stops:
+            if stop.reason is not None and stop.reason.kind == "any":
+                for alternative in stop.reason.alternatives:
+                    key = _alternative_key(alternative)
+                    found.setdefault(key, (alternative, set()))[1].add(verdict.rule.name)
+    return {key: (reason, len(rules)) for key, (reason, rules) in found.items() if len(rules) >= least}
+
+
+def _own(reason: Reason, shared: dict) -> Reason:
+    """The reason without the shared alternatives; an `any` left with one alternative is that alternative."""
+    if reason.kind != "any" or not shared:
+        return reason
+    kept = tuple(a for a in reason.alternatives if _alternative_key(a) not in shared)
+    if not kept or len(kept) == len(reason.alternatives):
+        return reason
+    if len(kept) == 1:
+        return kept[0]
+    return Reason("any", reason.text, reason.node, alternatives=kept, definition=reason.definition)
+
+
+def _head(rule: CompiledRule) -> str:
+    return f"{rule.name} ({Path(rule.path).name}:{rule.source.pos.line})"
+
+
+def _selects(rule: CompiledRule, exp_type: str) -> bool:
+    """Whether the rule could take this exposure type: an exp_type test accepts it, or it has none."""
+    return not exp_type_patterns(rule) or selects_exp_type(rule, exp_type)
+
+
+def _nearest(verdicts: list[RuleVerdict], exp_type: str) -> tuple[RuleVerdict, Stop] | None:
+    """Of the verdicts with a reason, the one that came closest to taking the exposure."""
+    ranked = []
+    for verdict in verdicts:
+        narrow = exp_type_specificity(verdict.rule, exp_type)
+        for stop in verdict.stops:
+            if stop.reason is not None:
+                ranked.append(((stop.distance, narrow if narrow is not None else 1 << 20, -stop.progress), verdict,
+                               stop))
+    if not ranked:
+        return None
+    _, verdict, stop = min(ranked, key=lambda entry: entry[0])
+    return verdict, stop
+
+
+def _family_line(verdicts: list[RuleVerdict], exp_type: str, shared: dict) -> str | None:
+    """One line for the rules of one asn_type: who took it, what became of it, or the nearest miss."""
+    taken = [v for v in verdicts if v.memberships]
+    if taken:
+        names = ", ".join(dict.fromkeys(f"{v.rule.name} (as {m.exptype})" for v in taken for m in v.memberships))
+        return f"taken by {names}"
+    for verdict in verdicts:
+        if verdict.fates:
+            fate = verdict.fates[0]
+            more = f" (and {len(verdict.fates) - 1} more)" if len(verdict.fates) > 1 else ""
+            return f"{_head(verdict.rule)}: its {fate.asn_type} association of {fate.asn_id} {fate.what}{more}"
+    candidates = [v for v in verdicts if v.stops and _selects(v.rule, exp_type)]
+    for verdict in candidates:
+        accepted = [stop for stop in verdict.stops if stop.reason is None]
+        if accepted:
+            return f"{_head(verdict.rule)}: {accepted_text(accepted[0])}"
+    nearest = _nearest(candidates, exp_type)
+    if nearest is None:
+        return None
+    verdict, stop = nearest
+    reason = _own(stop.reason, shared)
+    where = place(reason.leading.pos)
+    return f"nearest {_head(verdict.rule)}: {reason.one_line()}" + (f"  [{where}]" if where else "")
+
+
+def format_explanation(explanation: Explanation, full: bool = False) -> str:
+    """The explanation as text: short (each asn_type in one line) or, with ``full``, every rule."""
     out = [f"{explanation.filename} (pool line {explanation.line}): exp_type {explanation.exp_type}, "
            f"candidates {explanation.candidates}"]
     out.append(f"offered in: {', '.join(explanation.passes) if explanation.passes else 'no pass (not in any candidate generated)'}")
@@ -692,9 +784,40 @@ def format_explanation(explanation: Explanation) -> str:
     else:
         out.append("in no association")
     out.append("")
+    shared = shared_alternatives(explanation.verdicts)
+    if full:
+        out.extend(_every_rule(explanation.verdicts, shared))
+    else:
+        out.extend(_by_family(explanation, shared))
+    for reason, count in shared.values():
+        lines = reason.lines()
+        out.append(f"an alternative shared by {count} of these rules, said once: {lines[0]}")
+        out.extend(lines[1:])
+    out.append("")
+    out.extend(textwrap.wrap(NOTATION, 100))
+    return "\n".join(out) + "\n"
+
+
+def _by_family(explanation: Explanation, shared: dict) -> list[str]:
+    families: dict[str, list[RuleVerdict]] = {}
     for verdict in explanation.verdicts:
-        rule = verdict.rule
-        head = f"{rule.name} ({Path(rule.path).name}:{rule.source.pos.line})"
+        families.setdefault(verdict.rule.asn_type, []).append(verdict)
+    lines = {asn_type: _family_line(verdicts, explanation.exp_type, shared) for asn_type, verdicts in families.items()}
+    said = {asn_type: line for asn_type, line in lines.items() if line is not None}
+    out = [f"by asn_type (for the rest, the rule that came nearest; --full for every rule):"]
+    width = max((len(t) for t in said), default=0)
+    for asn_type, line in said.items():
+        out.append(f"  {asn_type.ljust(width)}  {line}")
+    others = [asn_type for asn_type, line in lines.items() if line is None]
+    if others:
+        out.append(f"  no rule of {', '.join(others)} takes exp_type {explanation.exp_type or '(none)'}")
+    return out
+
+
+def _every_rule(verdicts: list[RuleVerdict], shared: dict) -> list[str]:
+    out = []
+    for verdict in verdicts:
+        head = _head(verdict.rule)
         if verdict.memberships:
             for m in verdict.memberships:
                 out.append(f"{head}: taken, as {m.exptype}, in {m.file_name}")
@@ -708,7 +831,7 @@ def format_explanation(explanation: Explanation) -> str:
         groups: dict[str, list[str]] = {}
         reasons: dict[str, Stop] = {}
         for stop in verdict.stops:
-            key = "\n".join(stop.reason.lines()) if stop.reason is not None else "accepted"
+            key = "\n".join(_own(stop.reason, shared).lines()) if stop.reason is not None else "accepted"
             groups.setdefault(key, []).append(stop.pass_label)
             reasons[key] = stop
         for key, labels in groups.items():
@@ -717,7 +840,7 @@ def format_explanation(explanation: Explanation) -> str:
             if stop.reason is None:
                 out.append(f"{head}{scope}: {accepted_text(stop)}")
                 continue
-            lines = stop.reason.lines()
+            lines = _own(stop.reason, shared).lines()
             out.append(f"{head}: not taken{scope}: {lines[0]}")
             out.extend(lines[1:])
-    return "\n".join(out) + "\n"
+    return out
