@@ -156,7 +156,7 @@ def test_header_only_pool_says_so_in_one_line(cli, tmp_path):
      "`rule A {` opened on line 1 is not closed before `rule`"),
     # a group's closing brace is missing: the rule's brace closes the group, and the file ends
     ('rule A "a" {\n    level 3\n    any {\n        pin x = exp_type\n}\n', "r.rules:5:2",
-     "`any {` opened on line 3 is not closed at the end of the file"),
+     "unexpected end of file: `any {` opened on line 3 is not closed"),
     # a group's brace missing inside a rule followed by another rule: the group, told by indentation
     ('rule A "a" {\n    level 3\n    any {\n        pin x = exp_type\n    pin y = filter\n}\n\nfragment f {\n'
      '    pin z = pupil\n}\n', "r.rules:8:1", "`any {` opened on line 3 is not closed before `fragment`"),

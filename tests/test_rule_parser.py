@@ -352,8 +352,12 @@ def test_ast_values_are_frozen():
 @pytest.mark.parametrize(("text", "line", "column", "message", "hint"), [
     ("rule R {\n    pin a = b ~ 'x'\n}\n", 2, 17, "unexpected character \"'\"", "double quotes"),
     ('rule R {\n    pin a = b ~ "x\n}\n', 2, 17, "unexpected character '\"'", "end on the line"),
-    ("rule R {\n    level 3\n", 2, 12, "unexpected end of file", "the `{` on line 1 is never closed"),
-    ("fragment f {\n  all {\n    pin c = d\n}\n", 4, 2, "unexpected end of file", "on line 1 is never closed"),
+    ("rule R {\n    level 3\n", 2, 12, "unexpected end of file: `rule R {` opened on line 1 is not closed",
+     "add the missing `}`"),
+    # the `}` at the fragment's indentation is the fragment's: the group lacks its own
+    ("fragment f {\n  all {\n    pin c = d\n}\n", 4, 2, "`all {` opened on line 2 is not closed", None),
+    ("rule A {\n    level 3\n\nrule B {\n    level 3\n}\n", 4, 1,
+     "`rule A {` opened on line 1 is not closed before `rule`", "add the missing `}`"),
     ("rule R {\n    asntype image3\n}\n", 2, 5, "unknown setting or statement", "did you mean asn_type?"),
     ("rule R {\n    level 4\n}\n", 2, 11, "level is 2b or 3", "level 2b"),
     ("rule {\n}\n", 1, 6, "a name is missing", None),

@@ -466,7 +466,7 @@ def _describe(exc: UnexpectedInput, text: str) -> tuple[str, str | None]:
     if isinstance(exc, UnexpectedEOF) or (isinstance(exc, UnexpectedToken) and exc.token.type == "$END"):
         open_block = _not_closed(text)
         if open_block is not None:
-            return f"{open_block} at the end of the file", "add the missing `}`"
+            return f"unexpected end of file: {open_block}", "add the missing `}`"
         return "unexpected end of file", "a statement is cut short"
     token = getattr(exc, "token", None)
     if token is not None and str(token) in _TOP_LEVEL_WORDS and getattr(token, "start_pos", None) is not None:
