@@ -187,7 +187,7 @@ def _rule_section(rule: CompiledRule, rule_set: RuleSet, calibration: dict[str, 
     product = by_key["product"][0]
     lines.append(f"- **Product name** `{product.value}`: {_sentence(product.note)}")
     lines += ["", "<details><summary>The rule with its fragments expanded</summary>", "", "```text",
-              show_rule(rule, rule_set, calibration).rstrip("\n"), "```", "", "</details>", ""]
+              show_rule(rule, rule_set, calibration, display_path).rstrip("\n"), "```", "", "</details>", ""]
     return lines
 
 

@@ -374,10 +374,15 @@ def _lines(piece: Piece, depth: int, rule_name: str) -> Iterator[tuple[int, str,
         yield depth, statement_text(piece.statement), short_pos(piece.pos)
 
 
-def show_rule(rule: CompiledRule, rule_set: RuleSet, calibration: dict[str, str] | None = None) -> str:
-    """A rule's text with its frame and fragments expanded, each line with the place it is written."""
+def show_rule(rule: CompiledRule, rule_set: RuleSet, calibration: dict[str, str] | None = None,
+              path_text=openable_path) -> str:
+    """A rule's text with its frame and fragments expanded, each line with the place it is written.
+
+    ``path_text`` writes the rule file's path: one that opens from here by
+    default; the committed catalogue passes :func:`display_path`.
+    """
     out = [f"rule {rule.name}" + (f" {_quote(rule.description)}" if rule.description else ""),
-           f"    defined at {openable_path(rule.path)}:{rule.source.pos.line}", ""]
+           f"    defined at {path_text(rule.path)}:{rule.source.pos.line}", ""]
     setting_lines = settings(rule, calibration)
     key_width = max(len(s.key) for s in setting_lines)
     value_width = max(len(s.value) for s in setting_lines)
