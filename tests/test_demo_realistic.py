@@ -142,3 +142,17 @@ def test_the_mask_flags_hot_and_dead_pixels_do_not_use(programs):
     assert np.all(dq[detector.hot] & do_not_use)
     assert np.all(dq[detector.dead] & dqflags.pixel["DEAD"])
     assert np.all(dq[detector.reference] & dqflags.pixel["REFERENCE_PIXEL"])
+
+
+def test_run_takes_references_from_a_crds_cache_in_the_data_folder(cache, tmp_path, monkeypatch):
+    import shutil
+
+    from asnflow.cli.run import _reference_provider
+
+    monkeypatch.setenv("CRDS_PATH", str(tmp_path / "elsewhere"))
+    data = tmp_path / "data"
+    data.mkdir()
+    assert _reference_provider(None, data).cache_path() == (tmp_path / "elsewhere").resolve()  # none beside the data
+    shutil.copytree(cache, data / "crds")
+    assert _reference_provider(None, data).cache_path() == (data / "crds").resolve()
+    assert _reference_provider(str(cache), data).cache_path() == cache.resolve()  # --crds-cache wins

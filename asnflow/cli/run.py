@@ -47,7 +47,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--crds-cache",
         metavar="DIR",
-        help="a synced CRDS cache to take reference files from, offline (default: $CRDS_PATH)",
+        help="a synced CRDS cache to take reference files from, offline (default: a crds/ cache in DIR, "
+        "else $CRDS_PATH)",
     )
     parser.add_argument("--config", metavar="RULES_YAML", help="a rules.yaml whose calibration table to use")
     parser.set_defaults(handler=run)
@@ -85,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         scheduler=args.scheduler,
         options=options,
-        provider=_reference_provider(args.crds_cache),
+        provider=_reference_provider(args.crds_cache, data_dir),
         force=args.force,
         retries=args.retries,
         progress=not args.quiet,
@@ -119,14 +120,22 @@ def _parse_options(items: list[str]) -> dict[str, object]:
     return options
 
 
-def _reference_provider(crds_cache: str | None):
-    """Reference files from a CRDS cache used offline; modules that need none never ask."""
+def _reference_provider(crds_cache: str | None, data_dir):
+    """Reference files from a CRDS cache used offline; modules that need none never ask.
+
+    Without ``--crds-cache``, a cache in the data folder's ``crds/`` (what
+    ``asnflow demo`` and the parity harness write beside their data) comes
+    before ``$CRDS_PATH``.
+    """
     from pathlib import Path
 
     from asnflow.errors import InputError
 
     if crds_cache is not None and not Path(crds_cache).is_dir():
         raise InputError("the CRDS cache folder does not exist", path=crds_cache)
+    beside = Path(data_dir) / "crds"
+    if crds_cache is None and (beside / "config" / "jwst" / "server_config").is_file():
+        crds_cache = str(beside)
     try:
         from asnflow.calib.refs import CrdsRefs
     except ImportError:

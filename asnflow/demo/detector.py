@@ -72,6 +72,16 @@ class Layout:
             slow = x if self.slowaxis > 0 else FULL - 1 - x
         return slow, fast
 
+    def describe(self, meta) -> None:
+        """Write the SUBARRAY keywords (name, SUBSTRT/SUBSIZE, FASTAXIS/SLOWAXIS) into a model's meta."""
+        meta.subarray.name = self.subarray
+        meta.subarray.xstart = self.xstart
+        meta.subarray.ystart = self.ystart
+        meta.subarray.xsize = self.xsize
+        meta.subarray.ysize = self.ysize
+        meta.subarray.fastaxis = self.fastaxis
+        meta.subarray.slowaxis = self.slowaxis
+
     def reference_pixels(self) -> np.ndarray:
         y, x = self.full_frame_coordinates()
         low, high = REFERENCE_BORDER, FULL - REFERENCE_BORDER

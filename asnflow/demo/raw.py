@@ -118,10 +118,10 @@ class Program:
             30_000.0 / ramp_seconds,  # passes 25,000 DN late in the ramp
             38_000.0 / ramp_seconds,
         ]
-        extent = 0.32 * self.size * self.setup.optics.scale_x  # arcsec: inside the frame at any roll
+        extent = 0.36 * self.size * self.setup.optics.scale_x  # arcsec: a circle inside the frame
         faint = max(6, int(8 * (self.size / 64) ** 2))
         rng = np.random.default_rng(self.seed)
-        separation = 7.0 * self.setup.psf_sigma * self.setup.optics.scale_x
+        separation = 9.0 * self.setup.psf_sigma * self.setup.optics.scale_x
         return star_field(TARGET, extent, rng, peaks, min(faint, 400), separation)
 
     def count_rate(self, exposure: Exposure) -> np.ndarray:
@@ -196,13 +196,7 @@ def _set_meta(model, program: Program, exposure: Exposure) -> None:
     meta.observation.obs_id = f"V{program.program}{program.observation}{program.visit}P00000000021{exposure.activity}"
     meta.visit.type = "PRIME_TARGETED_FIXED"
     meta.visit.tsovisit = False
-    meta.subarray.name = layout.subarray
-    meta.subarray.xstart = layout.xstart
-    meta.subarray.ystart = layout.ystart
-    meta.subarray.xsize = layout.xsize
-    meta.subarray.ysize = layout.ysize
-    meta.subarray.fastaxis = layout.fastaxis
-    meta.subarray.slowaxis = layout.slowaxis
+    layout.describe(meta)
     exp = meta.exposure
     exp.type = setup.exp_type
     exp.readpatt = readout.pattern

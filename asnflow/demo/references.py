@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from asnflow.calib.crds_cache import CacheReference
-from asnflow.demo.detector import Detector, Readout, pixel_field
+from asnflow.demo.detector import Detector, Layout, Readout, pixel_field
 from asnflow.demo.instruments import Setup
 
 USEAFTER = "2014-01-01T00:00:00"
@@ -83,7 +83,7 @@ STEP_CLASSES = {
 }
 
 
-def _describe(model, setup: Setup, reftype: str, *, subarray: object | None = None) -> object:
+def _describe(model, setup: Setup, reftype: str, *, subarray: Layout | None = None) -> object:
     meta = model.meta
     meta.telescope = "JWST"
     meta.instrument.name = setup.instrument
@@ -98,14 +98,7 @@ def _describe(model, setup: Setup, reftype: str, *, subarray: object | None = No
     meta.useafter = USEAFTER
     meta.date = FILE_DATE
     if subarray is not None and "subarray" in _schema_meta(model):
-        layout = subarray
-        meta.subarray.name = layout.subarray
-        meta.subarray.xstart = layout.xstart
-        meta.subarray.ystart = layout.ystart
-        meta.subarray.xsize = layout.xsize
-        meta.subarray.ysize = layout.ysize
-        meta.subarray.fastaxis = layout.fastaxis
-        meta.subarray.slowaxis = layout.slowaxis
+        subarray.describe(meta)
     return model
 
 

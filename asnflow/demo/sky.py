@@ -199,7 +199,7 @@ def star_field(
     faint: int,
     separation_arcsec: float = 0.0,
 ) -> list[Star]:
-    """Stars of the given ``peaks`` near the target, plus ``faint`` random faint ones.
+    """Stars of the given ``peaks`` within ``radius_arcsec`` of the target, plus ``faint`` random faint ones.
 
     Stars are kept at least ``separation_arcsec`` apart (a crowded field is
     not the point), so fewer than asked may be placed when the field is full.
@@ -209,11 +209,11 @@ def star_field(
     cos_dec = math.cos(math.radians(target[1]))
     levels = list(peaks) + list(rng.uniform(3.0, 40.0, faint))
     for index, peak in enumerate(levels):
-        # bright stars spread over the inner field, faint ones anywhere
-        reach = radius_arcsec * (0.6 if index < len(peaks) else 0.95)
+        # bright stars (their wings reach far) keep twice as far apart as faint ones
+        apart = separation_arcsec * (2.0 if index < len(peaks) else 1.0)
         for _ in range(200):
-            east, north = rng.uniform(-reach, reach, 2)
-            if all(math.hypot(east - e, north - n) >= separation_arcsec for e, n in offsets):
+            east, north = rng.uniform(-radius_arcsec, radius_arcsec, 2)
+            if math.hypot(east, north) <= radius_arcsec and all(math.hypot(east - e, north - n) >= apart for e, n in offsets):
                 break
         else:
             continue
