@@ -25,6 +25,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="DIR",
         help="the data folder: mark external inputs missing from it, and colour nodes by the status its run log records",
     )
+    parser.add_argument(
+        "--group",
+        choices=("auto", "none", "observation", "asn_type"),
+        default="auto",
+        help=(
+            "pictures (png, svg): draw one box per observation and asn_type (level-3 products kept apart), "
+            "or one per asn_type; auto groups by observation when a column would hold more than 24 boxes"
+        ),
+    )
     parser.add_argument("--no-exposures", action="store_true", help="leave out the detector1 layer (raw exposures)")
     parser.add_argument("--config", metavar="RULES_YAML", help="a rules.yaml whose calibration table to use")
     parser.set_defaults(handler=run)
@@ -56,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
             missing=graph.missing_inputs(args.data),
             statuses={n: NodeStatus(s.status, s.reason) for n, s in logged.items() if n in graph},
         )
-    rendered = render(graph, args.format, view)
+    rendered = render(graph, args.format, view, grouping=args.group)
     if args.output:
         target = Path(args.output)
         if isinstance(rendered, bytes):

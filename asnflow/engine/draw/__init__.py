@@ -2,11 +2,13 @@
 
 Every renderer takes the graph plus a :class:`GraphView` (what is known beyond
 the graph: missing inputs in a data folder, node statuses from a run log) and
-returns text, or bytes for pictures.
+returns text, or bytes for pictures. Pictures (SVG, PNG) are drawn from a
+:class:`~asnflow.engine.draw.layout.Drawing`, which groups large graphs.
 """
 
 from __future__ import annotations
 
+from asnflow.engine.draw.layout import GROUPINGS
 from asnflow.engine.draw.style import GraphView
 
 TEXT_FORMATS = ("text", "json", "dot", "mermaid")
@@ -14,8 +16,8 @@ PICTURE_FORMATS = ("png", "svg")
 FORMATS = TEXT_FORMATS + PICTURE_FORMATS
 
 
-def render(graph, fmt: str, view: GraphView | None = None) -> str | bytes:
-    """Render ``graph`` in one of :data:`FORMATS`."""
+def render(graph, fmt: str, view: GraphView | None = None, grouping: str = "auto") -> str | bytes:
+    """Render ``graph`` in one of :data:`FORMATS` (``grouping``, one of :data:`GROUPINGS`, for pictures)."""
     view = view or GraphView()
     if fmt == "text":
         from asnflow.engine.draw.printer import render_text
@@ -34,10 +36,17 @@ def render(graph, fmt: str, view: GraphView | None = None) -> str | bytes:
 
         return render_mermaid(graph, view)
     if fmt in PICTURE_FORMATS:
-        from asnflow.engine.draw.picture import render_picture
+        from asnflow.engine.draw.layout import build_drawing
 
-        return render_picture(graph, fmt, view)
+        drawing = build_drawing(graph, view, grouping)
+        if fmt == "svg":
+            from asnflow.engine.draw.svg import render_svg
+
+            return render_svg(drawing)
+        from asnflow.engine.draw.picture import render_png
+
+        return render_png(drawing)
     raise ValueError(f"unknown graph format {fmt!r}; choose from {', '.join(FORMATS)}")
 
 
-__all__ = ["FORMATS", "PICTURE_FORMATS", "TEXT_FORMATS", "GraphView", "render"]
+__all__ = ["FORMATS", "GROUPINGS", "PICTURE_FORMATS", "TEXT_FORMATS", "GraphView", "render"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from asnflow.engine.draw.style import STATUS_COLOURS, GraphView, short_label, type_colour
+from asnflow.engine.draw.style import GraphView, short_label, status_colour, type_colour
 
 
 def _quote(text: str) -> str:
@@ -28,9 +28,9 @@ def render_dot(graph, view: GraphView) -> str:
             }
             status = view.statuses.get(node_id)
             if status is not None:
-                attrs["color"] = STATUS_COLOURS.get(status.status, "black")
+                attrs["color"] = status_colour(status.category)
                 attrs["penwidth"] = "3"
-                attrs["tooltip"] = f"{node_id}: {status.status}" + (f" ({status.reason})" if status.reason else "")
+                attrs["tooltip"] = f"{node_id}: {status.category}" + (f" ({status.reason})" if status.reason else "")
             rendered = ", ".join(
                 f"{k}={_quote(v) if k != 'label' else _quote_label(v)}" for k, v in attrs.items()
             )

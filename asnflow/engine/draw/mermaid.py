@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from asnflow.engine.draw.style import STATUS_COLOURS, GraphView, short_label, type_colour
+from asnflow.engine.draw.style import GraphView, short_label, status_colour, type_colour
 
 
 def _class_name(asn_type: str) -> str:
@@ -25,7 +25,7 @@ def render_mermaid(graph, view: GraphView) -> str:
     for node_id in order:
         status = view.statuses.get(node_id)
         if status is not None:
-            colour = STATUS_COLOURS.get(status.status, "#000000")
+            colour = status_colour(status.category)
             lines.append(f"  style {ids[node_id]} stroke:{colour},stroke-width:3px")
     for node_id in order:  # the full ids, for readers who need them
         lines.append(f"  %% {ids[node_id]} = {node_id}")

@@ -1,82 +1,89 @@
-"""A PNG or SVG picture drawn with matplotlib (the optional ``[plot]`` extra).
+"""A PNG of a :class:`~asnflow.engine.draw.layout.Drawing`, drawn with matplotlib (the ``[plot]`` extra).
 
-Generations run left to right; boxes are filled by asn_type and, when a run
-log is known, outlined by the node's last status.
+It has the SVG's geometry: one figure pixel per SVG pixel, the same boxes,
+links, labels and legend (a PNG has no hover text; the SVG does).
 """
 
 from __future__ import annotations
 
 import io
+import math
 
-from asnflow.engine.draw.style import STATUS_COLOURS, GraphView, short_label, type_colour
+from asnflow.engine.draw.geometry import (
+    BOX_HEIGHT,
+    BOX_WIDTH,
+    MARGIN,
+    SUBTITLE_CHARS,
+    TITLE_CHARS,
+    box_origin,
+    fit,
+    is_dark,
+    legend_layout,
+    picture_size,
+)
+from asnflow.engine.draw.layout import Drawing
+from asnflow.engine.draw.style import status_colour, type_colour
 from asnflow.errors import AsnflowError
 
-_COLUMN_WIDTH = 3.2  # inches per generation
-_ROW_HEIGHT = 0.4  # inches per node in the fullest generation
-_BOX_WIDTH = 0.8  # in generations
-_BOX_HEIGHT = 0.7  # in rows
+_DPI = 100
+_POINTS_PER_PIXEL = 72 / _DPI
 
 
-def render_picture(graph, fmt: str, view: GraphView) -> bytes:
+def render_png(drawing: Drawing) -> bytes:
     try:
         from matplotlib.figure import Figure  # no pyplot: no GUI backend, no global figure state
-        from matplotlib.lines import Line2D
-        from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Patch
+        from matplotlib.patches import FancyBboxPatch, PathPatch, Rectangle
+        from matplotlib.path import Path
     except ImportError:
         raise AsnflowError(
-            f"drawing a {fmt} picture needs matplotlib (pip install 'asnflow[plot]'); "
-            "--format dot, mermaid, json and text need nothing extra"
+            "drawing a png picture needs matplotlib (pip install 'asnflow[plot]'); "
+            "--format svg, dot, mermaid, json and text need nothing extra"
         ) from None
 
-    generations = graph.generations()
-    tallest = max((len(g) for g in generations), default=1)
-    positions: dict[str, tuple[float, float]] = {}
-    for x, group in enumerate(generations):
-        if x:  # place each node near its producers, so fewer arrows cross
-            group = sorted(group, key=lambda n: -_mean_height(graph.predecessors(n), positions))
-        for row, node_id in enumerate(group):
-            positions[node_id] = (float(x), (len(group) - 1) / 2.0 - row)
-
-    width = max(4.0, _COLUMN_WIDTH * len(generations))
-    height = max(2.5, _ROW_HEIGHT * tallest + 1.2)
-    figure = Figure(figsize=(width, height), layout="constrained")
-    axes = figure.add_subplot()
+    width, height = picture_size(drawing)
+    figure = Figure(figsize=(width / _DPI, height / _DPI), dpi=_DPI)
+    axes = figure.add_axes((0.0, 0.0, 1.0, 1.0))
     axes.set_axis_off()
-    order = graph.topological_order()
-    font_size = 7 if tallest < 40 else 5
-    for u in order:
-        for v in graph.successors(u):
-            (xu, yu), (xv, yv) = positions[u], positions[v]
-            axes.add_patch(FancyArrowPatch(
-                (xu + _BOX_WIDTH / 2, yu), (xv - _BOX_WIDTH / 2, yv), arrowstyle="-|>",
-                mutation_scale=7, linewidth=0.6, color="#777777", shrinkA=0, shrinkB=1,
-            ))
-    for node_id in order:
-        x, y = positions[node_id]
-        status = view.statuses.get(node_id)
-        axes.add_patch(FancyBboxPatch(
-            (x - _BOX_WIDTH / 2, y - _BOX_HEIGHT / 2), _BOX_WIDTH, _BOX_HEIGHT,
-            boxstyle="round,pad=0,rounding_size=0.05",
-            facecolor=type_colour(graph.node(node_id).asn_type),
-            edgecolor=STATUS_COLOURS.get(status.status, "black") if status else "#444444",
-            linewidth=2.5 if status else 0.6,
+    axes.set_xlim(0, width)
+    axes.set_ylim(height, 0)  # y down, as in the SVG
+
+    def text(x: float, y: float, label: str, size_px: float, **kwargs) -> None:
+        axes.text(x, y, label, fontsize=size_px * _POINTS_PER_PIXEL, family="DejaVu Sans", **kwargs)
+
+    text(MARGIN, MARGIN + 8, drawing.title, 14, weight="bold", va="baseline")
+    for x, y, label, colour, outline in legend_layout(drawing, width):
+        axes.add_patch(Rectangle(
+            (x, y - 10), 18, 12, facecolor="#ffffff" if outline else colour,
+            edgecolor=colour if outline else "#555555", linewidth=(3 if outline else 1) * _POINTS_PER_PIXEL,
         ))
-        axes.text(x, y, short_label(node_id), ha="center", va="center", fontsize=font_size)
-    half = tallest / 2.0
-    axes.set_xlim(-0.5, len(generations) - 0.5)
-    axes.set_ylim(-half, half)
+        text(x + 24, y, label, 11, va="baseline")
 
-    handles = [Patch(facecolor=type_colour(t), edgecolor="#444444", label=t)
-               for t in sorted({graph.node(n).asn_type for n in order})]
-    for status in sorted({s.status for s in view.statuses.values()}):
-        handles.append(Line2D([], [], color=STATUS_COLOURS.get(status, "black"), linewidth=3, label=status))
-    axes.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
-    axes.set_title(graph.summary().line(), fontsize=9)
+    boxes = {b.key: b for b in drawing.boxes}
+    for link in drawing.links:
+        (sx, sy), (tx, ty) = box_origin(boxes[link.source]), box_origin(boxes[link.target])
+        x1, y1, x2, y2 = sx + BOX_WIDTH, sy + BOX_HEIGHT / 2, tx, ty + BOX_HEIGHT / 2
+        bend = (x2 - x1) / 2
+        curve = Path([(x1, y1), (x1 + bend, y1), (x2 - bend, y2), (x2, y2)], [Path.MOVETO] + [Path.CURVE4] * 3)
+        line = 1.0 + min(3.0, math.log2(len(link.files))) if link.files else 1.0
+        axes.add_patch(PathPatch(curve, facecolor="none", edgecolor="#7f7f7f", alpha=0.45, linewidth=line * _POINTS_PER_PIXEL))
+
+    for box in drawing.boxes:
+        x, y = box_origin(box)
+        fill = type_colour(box.asn_type)
+        axes.add_patch(FancyBboxPatch(
+            (x, y), BOX_WIDTH, BOX_HEIGHT, boxstyle="round,pad=0,rounding_size=6", facecolor=fill,
+            edgecolor=status_colour(box.status) if box.status else "#555555",
+            linewidth=(3 if box.status else 1) * _POINTS_PER_PIXEL,
+        ))
+        colour = "#ffffff" if is_dark(fill) else "#222222"
+        centre = x + BOX_WIDTH / 2
+        if box.subtitle:
+            text(centre, y + 16, fit(box.title, TITLE_CHARS), 12, weight="bold", ha="center", va="baseline", color=colour)
+            text(centre, y + 31, fit(box.subtitle, SUBTITLE_CHARS), 11, ha="center", va="baseline", color=colour)
+        else:
+            text(centre, y + 24, fit(box.title, TITLE_CHARS), 12, weight="bold", ha="center", va="baseline", color=colour)
+
     buffer = io.BytesIO()
-    figure.savefig(buffer, format=fmt)
+    # no "Software" entry: the same graph always gives the same bytes
+    figure.savefig(buffer, format="png", metadata={"Software": None})
     return buffer.getvalue()
-
-
-def _mean_height(node_ids: list[str], positions: dict[str, tuple[float, float]]) -> float:
-    heights = [positions[n][1] for n in node_ids if n in positions]
-    return sum(heights) / len(heights) if heights else 0.0

@@ -22,12 +22,23 @@ TYPE_COLOURS: Mapping[str, str] = {
     "wfs-image3": "#cab2d6",
 }
 FALLBACK_COLOUR = "#ffff99"
-# Outline colour per run status (from the run log).
+# Outline colour per status as shown: the run log's "skipped" splits into
+# "up to date" (nothing to do) and "upstream failed" (could not run), which
+# mean opposite things and so never share a colour.
+SUCCEEDED = "succeeded"
+UP_TO_DATE = "up to date"
+UPSTREAM_FAILED = "upstream failed"
+FAILED = "failed"
+SKIPPED = "skipped"
 STATUS_COLOURS: Mapping[str, str] = {
-    "succeeded": "#1a9641",
-    "skipped": "#878787",
-    "failed": "#d7191c",
+    SUCCEEDED: "#1a9641",
+    UP_TO_DATE: "#2b83ba",
+    UPSTREAM_FAILED: "#e66101",
+    FAILED: "#d7191c",
+    SKIPPED: "#878787",
 }
+# Worst first: a group of nodes is outlined by its worst member.
+STATUS_ORDER = (FAILED, UPSTREAM_FAILED, SKIPPED, SUCCEEDED, UP_TO_DATE)
 
 _ASN_PREFIX = re.compile(r"^jw\d{5}-(?P<candidate>[a-z]\d{3,4})_")
 
@@ -48,10 +59,28 @@ def short_label(node_id: str) -> str:
     return label
 
 
+def status_category(status: str, reason: str = "") -> str:
+    """How a logged (status, reason) is shown: see :data:`STATUS_COLOURS`."""
+    if status == SKIPPED:
+        if reason.startswith("upstream") and reason.endswith("failed"):
+            return UPSTREAM_FAILED
+        if reason.startswith(UP_TO_DATE):
+            return UP_TO_DATE
+    return status
+
+
+def status_colour(category: str) -> str:
+    return STATUS_COLOURS.get(category, "#000000")
+
+
 @dataclass(frozen=True)
 class NodeStatus:
     status: str
     reason: str = ""
+
+    @property
+    def category(self) -> str:
+        return status_category(self.status, self.reason)
 
 
 @dataclass(frozen=True)
