@@ -23,6 +23,7 @@ from asnflow.demo import program, run_demo
 REPO = Path(__file__).resolve().parent.parent
 JWST_ASSOCIATIONS = Path(__file__).parent / "data" / "demo" / "jwst_associations"
 RUN_LOG = "asnflow-run.jsonl"  # appended by every run; timestamps differ by design
+REPORT = "asnflow-report.html"  # shows the last run's statuses, so it differs by design too
 NODES = 14  # 6 detector1, 6 image2, 2 image3
 JUMP_DET, OUTLIER, DNU = 4, 16, 1
 
@@ -38,7 +39,7 @@ def contents(folder: Path) -> dict[str, bytes]:
     return {
         str(path.relative_to(folder)): path.read_bytes()
         for path in sorted(folder.rglob("*"))
-        if path.is_file() and path.name != RUN_LOG
+        if path.is_file() and path.name not in (RUN_LOG, REPORT)
     }
 
 
@@ -75,6 +76,18 @@ def test_the_demo_runs_every_node_and_reports_where_the_products_are(reference):
         assert path.read_bytes().startswith(b"\x89PNG")
     assert not leftovers(folder)
     assert len([n for n in files if n.endswith("_uncal.fits")]) == 6
+
+
+def test_the_demo_writes_its_report_and_prints_the_path(reference):
+    folder, result, report, _ = reference
+    assert result.report == folder / REPORT
+    assert f"report: {result.report}" in report.splitlines()
+    text = result.report.read_text(encoding="utf-8")
+    assert text.count('<a class="mono" href="#asn-') == len(result.associations)
+    assert text.count('<tr><td class="mono">detector1:') == 6  # the run table: every node has a status
+    assert "Every exposure of the pool is in an association." in text
+    if result.pictures:  # with matplotlib: one preview per mosaic, inline
+        assert text.count('src="data:image/png;base64,') == 2
 
 
 def test_the_demo_associations_are_the_ones_jwst_makes_from_its_pool(reference):

@@ -18,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "generate its associations, draw the dependency graph, and run detector1, image2 and image3 "
             "on two workers. Run it again on the same DIR to resume: up-to-date nodes are skipped with "
             "their reason. With matplotlib installed it also writes the graph picture and a PNG preview "
-            "of each _i2d mosaic. Exit status: 0 all done, 1 some node failed, 2 bad input."
+            "of each _i2d mosaic. It ends by writing DIR/asnflow-report.html (see 'asnflow report') and printing its path. Exit status: 0 all done, 1 some node failed, 2 bad input."
         ),
     )
     parser.add_argument(

@@ -11,8 +11,9 @@ Steps, all in one flat data folder:
 4. run it with the dispatcher on two workers, references from the CRDS cache
    used offline; nodes whose outputs are up to date are skipped with the
    reason, so a second run — or a run after a kill — resumes;
-5. print the summary and where the products are, and write a PNG preview of
-   each ``_i2d`` mosaic (with matplotlib).
+5. print the summary and where the products are, write a PNG preview of
+   each ``_i2d`` mosaic (with matplotlib) and the HTML report
+   (``asnflow-report.html``), and print its path.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class DemoResult:
     summary: RunSummary
     products: tuple[Path, ...]  # the level-3 products (_i2d, _cat.ecsv, _segm)
     pictures: tuple[Path, ...]  # graph picture and previews (empty without matplotlib)
+    report: Path | None = None  # the HTML report
 
     @property
     def exit_status(self) -> int:
@@ -114,6 +116,7 @@ def run_demo(
     from asnflow.demo.preview import matplotlib_available, render_preview
     from asnflow.engine.draw import render
     from asnflow.engine.graph import build_graph
+    from asnflow.report import REPORT_NAME, write_report
 
     out = out if out is not None else sys.stdout
     if executor not in EXECUTORS:
@@ -173,6 +176,8 @@ def run_demo(
             _write_if_changed(preview, render_preview(path, catalog if catalog.is_file() else None))
             drawn.append(preview)
 
+    report = write_report(folder, folder / REPORT_NAME, pools=[inputs.pool], previews=draw)
+
     say()
     say(f"{summary.line()} in {time.monotonic() - started:.1f} s; run log {summary.log_path}")
     say(f"products in {folder}:")
@@ -182,7 +187,8 @@ def run_demo(
         say("pictures: " + ", ".join(p.name for p in drawn))
     elif pictures:
         say("pictures: none (pip install 'asnflow[plot]' for the graph picture and mosaic previews)")
-    return DemoResult(folder, tuple(association_paths), summary, tuple(products), tuple(drawn))
+    say(f"report: {report}")
+    return DemoResult(folder, tuple(association_paths), summary, tuple(products), tuple(drawn), report)
 
 
 def _run(graph, folder: Path, executor: str, workers: int, provider, quiet: bool) -> RunSummary:

@@ -11,8 +11,8 @@ COLUMN_PITCH = 320
 ROW_PITCH = 52
 MARGIN = 16
 HEADER = 64  # title and legend
-TITLE_CHARS = 30  # what fits in a box at the title's size
-SUBTITLE_CHARS = 34
+TITLE_CHARS = 27  # what fits in a box at the title's size (bold)
+SUBTITLE_CHARS = 33
 
 
 def box_origin(box: Box) -> tuple[float, float]:
@@ -39,7 +39,7 @@ def legend_layout(drawing: Drawing, width: int) -> list[tuple[float, float, str,
     placed = []
     x, y = float(MARGIN), float(MARGIN + 28)
     for label, colour, outline in legend_entries(drawing):
-        step = 26 + 6.5 * len(label)
+        step = 36 + 7.0 * len(label)
         if x + step > width - MARGIN and x > MARGIN:
             x, y = float(MARGIN), y + 18
         placed.append((x, y, label, colour, outline))

@@ -188,7 +188,10 @@ def _box(graph, view: GraphView, key: str, nodes: Sequence[str]) -> Box:
             details += [f"reads {', '.join(graph.inputs(nodes[0]))}", f"writes {', '.join(graph.outputs(nodes[0]))}"]
         if statuses:
             details.append(f"{statuses[0].category}" + (f": {statuses[0].reason}" if statuses[0].reason else ""))
-        return Box(key, tuple(nodes), first.asn_type, short_label(nodes[0]), subtitle, tuple(details), worst)
+        title = short_label(nodes[0])
+        if first.association is None and "_" in title:  # an exposure: jwPPPPPOOOVVV over GGSAA_EEEEE_DETECTOR
+            title, subtitle = title.split("_", 1)
+        return Box(key, tuple(nodes), first.asn_type, title, subtitle, tuple(details), worst)
     label = key.split(":", 1)[0] if not key.startswith("type:") else ""
     title = f"{label} {first.asn_type} \u00d7{len(nodes)}".strip()
     subtitle = ", ".join(f"{count} {category}" for category, count in sorted(categories.items()))
