@@ -119,7 +119,7 @@ def _associations(facts: ReportFacts) -> str:
     body = "".join(_association_row(row) for row in facts.associations)
     return (
         '<section id="associations"><h2>Associations</h2>'
-        '<div class="controls"><input id="asn-filter" type="search" placeholder="filter: any words (name, rule, product, status)" '
+        '<div class="controls"><input id="asn-filter" type="search" placeholder="filter: name, rule, product, status" '
         'aria-label="filter associations">'
         f'<select id="asn-type" aria-label="asn_type">{options}</select><span id="asn-count" class="shown"></span></div>'
         '<table id="asn-table" class="sortable" data-filter-text="asn-filter" data-filter-select="asn-type" '

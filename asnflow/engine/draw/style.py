@@ -32,7 +32,7 @@ FAILED = "failed"
 SKIPPED = "skipped"
 STATUS_COLOURS: Mapping[str, str] = {
     SUCCEEDED: "#1a9641",
-    UP_TO_DATE: "#2b83ba",
+    UP_TO_DATE: "#762a83",
     UPSTREAM_FAILED: "#e66101",
     FAILED: "#d7191c",
     SKIPPED: "#878787",
