@@ -25,6 +25,13 @@ def picture_size(drawing: Drawing) -> tuple[int, int]:
     return max(width, 640), int(height)
 
 
+def box_lines(box: Box) -> list[tuple[str, float, str]]:
+    """("title" or "subtitle", baseline below the box's top, text fitted to the box) for each line of a box."""
+    if not box.subtitle:
+        return [("title", 24.0, fit(box.title, TITLE_CHARS))]
+    return [("title", 16.0, fit(box.title, TITLE_CHARS)), ("subtitle", 31.0, fit(box.subtitle, SUBTITLE_CHARS))]
+
+
 def legend_entries(drawing: Drawing) -> list[tuple[str, str, bool]]:
     """(label, colour, is a status outline) for each asn_type fill and each status shown."""
     entries = [(asn_type, type_colour(asn_type), False) for asn_type in sorted({b.asn_type for b in drawing.boxes})]

@@ -13,10 +13,8 @@ from asnflow.engine.draw.geometry import (
     BOX_HEIGHT,
     BOX_WIDTH,
     MARGIN,
-    SUBTITLE_CHARS,
-    TITLE_CHARS,
+    box_lines,
     box_origin,
-    fit,
     is_dark,
     legend_layout,
     picture_size,
@@ -77,11 +75,10 @@ def render_png(drawing: Drawing) -> bytes:
         ))
         colour = "#ffffff" if is_dark(fill) else "#222222"
         centre = x + BOX_WIDTH / 2
-        if box.subtitle:
-            text(centre, y + 16, fit(box.title, TITLE_CHARS), 12, weight="bold", ha="center", va="baseline", color=colour)
-            text(centre, y + 31, fit(box.subtitle, SUBTITLE_CHARS), 11, ha="center", va="baseline", color=colour)
-        else:
-            text(centre, y + 24, fit(box.title, TITLE_CHARS), 12, weight="bold", ha="center", va="baseline", color=colour)
+        for kind, baseline, line in box_lines(box):
+            weight = "bold" if kind == "title" else "normal"
+            text(centre, y + baseline, line, 12 if kind == "title" else 11, weight=weight, ha="center", va="baseline",
+                 color=colour)
 
     buffer = io.BytesIO()
     # no "Software" entry: the same graph always gives the same bytes

@@ -14,10 +14,8 @@ from asnflow.engine.draw.geometry import (
     BOX_HEIGHT,
     BOX_WIDTH,
     MARGIN,
-    SUBTITLE_CHARS,
-    TITLE_CHARS,
+    box_lines,
     box_origin,
-    fit,
     is_dark,
     legend_layout,
     picture_size,
@@ -105,11 +103,8 @@ def _box(box: Box) -> str:
         f'stroke="{stroke}" stroke-width="{stroke_width}"/>',
     ]
     centre = x + BOX_WIDTH / 2
-    if box.subtitle:
-        parts.append(_text("title" + text_class, centre, y + 16, fit(box.title, TITLE_CHARS)))
-        parts.append(_text("subtitle" + text_class, centre, y + 31, fit(box.subtitle, SUBTITLE_CHARS)))
-    else:
-        parts.append(_text("title" + text_class, centre, y + 24, fit(box.title, TITLE_CHARS)))
+    for kind, baseline, line in box_lines(box):
+        parts.append(_text(kind + text_class, centre, y + baseline, line))
     parts.append("</g>")
     return "".join(parts)
 
