@@ -206,6 +206,7 @@ def test_the_readme_command_runs_the_demo(tmp_path):
     assert len(list(folder.glob("*_i2d.fits"))) == 2
     assert f"{NODES} succeeded" in done.stdout
     assert len(done.stdout.splitlines()) == 1, done.stdout  # --quiet: the closing line only
+    assert done.stdout.rstrip().endswith(f"; report {folder.resolve() / REPORT}")
 
 
 def test_bad_demo_folders_are_refused_in_one_line(tmp_path):

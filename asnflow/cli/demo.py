@@ -45,5 +45,6 @@ def run(args: argparse.Namespace) -> int:
         pictures=not args.no_pictures,
     )
     if args.quiet:  # only how it went, and where to look
-        print(f"{result.summary.line()}; run log {result.summary.log_path}")
+        report = f"; report {result.report}" if result.report else ""
+        print(f"{result.summary.line()}; run log {result.summary.log_path}{report}")
     return result.exit_status
