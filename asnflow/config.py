@@ -34,10 +34,9 @@ def load_config(path: str | Path | None = None) -> Config:
     import yaml  # deferred: only the commands that need the config pay for it
 
     config_path = Path(path) if path is not None else default_config_path()
-    try:
-        text = config_path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise RuleError(f"cannot read configuration: {exc.strerror}", path=str(config_path)) from None
+    from asnflow.fsread import CONFIG_LIMIT, read_text
+
+    text = read_text(config_path, "configuration file", error=RuleError, limit=CONFIG_LIMIT)
     try:
         data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:

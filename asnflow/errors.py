@@ -62,6 +62,10 @@ class PoolError(InputError):
     """An association pool cannot be read."""
 
 
+class OutputError(InputError):
+    """An output path given to asnflow cannot be written (a folder in the way, a link, read-only, disk full...)."""
+
+
 class RuleError(AsnflowError):
     """A rule file or rules.yaml is wrong."""
 

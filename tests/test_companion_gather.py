@@ -113,8 +113,8 @@ def test_paths_in_members_become_bare_names_and_group_ids_stay(tmp_path):
     elsewhere.mkdir()
     (asn_folder / "sub" / "a_cal.fits").write_text("a")
     (elsewhere / "b_cal.fits").write_text("b")
-    absolute = str(elsewhere / "b_cal.fits")
-    members = ["sub/a_cal.fits::g1", f"{absolute}::g2"]
+    (asn_folder / "sub" / "b_cal.fits").write_text("b")
+    members = ["sub/a_cal.fits::g1", "sub/b_cal.fits::g2"]
     assert main(["from-list", "-o", str(asn_folder / "m_asn.json"), "--product-name", "m", *members]) == 0
 
     result = gather(asn_folder / "m_asn.json", tmp_path / "dst")
@@ -125,6 +125,20 @@ def test_paths_in_members_become_bare_names_and_group_ids_stay(tmp_path):
     ]
     assert (tmp_path / "dst" / "a_cal.fits").read_text() == "a"
     assert (tmp_path / "dst" / "b_cal.fits").read_text() == "b"
+
+
+@pytest.mark.parametrize("outside", ["absolute", "../elsewhere/b_cal.fits"])
+def test_members_outside_the_source_folder_are_refused(tmp_path, outside):
+    asn_folder = tmp_path / "asn"
+    asn_folder.mkdir()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "b_cal.fits").write_text("b")
+    member = str(elsewhere / "b_cal.fits") if outside == "absolute" else outside
+    assert main(["from-list", "-o", str(asn_folder / "m_asn.json"), "--product-name", "m", member]) == 0
+    with pytest.raises(InputError, match="expname .*(an absolute path|climbs out)"):
+        gather(asn_folder / "m_asn.json", tmp_path / "dst")
+    assert not (tmp_path / "dst").exists()
 
 
 def test_source_folder_option(compat_dir, tmp_path):

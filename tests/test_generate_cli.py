@@ -109,7 +109,7 @@ def _bad_cell(position: int, value: str) -> bytes:
 
 
 REFUSALS = {
-    "missing file": Refusal({}, ("nosuch.csv", "-p", "out"), "nosuch.csv", "no such pool file"),
+    "missing file": Refusal({}, ("nosuch.csv", "-p", "out"), "nosuch.csv", "pool file not found"),
     "a folder": Refusal({}, ("apool", "-p", "out"), "apool", "is a folder", folders=("apool",)),
     "empty file": _pool_refusal(b"", "", "empty"),
     "blank lines only": _pool_refusal(b"\n  \n\n", "", "empty"),
@@ -269,24 +269,27 @@ def _two_candidates(new_id: str) -> bytes:
     return ("\n".join(lines[:5] + moved) + "\n").encode("utf-8")
 
 
+# Each bad name is refused where it enters (LOCATION: the pool cell, the option, the rule file).
 ESCAPES = {
-    "candidate id ../../x": ({"pool.csv": _corpus_pool_with("('o001'", "('../../x'")}, ()),
-    "candidate id ../../../../x beside o001": ({"pool.csv": _two_candidates("../../../../x")}, ()),
-    "candidate id with a slash": ({"pool.csv": _corpus_pool_with("('o001'", "('o001/x'")}, ()),
-    "candidate id ..": ({"pool.csv": _corpus_pool_with("('o001'", "('..'")}, ()),
-    "candidate type with a path": ({"pool.csv": _corpus_pool_with("'observation'", "'../../obs'")}, ()),
-    "version id with a path": ({"pool.csv": _corpus_pool_with()}, ("--version-id", "../../../v")),
+    "candidate id ../../x": ({"pool.csv": _corpus_pool_with("('o001'", "('../../x'")}, (), r"pool\.csv:\d+:\d+"),
+    "candidate id ../../../../x beside o001": ({"pool.csv": _two_candidates("../../../../x")}, (),
+                                               r"pool\.csv:\d+:\d+"),
+    "candidate id with a slash": ({"pool.csv": _corpus_pool_with("('o001'", "('o001/x'")}, (), r"pool\.csv:\d+:\d+"),
+    "candidate id ..": ({"pool.csv": _corpus_pool_with("('o001'", "('..'")}, (), r"pool\.csv:\d+:\d+"),
+    "candidate type with a path": ({"pool.csv": _corpus_pool_with("'observation'", "'../../obs'")}, (), None),
+    "version id with a path": ({"pool.csv": _corpus_pool_with()}, ("--version-id", "../../../v"), "asnflow"),
     "asn_type with a path": (
         {"pool.csv": _corpus_pool_with(),
          "evil.rules": b'rule Asn_Evil "x" {\n    level 3\n    asn_type "../../../evil"\n'
                        b'    pin program = program\n}\n'},
         ("-r", "evil.rules", "--ignore-default"),
+        r"evil\.rules:3:\d+",
     ),
 }
 
 
-@pytest.mark.parametrize(("files", "extra"), ESCAPES.values(), ids=ESCAPES.keys())
-def test_no_file_lands_outside_the_output_folder(files, extra, cli, tmp_path):
+@pytest.mark.parametrize(("files", "extra", "location"), ESCAPES.values(), ids=ESCAPES.keys())
+def test_no_file_lands_outside_the_output_folder(files, extra, location, cli, tmp_path):
     work = tmp_path / "a" / "b" / "c" / "d"  # deep enough that any ../ stays inside tmp_path
     work.mkdir(parents=True)
     for name, content in files.items():
@@ -307,7 +310,7 @@ def test_no_file_lands_outside_the_output_folder(files, extra, cli, tmp_path):
                 name = Path(path).name
                 assert name.startswith("jw") and name.endswith("_asn.json") and "/" not in name, path
     else:
-        assert_one_line_refusal(proc, "asnflow", "not a plain file name")
+        assert_one_line_refusal(proc, location, "not a plain file name")
         assert new == []
 
 

@@ -161,7 +161,7 @@ def test_header_only_pool_has_no_rows(tmp_path):
 
 def test_missing_file(tmp_path):
     error = refusal(tmp_path / "nope.csv")
-    assert "no such" in error.message
+    assert "not found" in error.message
 
 
 def test_directory(tmp_path):

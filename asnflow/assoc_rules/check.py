@@ -25,6 +25,7 @@ from asnflow.assoc_rules import ast
 from asnflow.assoc_rules.parse import parse_file
 from asnflow.engine.exposure import VOCABULARY_LISTS, VOCABULARY_TABLES
 from asnflow.errors import AsnflowError, RuleError
+from asnflow.pathnames import name_problem
 
 log = logging.getLogger("asnflow.rules")
 
@@ -486,6 +487,12 @@ class _Checker:
         if "asn_type" not in settings:
             self.report(ERROR, "missing-asn-type", f"rule {rule.name} does not say its asn_type", rule.pos,
                         "add e.g. `asn_type image3`", text=rule.name)
+        elif name_problem(settings["asn_type"].values[0]):
+            asn_type = settings["asn_type"].values[0]
+            self.report(ERROR, "bad-asn-type", f"asn_type {asn_type!r} is not a plain file name: it "
+                        f"{name_problem(asn_type)}", settings["asn_type"].pos,
+                        "asn_type is part of association file names; use letters, digits and - _ . + only",
+                        text=asn_type)
         elif registered and self.calibration is not None:
             asn_type = settings["asn_type"].values[0]
             # jwst's Asn_Lv3ACQ_Reprocess has asn_type None: it only re-queues exposures, never writes one.

@@ -23,6 +23,7 @@ from asnflow.engine.exposure import VOCABULARY_LISTS, VOCABULARY_TABLES, Vocabul
 from asnflow.engine.match import AttrTest, CheckTest, Group, Node, ReportUnmatched, SetTest
 from asnflow.engine.queue import CATEGORY_NAMES
 from asnflow.errors import RuleError
+from asnflow.pathnames import check_name
 
 LEVELS = ("2b", "3")
 DEFAULTS = {
@@ -482,6 +483,11 @@ class _Compiler:
         asn_type_setting = self._setting_values(rule, "asn_type")
         if asn_type_setting is None:
             raise _error(f"rule {rule.name} does not say its asn_type", rule.pos, "add e.g. `asn_type image3`")
+        asn_type_pos = asn_type_setting[1]
+        # asn_type is part of every association file name the rule writes.
+        check_name(asn_type_setting[0][0], "asn_type", path=asn_type_pos.path if asn_type_pos else None,
+                   line=(asn_type_pos.line or None) if asn_type_pos else None,
+                   column=(asn_type_pos.column or None) if asn_type_pos else None, error=RuleError)
         defaults = DEFAULTS[level]
 
         policy_name = (self._setting_values(rule, "exposure_types") or ((defaults["exposure_types"],), None))

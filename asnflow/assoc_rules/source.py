@@ -8,15 +8,10 @@ from asnflow.errors import RuleError
 
 
 def read_rule_bytes(path: str | Path) -> bytes:
+    from asnflow.fsread import RULE_FILE_LIMIT, read_bytes
+
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise RuleError("rule file not found", path=str(path)) from None
-    except IsADirectoryError:
-        raise RuleError("is a folder, not a rule file", path=str(path)) from None
-    except OSError as exc:
-        raise RuleError(f"cannot read rule file: {exc.strerror}", path=str(path)) from None
+    raw = read_bytes(path, "rule file", error=RuleError, limit=RULE_FILE_LIMIT)
     if b"\0" in raw:
         raise RuleError("binary data (NUL bytes) in a rule file", path=str(path))
     return raw

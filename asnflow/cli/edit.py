@@ -56,29 +56,35 @@ def run(args: argparse.Namespace) -> int:
     from asnflow.companion.members import check_exptype, check_group_id, parse_member
     from asnflow.engine import asnfile
     from asnflow.errors import InputError
+    from asnflow.fsutil import check_output_file, locked_file
 
-    asn = asnfile.load(args.association)
     if args.operation == "add":
         if args.ignore_suffix:
             raise InputError("--ignore-suffix only applies to remove")
         exptype = check_exptype(args.exptype)
         group_id = check_group_id(args.group_id) if args.group_id is not None else None
         members = [parse_member(text, exptype=exptype, group_id=group_id) for text in args.files]
-        result = add_members(asn, members)
-    else:
-        if args.group_id is not None or args.exptype != "science":
-            raise InputError("-t/--exptype and -g/--group-id only apply to add")
-        result = remove_members(asn, args.files, ignore_suffix=args.ignore_suffix)
-
+    elif args.group_id is not None or args.exptype != "science":
+        raise InputError("-t/--exptype and -g/--group-id only apply to add")
     output = Path(args.output) if args.output else Path(args.association)
-    fmt = asnfile.detect_format(args.association)
-    if output.suffix.lower() in asnfile.YAML_SUFFIXES:
-        fmt = "yaml"
-    elif output.suffix.lower() == ".json":
-        fmt = "json"
+    check_output_file(output, option="-o" if args.output else None)
+
+    # Read, edit and write under a lock on the file: concurrent edits of one
+    # association queue up instead of losing each other's changes.
+    with locked_file(args.association):
+        asn = asnfile.load(args.association)
+        if args.operation == "add":
+            result = add_members(asn, members)
+        else:
+            result = remove_members(asn, args.files, ignore_suffix=args.ignore_suffix)
+        fmt = asnfile.detect_format(args.association)
+        if output.suffix.lower() in asnfile.YAML_SUFFIXES:
+            fmt = "yaml"
+        elif output.suffix.lower() == ".json":
+            fmt = "json"
+        asnfile.write_file(result.association, output, fmt, option="-o" if args.output else None)
     for warning in result.warnings:
         print(f"asnflow: warning: {warning}", file=sys.stderr)
-    asnfile.write_file(result.association, output, fmt)
     members = sum(len(product["members"]) for product in result.association["products"])
     print(f"wrote {output} ({len(result.association['products'])} product(s), {members} member(s))")
     return 0

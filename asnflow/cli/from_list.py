@@ -84,13 +84,19 @@ def run(args: argparse.Namespace) -> int:
     from asnflow.companion.members import check_exptype, check_group_id, parse_member
     from asnflow.engine import asnfile
 
+    from asnflow.fsutil import check_output_file
+    from asnflow.pathnames import check_name
+
+    check_output_file(args.output, option="-o")
+    if args.product_name is not None:
+        check_name(args.product_name, "value", option="--product-name")
     exptype = check_exptype(args.exptype)
     group_id = check_group_id(args.group_id) if args.group_id is not None else None
     members = [parse_member(text, exptype=exptype, group_id=group_id) for text in args.files]
     if args.product_name is not None and rule_level(args.rule) == 2:
         print("asnflow: warning: --product-name is not used at level 2 (one product per file)", file=sys.stderr)
     asn = from_list(members, rule=args.rule, product_name=args.product_name, acid=args.acid)
-    path = asnfile.write_file(asn, args.output, args.format)
+    path = asnfile.write_file(asn, args.output, args.format, option="-o")
     count = sum(len(product["members"]) for product in asn["products"])
     print(f"wrote {path} ({len(asn['products'])} product(s), {count} member(s))")
     return 0

@@ -9,8 +9,9 @@ DESCRIPTION = """\
 Copy an association's member files and the association itself into DIR (like
 jwst's asn_gather, with plain file copies instead of rsync). Members are
 looked up relative to the association file's folder (or -s SOURCE_FOLDER);
-absolute paths are used as they are. In the copied association every
-expname is the bare file name, and every other key (group_id, ...) is kept.
+absolute member paths and paths climbing out with '..' are refused. In the
+copied association every expname is the bare file name, and every other key
+(group_id, ...) is kept.
 
 Members whose files are missing stop the gather with one error listing them
 and nothing copied, unless --allow-missing. A file already in DIR with the

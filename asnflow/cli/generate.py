@@ -72,18 +72,22 @@ def run(args: argparse.Namespace) -> int:
     import logging
     from pathlib import Path
 
-    from asnflow.engine.asnfile import file_names
+    from asnflow.engine.asnfile import file_names, write_folders
     from asnflow.engine.generate import Options
     from asnflow.engine.needed_columns import pool_warning
     from asnflow.engine.pool import read_pool
-    from asnflow.engine.session import generate_documents, rule_set, write_documents
+    from asnflow.engine.session import generate_documents, rule_set
     from asnflow.errors import AsnflowError
+    from asnflow.fsutil import check_output_file, check_output_folder
     from asnflow.progress import ProgressBar
 
     level = logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     if args.ignore_default and not args.rules:
         raise AsnflowError("--ignore-default leaves no rules", hint="give rule files with -r")
+    _check_names(args)
+    if args.orphans:
+        check_output_file(args.orphans, option="--orphans")
 
     rules = rule_set(args.rules, args.ignore_default, strict=args.strict)
     options = Options(
@@ -105,9 +109,15 @@ def run(args: argparse.Namespace) -> int:
         if repeated:
             raise AsnflowError(f"two pools would write into the same folder {output / repeated[0]}",
                                hint="give pools with different file names")
+    folders = [output / Path(pool.name).name.split(".")[0] if several else output for pool in pools]
+    if not args.dry_run:
+        for folder in folders:
+            check_output_folder(folder, option="-p")
     orphans: list = []
-    for pool in pools:
-        folder = output / Path(pool.name).name.split(".")[0] if several else output
+    outcomes = []
+    # Every pool is generated before anything is written: a pool that fails
+    # leaves every output folder as it was.
+    for pool, folder in zip(pools, folders):
         if not len(pool):
             print(f"{pool.name}: the pool has a header and no rows: no associations, nothing written",
                   file=sys.stderr)
@@ -130,11 +140,16 @@ def run(args: argparse.Namespace) -> int:
                                + (f" (nor did {len(idle) - 1} more of the -r rules)" if len(idle) > 1 else ""),
                                path=first.path, line=first.source.pos.line,
                                hint=f"see `asnflow explain {pool.name} EXPOSURE --rule {first.name}`")
-        if args.dry_run:
+        outcomes.append((pool, folder, outcome, idle))
+    if args.dry_run:
+        for _pool, folder, outcome, _idle in outcomes:
             for name in file_names(outcome.documents, args.format):
                 print(folder / name)
-        else:
-            outcome.written = write_documents(outcome.documents, folder, args.format)
+    else:
+        written = write_folders([(outcome.documents, folder) for _, folder, outcome, _ in outcomes], args.format)
+        for (_pool, _folder, outcome, _idle), paths in zip(outcomes, written):
+            outcome.written = paths
+    for pool, folder, outcome, idle in outcomes:
         for cid in outcome.missing_ids:
             print(f"{pool.name}: warning: candidate {cid} is not in the pool", file=sys.stderr)
         if not args.quiet:
@@ -153,7 +168,7 @@ def run(args: argparse.Namespace) -> int:
     if args.orphans:
         from asnflow.engine.orphans import write_orphans
 
-        write_orphans(args.orphans, orphans)
+        write_orphans(args.orphans, orphans, option="--orphans")
         if not args.quiet:
             print(f"{len(orphans)} orphaned exposures listed in {args.orphans}", file=sys.stderr)
     return 0
@@ -168,6 +183,16 @@ def _idle_user_rules(rules, user_files: list[str], documents) -> list:
     given = {Path(path).resolve() for path in user_files}
     made = {document.rule for document in documents}
     return [rule for rule in rules.rules if Path(rule.path).resolve() in given and rule.name not in made]
+
+
+def _check_names(args: argparse.Namespace) -> None:
+    """Values from the command line that become part of file names."""
+    from asnflow.pathnames import check_name
+
+    if isinstance(args.version_id, str):
+        check_name(args.version_id, "value", option="--version-id")
+    for candidate_id in args.ids or ():
+        check_name(candidate_id, "candidate id", option="-i")
 
 
 def _summarise_warnings(pool_name: str, warnings: list[str], shown: int = 3) -> None:

@@ -41,20 +41,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import sys
-    from pathlib import Path
 
     from asnflow.config import load_config
-    from asnflow.engine.dispatch import read_run_log
+    from asnflow.engine.dispatch import check_data_folder, read_run_log
     from asnflow.engine.draw import PICTURE_FORMATS, GraphView, render
     from asnflow.engine.draw.style import NodeStatus
     from asnflow.engine.graph import build_graph
     from asnflow.errors import InputError
-    from asnflow.fsutil import atomic_write_text, staged_folder
+    from asnflow.fsutil import atomic_write, check_output_file
 
     if args.format in PICTURE_FORMATS and not args.output:
         raise InputError(f"--format {args.format} draws a picture: name the file with -o FILE")
-    if args.data is not None and not Path(args.data).is_dir():
-        raise InputError("the data folder does not exist", path=args.data)
+    if args.output:
+        check_output_file(args.output, option="-o")
+    if args.data is not None:
+        check_data_folder(args.data)
     calibration = load_config(args.config).calibration
     graph = build_graph(args.paths, calibration=calibration, exposures=not args.no_exposures, data_dir=args.data)
     view = GraphView()
@@ -67,12 +68,7 @@ def run(args: argparse.Namespace) -> int:
         )
     rendered = render(graph, args.format, view, grouping=args.group)
     if args.output:
-        target = Path(args.output)
-        if isinstance(rendered, bytes):
-            with staged_folder(target.parent if str(target.parent) else ".") as staging:
-                (staging / target.name).write_bytes(rendered)
-        else:
-            atomic_write_text(target, rendered)
+        atomic_write(args.output, rendered, option="-o")
     else:
         sys.stdout.write(rendered)
     return 0

@@ -108,25 +108,22 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_doc(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from asnflow.assoc_rules.doc import catalogue
-    from asnflow.errors import InputError
-    from asnflow.fsutil import atomic_write_text
+    from asnflow.fsread import read_text
+    from asnflow.fsutil import atomic_write_text, check_output_file
 
+    if args.output:
+        check_output_file(args.output, option="-o")
     rules, config = _load(args)
     text = catalogue(rules, config)
     if args.check:
-        try:
-            current = Path(args.check).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise InputError(f"cannot read: {exc.strerror}", path=args.check) from None
+        current = read_text(args.check, "rule catalogue")
         if current != text:
             print(f"{args.check} is not current; write it with `asnflow rules doc -o {args.check}`", file=sys.stderr)
             return 1
         return 0
     if args.output:
-        atomic_write_text(args.output, text)
+        atomic_write_text(args.output, text, option="-o")
     else:
         sys.stdout.write(text)
     return 0

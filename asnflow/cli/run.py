@@ -58,13 +58,12 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from asnflow.config import load_config
-    from asnflow.engine.dispatch import FAILED, plan_run, run_graph
+    from asnflow.engine.dispatch import FAILED, check_data_folder, plan_run, run_graph
     from asnflow.engine.graph import build_graph, describe_missing
-    from asnflow.errors import GraphError, InputError
+    from asnflow.errors import GraphError
 
     data_dir = Path(args.data)
-    if not data_dir.is_dir():
-        raise InputError("the data folder does not exist", path=str(data_dir))
+    check_data_folder(data_dir)
     options = _parse_options(args.option)
     calibration = load_config(args.config).calibration
     graph = build_graph(args.paths, calibration=calibration, exposures=not args.no_exposures, data_dir=data_dir)

@@ -19,6 +19,7 @@ from pathlib import PurePath
 from asnflow import __version__
 from asnflow.companion.members import MemberSpec, parse_member
 from asnflow.errors import InputError
+from asnflow.pathnames import check_name, check_relative_path
 
 LEVEL3_BASE = "DMS_Level3_Base"
 LEVEL2_BASE = "DMSLevel2bBase"
@@ -73,6 +74,8 @@ def from_list(
     level = rule_level(rule)
     if level == 3 and not product_name:
         raise InputError("a level-3 association needs a product name", hint="give --product-name NAME")
+    if level == 3:
+        check_name(product_name, "product name")  # calibration names its outputs after it
     specs = [_as_spec(member) for member in members]
     if not specs:
         raise InputError("no files given to build an association from")
@@ -109,7 +112,9 @@ def from_list(
         # One product per file, named after that file. (jwst names a product
         # without a science member "undefined"; its own name says more.)
         asn["products"] = [
-            {"name": level2_product_name(spec.expname), "members": [spec.as_member()]} for spec in specs
+            {"name": check_relative_path(level2_product_name(spec.expname), "product name made from a member"),
+             "members": [spec.as_member()]}
+            for spec in specs
         ]
     return asn
 

@@ -1,8 +1,9 @@
 """Copy an association and its member files into one folder (jwst's asn_gather).
 
 Member paths are resolved against the association file's folder (or a given
-source folder); absolute paths are used as they are. In the copy every
-expname is the bare file name, so the gathered folder is self-contained.
+source folder); an absolute path, or one climbing out with ``..``, is
+refused. In the copy every expname is the bare file name, so the gathered
+folder is self-contained.
 Everything (members and the association) is staged and moved into place
 together: if any member is missing nothing is copied, unless the caller
 allows it.
@@ -19,6 +20,7 @@ from pathlib import Path, PurePath
 
 from asnflow.errors import InputError
 from asnflow.fsutil import staged_folder
+from asnflow.pathnames import check_relative_path
 
 _SHOWN_MISSING = 10
 
@@ -56,9 +58,8 @@ def select_members(
 
 
 def member_source(expname: str, source_folder: Path) -> Path:
-    """Where a member file is: an absolute expname as is, else under ``source_folder``."""
-    path = Path(expname)
-    return path if path.is_absolute() else source_folder / path
+    """Where a member file is: under ``source_folder`` (the expname is checked to stay inside)."""
+    return source_folder / expname
 
 
 def gather(
@@ -93,8 +94,10 @@ def gather(
         )
 
     sources: dict[str, Path] = {}
-    for product in selected["products"]:
-        for member in product["members"]:
+    for p, product in enumerate(selected["products"]):
+        for m, member in enumerate(product["members"]):
+            # Members are gathered from inside the source folder only.
+            check_relative_path(member["expname"], f"products[{p}].members[{m}].expname", path=str(association))
             path = member_source(member["expname"], source)
             name = PurePath(member["expname"]).name
             earlier = sources.setdefault(name, path)
@@ -105,7 +108,11 @@ def gather(
                 )
             member["expname"] = name
 
-    missing = tuple(path for path in sources.values() if not path.is_file())
+    for path in sources.values():
+        if path.exists() and not path.is_file():
+            raise InputError(f"the member {path} is {_kind(path)}, not a file; nothing was copied",
+                             path=str(association))
+    missing = tuple(path for path in sources.values() if not path.exists())
     if missing and not allow_missing:
         shown = ", ".join(str(path) for path in missing[:_SHOWN_MISSING])
         more = f" and {len(missing) - _SHOWN_MISSING} more" if len(missing) > _SHOWN_MISSING else ""
@@ -138,6 +145,12 @@ def gather(
         up_to_date=tuple(up_to_date),
         missing=missing,
     )
+
+
+def _kind(path: Path) -> str:
+    from asnflow.fsread import kind_of
+
+    return kind_of(path.stat().st_mode)
 
 
 def _same_file(source: Path, target: Path) -> bool:

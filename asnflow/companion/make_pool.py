@@ -113,9 +113,10 @@ def read_primary_header(path: str | os.PathLike[str]):
     """The primary header of a FITS file, or one clear error naming the file."""
     from astropy.io import fits
 
+    from asnflow.fsread import check_regular
+
     where = os.fspath(path)
-    if Path(where).is_dir():
-        raise InputError("expected a FITS file, found a folder", path=where)
+    check_regular(where, "file")
     try:
         with fits.open(where, memmap=False, lazy_load_hdus=True) as hdus:
             return hdus[0].header.copy()
@@ -202,7 +203,4 @@ def write_pool(table: PoolTable, path: str | os.PathLike[str]) -> Path:
     """Write the pool through an atomic rename (a failed run leaves nothing behind)."""
     from asnflow.fsutil import atomic_write_text
 
-    target = Path(path)
-    if target.is_dir():
-        raise InputError("the pool path is a folder", path=str(target))
-    return atomic_write_text(target, table.to_text())
+    return atomic_write_text(Path(path), table.to_text(), option="-o")

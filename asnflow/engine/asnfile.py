@@ -22,7 +22,8 @@ from typing import Any
 import yaml
 
 from asnflow.errors import AsnflowError, AssociationFileError
-from asnflow.fsutil import check_file_name, staged_folder
+from asnflow.fsutil import staged_folders
+from asnflow.pathnames import NAME_MAX, check_name
 
 FORMATS = ("json", "yaml")
 EXTENSIONS = {"json": ".json", "yaml": ".yaml"}
@@ -317,17 +318,10 @@ def loads(text: str, *, source: str | None = None) -> dict:
 
 def load(path: str | os.PathLike[str]) -> dict:
     """Read an association file (JSON or YAML), validated, as a plain dict."""
+    from asnflow.fsread import ASSOCIATION_LIMIT, read_text
+
     source = os.fspath(path)
-    try:
-        text = Path(source).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise AssociationFileError("association file not found", path=source) from None
-    except IsADirectoryError:
-        raise AssociationFileError("expected an association file, found a folder", path=source) from None
-    except UnicodeDecodeError:
-        raise AssociationFileError("not an association file (not UTF-8 text)", path=source) from None
-    except OSError as exc:
-        raise AssociationFileError(f"cannot read association file: {exc.strerror}", path=source) from None
+    text = read_text(source, "association file", error=AssociationFileError, limit=ASSOCIATION_LIMIT)
     return loads(text, source=source)
 
 
@@ -387,7 +381,7 @@ def file_names(asns: Iterable[Mapping], fmt: str = "json") -> list[str]:
             stem = default_file_stem(asn, counters[key])
         stem = str(stem)
         name = stem if stem.endswith(extension) else stem + extension
-        names.append(check_file_name(name))
+        names.append(check_name(name, "association file name", limit=NAME_MAX))
     seen: set[str] = set()
     for name in names:
         if name in seen:
@@ -403,39 +397,54 @@ def write(asns: Iterable[Mapping], folder: str | os.PathLike[str], fmt: str = "j
     ``jw{program}-{asn_id}_{asn_type}_{n:05d}_asn`` with ``n`` counting per
     (asn_id, asn_type) in the order given. Returns the written paths.
     """
-    asns = list(asns)
-    names = file_names(asns, fmt)
-    payloads = []
-    for asn, name in zip(asns, names, strict=True):
-        validate(asn, source=name)
-        payloads.append(dumps(asn, fmt).encode("utf-8"))
-    destination = Path(folder)
+    return write_folders([(asns, folder)], fmt)[0]
+
+
+def write_folders(batches: Iterable[tuple[Iterable[Mapping], str | os.PathLike[str]]],
+                  fmt: str = "json") -> list[list[Path]]:
+    """:func:`write` for several folders at once: every file of every folder, or none.
+
+    All associations are validated and every destination checked before
+    any folder is changed.
+    """
+    prepared = []
+    for asns, folder in batches:
+        asns = list(asns)
+        names = file_names(asns, fmt)
+        payloads = []
+        for asn, name in zip(asns, names, strict=True):
+            validate(asn, source=name)
+            payloads.append(dumps(asn, fmt).encode("utf-8"))
+        prepared.append((Path(folder), names, payloads))
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    with staged_folder(destination) as staging:
-        for name, payload in zip(names, payloads, strict=True):
-            # os-level writes: on large outputs Python file objects cost more than the disk
-            handle = os.open(staging / name, flags, 0o666)
-            try:
-                view = memoryview(payload)
-                while view:
-                    view = view[os.write(handle, view):]
-            finally:
-                os.close(handle)
-    return [destination / name for name in names]
+    with staged_folders([destination for destination, _, _ in prepared]) as stagings:
+        for staging, (_, names, payloads) in zip(stagings, prepared, strict=True):
+            for name, payload in zip(names, payloads, strict=True):
+                # os-level writes: on large outputs Python file objects cost more than the disk
+                handle = os.open(staging / name, flags, 0o666)
+                try:
+                    view = memoryview(payload)
+                    while view:
+                        view = view[os.write(handle, view):]
+                finally:
+                    os.close(handle)
+    return [[destination / name for name in names] for destination, names, _ in prepared]
 
 
-def write_file(asn: Mapping, path: str | os.PathLike[str], fmt: str | None = None) -> Path:
+def write_file(asn: Mapping, path: str | os.PathLike[str], fmt: str | None = None, *,
+               option: str | None = None) -> Path:
     """Validate and write one association to ``path`` through an atomic rename.
 
     The format is ``fmt``, or taken from the extension (.yaml/.yml: YAML, else JSON).
+    ``option`` names the command-line option that gave ``path``, for messages.
     """
-    from asnflow.fsutil import atomic_write_text
+    from asnflow.fsutil import atomic_write
 
     path = Path(path)
     if fmt is None:
         fmt = "yaml" if path.suffix.lower() in YAML_SUFFIXES else "json"
     validate(asn, source=str(path))
-    return atomic_write_text(path, dumps(asn, fmt))
+    return atomic_write(path, dumps(asn, fmt), option=option)
 
 
 def detect_format(path: str | os.PathLike[str]) -> str:
@@ -443,9 +452,11 @@ def detect_format(path: str | os.PathLike[str]) -> str:
     path = Path(path)
     if path.suffix.lower() in YAML_SUFFIXES:
         return "yaml"
+    from asnflow.fsread import open_regular
+
     try:
-        with open(path, encoding="utf-8") as handle:
+        with os.fdopen(open_regular(path, "association file"), encoding="utf-8", errors="replace") as handle:
             head = handle.read(4096).removeprefix("\ufeff").lstrip()
-    except OSError:
+    except (OSError, AsnflowError):
         return "json"
     return "json" if not head or head[0] in "{[" else "yaml"

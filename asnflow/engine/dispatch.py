@@ -23,6 +23,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import sys
 import threading
 import time
@@ -38,6 +39,7 @@ from asnflow.calib.base import PLACEHOLDER, Node, RunContext, module_for
 from asnflow.engine.graph import DependencyGraph, describe_missing
 from asnflow.engine.scheduler import DEFAULT_TIMEOUT
 from asnflow.errors import AsnflowError, DispatchError, GraphError
+from asnflow.fsread import kind_of
 
 SUCCEEDED = "succeeded"
 SKIPPED = "skipped"
@@ -238,6 +240,9 @@ def execute_node(task: NodeTask) -> NodeResult:
         module = module_for(node.asn_type, task.calibration)
         module.run(node, RunContext(task.data_dir, workdir, task.provider, dict(task.options)))
         produced = _collect_outputs(task.outputs, workdir)
+        for file_name in produced:
+            if os.path.islink(task.data_dir / file_name):
+                raise DispatchError(f"output {file_name} in the data folder is a symbolic link; not replacing it")
         for file_name in produced:  # same file system: each move is an atomic rename
             os.replace(workdir / file_name, task.data_dir / file_name)
         return NodeResult(node.node_id, SUCCEEDED, f"{len(produced)} outputs", time.monotonic() - start, 1)
@@ -406,10 +411,10 @@ def run_graph(
     """
     if retries < 0:
         raise DispatchError(f"--retries must be 0 or more, not {retries}")
+    check_data_folder(data_dir)
     data_dir = Path(data_dir).resolve()
-    if not data_dir.is_dir():
-        raise DispatchError("the data folder does not exist", path=str(data_dir))
     with _exclusive(data_dir):
+        _refuse_planted_links(data_dir)
         plan = plan_run(graph, data_dir, force=force)
         if plan.missing:
             raise GraphError(describe_missing(plan.missing), path=str(data_dir))
@@ -449,6 +454,35 @@ def run_graph(
             shutil.rmtree(scratch_root, ignore_errors=True)
     order = {n: i for i, n in enumerate(graph.topological_order())}
     return RunSummary(run_id, tuple(sorted(results.values(), key=lambda r: order[r.node_id])), data_dir / RUN_LOG)
+
+
+def check_data_folder(data_dir: str | os.PathLike[str], option: str = "--data") -> None:
+    """Refuse a data folder that does not exist or is not a folder, saying which."""
+    where = os.fspath(data_dir)
+    try:
+        mode = os.stat(where).st_mode
+    except FileNotFoundError:
+        raise DispatchError("the data folder does not exist", path=where) from None
+    except OSError as exc:
+        raise DispatchError(f"cannot use the data folder: {exc.strerror}", path=where) from None
+    if not stat.S_ISDIR(mode):
+        raise DispatchError(f"{option} names {kind_of(mode)}, not a folder", path=where)
+
+
+def _refuse_planted_links(data_dir: Path) -> None:
+    """The run log and the scratch folder are asnflow's own: never follow a link planted in their place."""
+    for name, kind in ((RUN_LOG, stat.S_ISREG), (SCRATCH_DIR, stat.S_ISDIR)):
+        try:
+            mode = os.lstat(data_dir / name).st_mode
+        except FileNotFoundError:
+            continue
+        if stat.S_ISLNK(mode):
+            raise DispatchError(f"{name} in the data folder is a symbolic link; asnflow does not write through links",
+                                path=str(data_dir), hint=f"remove the link {data_dir / name}")
+        if not kind(mode):
+            raise DispatchError(f"{name} in the data folder is {kind_of(mode)}; asnflow keeps its "
+                                f"{'run log' if name == RUN_LOG else 'scratch work'} there",
+                                path=str(data_dir), hint=f"move {data_dir / name} away")
 
 
 def _located(node: Node, data_dir: Path) -> Node:
@@ -573,7 +607,9 @@ class RunLog:
         if result.detail:
             record["traceback"] = result.detail
         if self._handle is None:
-            self._handle = open(self.path, "a", encoding="utf-8")
+            # O_NOFOLLOW: a link planted in the log's place is refused, not appended through.
+            flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+            self._handle = os.fdopen(os.open(self.path, flags, 0o666), "a", encoding="utf-8")
         # One write per line, flushed: a killed run loses at most the line being written.
         self._handle.write(json.dumps(record) + "\n")
         self._handle.flush()
@@ -600,8 +636,12 @@ def read_run_log(data_dir: str | os.PathLike[str]) -> dict[str, LoggedStatus]:
     path = Path(data_dir) / RUN_LOG
     statuses: dict[str, LoggedStatus] = {}
     try:
-        handle = open(path, encoding="utf-8")
-    except FileNotFoundError:
+        handle = os.fdopen(os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | os.O_NONBLOCK),
+                           encoding="utf-8", errors="replace")
+    except OSError:  # none yet, or not asnflow's (a link, a FIFO): no statuses to show
+        return statuses
+    if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+        handle.close()
         return statuses
     with handle:
         for line in handle:

@@ -15,6 +15,7 @@ be in the data folder.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,8 @@ from asnflow.calib.base import (
     module_for,
 )
 from asnflow.errors import AssociationFileError, GraphError, InputError
+from asnflow.fsread import kind_of
+from asnflow.pathnames import NAME_MAX, SUFFIX_ROOM, check_name
 
 ASSOCIATION = "association"
 EXPOSURE = "exposure"
@@ -98,14 +101,14 @@ def load_association(path: str | os.PathLike[str]) -> LoadedAssociation:
 
     path = Path(path)
     data = asnfile.load(path)
+    # Everything lives in one flat data folder, and the calibration modules
+    # name their outputs after the products: a path in either would escape it.
     for p, product in enumerate(data.get("products") or []):
+        check_name(product.get("name"), f"products[{p}].name", path=str(path), error=AssociationFileError,
+                   limit=NAME_MAX - SUFFIX_ROOM)
         for m, member in enumerate(product.get("members") or []):
-            expname = str(member.get("expname", ""))
-            if "/" in expname or os.sep in expname or expname in ("", ".", ".."):
-                # Everything lives in one flat data folder; a path here would escape it.
-                raise AssociationFileError(
-                    f"products[{p}].members[{m}] expname {expname!r} is not a plain file name", path=str(path)
-                )
+            check_name(member.get("expname"), f"products[{p}].members[{m}].expname", path=str(path),
+                       error=AssociationFileError, limit=NAME_MAX)
     return LoadedAssociation(path, data)
 
 
@@ -227,8 +230,19 @@ class DependencyGraph:
         missing: dict[str, tuple[str, ...]] = {}
         for file_name, readers in sorted(self._external.items()):
             wanted_by = tuple(r for r in readers if only is None or r in only)
-            if wanted_by and not (data_dir / file_name).exists():
+            if not wanted_by:
+                continue
+            try:
+                mode = (data_dir / file_name).stat().st_mode
+            except FileNotFoundError:
                 missing[file_name] = wanted_by
+                continue
+            except OSError as exc:
+                raise GraphError(f"cannot look at input {file_name}: {exc.strerror}", path=str(data_dir)) from None
+            if not stat.S_ISREG(mode):
+                # A FIFO would block the module that reads it; a folder is not "missing" either.
+                raise GraphError(f"input {file_name} (needed by {wanted_by[0]}) is {kind_of(mode)}, not a file",
+                                 path=str(data_dir))
         return missing
 
     def module(self, node_id: str) -> CalibrationModule:

@@ -129,9 +129,10 @@ def format_orphans(orphans: Iterable[Orphan], fmt: str = "tsv") -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_orphans(path: str | Path, orphans: Iterable[Orphan]) -> Path:
+def write_orphans(path: str | Path, orphans: Iterable[Orphan], *, option: str | None = None) -> Path:
     """Write the orphan list atomically: JSON for a .json path, tab-separated text otherwise."""
     from asnflow.fsutil import atomic_write_text
 
     path = Path(path)
-    return atomic_write_text(path, format_orphans(orphans, "json" if path.suffix.lower() == ".json" else "tsv"))
+    text = format_orphans(orphans, "json" if path.suffix.lower() == ".json" else "tsv")
+    return atomic_write_text(path, text, option=option)

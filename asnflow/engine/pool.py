@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import ast
 import csv
-import gzip
 import os
 import re
-import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from asnflow.errors import PoolError
+from asnflow.pathnames import check_name, check_relative_path
 
 NULL = "null"
 
@@ -30,13 +29,14 @@ NULL = "null"
 REQUIRED_COLUMNS = ("filename", "program", "exp_type", "asn_candidate")
 
 _QUOTE = '"'
-_GZIP_MAGIC = b"\x1f\x8b"
 # Physical line breaks, the ones an editor shows (universal newlines).
 _PHYSICAL_BREAK = re.compile(r"\r\n|\r|\n")
 _PHYSICAL_BREAK_BYTES = re.compile(rb"\r\n|\r|\n")
 # Characters str.splitlines() also breaks on, which astropy (and so jwst)
 # honours as line ends; lines are still numbered by physical breaks.
 _OTHER_BREAK_CHARS = "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+_BREAK_NAMES = {"\x0b": "a vertical tab (\\x0b)", "\x0c": "a form feed (\\x0c)", "\x85": "a next-line character (U+0085)",
+                "\u2028": "a line separator (U+2028)", "\u2029": "a paragraph separator (U+2029)"}
 # The usual ASN_CANDIDATE spelling, parsed without ast: [('o001', 'observation'), ...].
 # Blanks are only those Python's tokenizer skips, so this accepts nothing
 # that ast.literal_eval would refuse.
@@ -44,6 +44,10 @@ _PAIR = r"\([ \t]*'([^'\\]*)'[ \t]*,[ \t]*'([^'\\]*)'[ \t]*,?[ \t]*\)"
 _PAIR_LIST = re.compile(rf"\[[ \t]*(?:{_PAIR}[ \t]*,[ \t]*)*(?:{_PAIR}[ \t]*)?\]")
 _PAIR_ITEM = re.compile(_PAIR)
 _SHOWN_CHARS = 60
+# FILENAME values that need no closer look (cells are lower-cased by now).
+_PLAIN_FILENAME = re.compile(r"[a-z0-9_+-][a-z0-9_.+-]{0,190}")
+# PROGRAM goes into every association file name; real ones have five digits.
+_PROGRAM_DIGITS = 32
 
 
 @dataclass(frozen=True, repr=False)
@@ -181,28 +185,9 @@ def _check_delimiter(delimiter: str, where: str) -> None:
 
 
 def _read_bytes(path: Path, where: str) -> bytes:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise PoolError("no such pool file", path=where) from None
-    except IsADirectoryError:
-        raise PoolError("is a folder, not a pool file", path=where) from None
-    except PermissionError:
-        raise PoolError("cannot read the pool file: permission denied", path=where) from None
-    except OSError as exc:
-        if path.is_dir():
-            raise PoolError("is a folder, not a pool file", path=where) from None
-        raise PoolError(f"cannot read the pool file: {exc.strerror or exc}", path=where) from None
-    if data.startswith(_GZIP_MAGIC):
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise PoolError(
-                f"looks gzip-compressed but the stream is corrupt ({exc})",
-                path=where,
-                hint="check the download, or decompress it yourself to see what is wrong",
-            ) from None
-    return data
+    from asnflow.fsread import POOL_LIMIT, read_bytes
+
+    return read_bytes(path, "pool file", error=PoolError, limit=POOL_LIMIT, gunzip=True)
 
 
 def _decode(data: bytes, where: str) -> str:
@@ -286,6 +271,7 @@ class _TableReader:
         self.delimiter = delimiter
         self.where = where
         self.keep_blanks = keep_blanks
+        self.text = text
         # Whole-text lower-casing equals per-cell lower-casing for ASCII;
         # beyond ASCII str.lower() looks at neighbours (final sigma), so cells
         # are then lowered one by one, as jwst's converter does.
@@ -439,6 +425,18 @@ class _TableReader:
             )
         return tuple(cells)
 
+    def _hidden_break(self, number: int) -> str | None:
+        """A hint when line ``number`` holds a character read as a line break that editors do not show."""
+        if not any(char in self.text for char in _OTHER_BREAK_CHARS):
+            return None
+        physical = _PHYSICAL_BREAK.split(self.text)
+        line = physical[number - 1] if 0 < number <= len(physical) else ""
+        found = next((char for char in line if char in _OTHER_BREAK_CHARS), None)
+        if found is None:
+            return None
+        return (f"the line holds {_BREAK_NAMES.get(found, repr(found))}, which is read as a line break "
+                "(as jwst reads it); remove it")
+
     def _check_row(self, cells: list[str], number: int) -> None:
         if len(cells) != len(self.columns):
             raise _ShapeError(
@@ -448,7 +446,7 @@ class _TableReader:
                 line=number,
                 # the first cell too many, or where the first missing one would be
                 column=min(len(cells), len(self.columns)) + 1,
-                hint=(
+                hint=self._hidden_break(number) or (
                     f'a {self.delimiter!r} inside a value must be quoted, like "a{self.delimiter}b"'
                     if len(cells) > len(self.columns)
                     else "every row needs a value, or NULL, in every column"
@@ -462,15 +460,19 @@ class _TableReader:
                 line=number,
                 column=self.filename_at + 1,
             )
+        if not _PLAIN_FILENAME.fullmatch(filename):
+            # Member names become file paths: nothing absolute, nothing climbing out with "..".
+            check_relative_path(filename, "FILENAME", path=self.where, line=number, column=self.filename_at + 1,
+                                error=PoolError)
         # jwst's test pools repeat the header as data rows (with FILENAME
         # "set acid" and a bare candidate number); jwst reads them as rows
         # that match no rule, and so do we.
         program = cells[self.program_at]
         echo = program == "program" and cells[self.exp_type_at] == "exp_type"
         if program not in self.good_programs and not echo:
-            if not (program.isascii() and program.isdigit() and program.strip("0")):
+            if not (program.isascii() and program.isdigit() and program.strip("0")) or len(program) > _PROGRAM_DIGITS:
                 raise PoolError(
-                    f"PROGRAM {_shown(program)} is not a positive integer",
+                    f"PROGRAM {_shown(program)} is not a positive integer of at most {_PROGRAM_DIGITS} digits",
                     path=self.where,
                     line=number,
                     column=self.program_at + 1,
@@ -483,7 +485,8 @@ class _TableReader:
         try:
             if candidates in _NO_CANDIDATES:  # only parse_candidates's leniency, not valid input
                 raise _bad_candidates(candidates)
-            parse_candidates(candidates)
+            for candidate_id, _type in parse_candidates(candidates):
+                check_name(candidate_id, "candidate id", error=PoolError)  # part of association file names
         except PoolError as exc:
             raise PoolError(
                 exc.message, path=self.where, line=number, column=self.candidate_at + 1, hint=exc.hint

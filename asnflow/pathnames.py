@@ -1,0 +1,117 @@
+"""Names that become part of a file path: one check for all of them.
+
+Product names, member file names, candidate ids, program ids, version ids
+and asn_type values all end up in the name of a file asnflow (or a
+calibration module) writes. Each is checked here, once, where it enters --
+the pool, a rule file, an association file or the command line -- so the
+message can say where the bad value came from, and nothing downstream ever
+joins a path that could leave its folder.
+"""
+
+from __future__ import annotations
+
+import re
+
+from asnflow.errors import AsnflowError, InputError
+
+# The longest file name common file systems take (NAME_MAX, in bytes).
+NAME_MAX = 255
+# Room left for what is added to a name before it becomes a file name
+# (``_asn.json``, ``_segm.fits``, a version stamp...).
+SUFFIX_ROOM = 64
+_SHOWN_CHARS = 40
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def name_problem(value: object, *, limit: int = NAME_MAX - SUFFIX_ROOM) -> str | None:
+    """Why ``value`` cannot be one component of a path, or None if it can."""
+    if not isinstance(value, str):
+        return "is not text"
+    if not value:
+        return "is empty"
+    if value in (".", ".."):
+        return "is a reference to a folder"
+    if "/" in value or "\\" in value:
+        return "holds a folder separator"
+    if _CONTROL.search(value):
+        return "holds a control or line-break character"
+    size = len(value.encode("utf-8", "surrogatepass"))
+    if size > limit:
+        return f"is too long for a file name ({size} bytes; at most {limit})"
+    return None
+
+
+def relative_path_problem(value: object) -> str | None:
+    """Why ``value`` cannot be a path inside a folder (``sub/x.fits`` can), or None."""
+    if not isinstance(value, str):
+        return "is not text"
+    if not value:
+        return "is empty"
+    if value.startswith(("/", "\\")) or (len(value) > 1 and value[1] == ":"):
+        return "is an absolute path"
+    parts = value.replace("\\", "/").split("/")
+    if ".." in parts:
+        return "climbs out of its folder with '..'"
+    for part in parts:
+        if part and part != ".":
+            problem = name_problem(part, limit=NAME_MAX)
+            if problem:
+                return problem
+    return None
+
+
+def shown(value: object) -> str:
+    """A value quoted for a message, cut short if long."""
+    text = repr(value)
+    return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 3] + "..."
+
+
+def check_name(
+    value: object,
+    what: str,
+    *,
+    path: str | None = None,
+    line: int | None = None,
+    column: int | None = None,
+    option: str | None = None,
+    error: type[AsnflowError] = InputError,
+    limit: int = NAME_MAX - SUFFIX_ROOM,
+) -> str:
+    """Return ``value`` if it can be one component of a file name; else raise ``error``.
+
+    ``what`` names the value (``"product name"``, ``"FILENAME"``); ``path``,
+    ``line`` and ``column`` say where it was read, ``option`` the command-line
+    option that gave it.
+    """
+    problem = name_problem(value, limit=limit)
+    if problem is None:
+        return value  # type: ignore[return-value]
+    raise _refusal(value, what, "is not a plain file name", problem, path, line, column, option, error)
+
+
+def check_relative_path(
+    value: object,
+    what: str,
+    *,
+    path: str | None = None,
+    line: int | None = None,
+    column: int | None = None,
+    option: str | None = None,
+    error: type[AsnflowError] = InputError,
+) -> str:
+    """Return ``value`` if it is a path that stays inside its folder; else raise ``error``."""
+    problem = relative_path_problem(value)
+    if problem is None:
+        return value  # type: ignore[return-value]
+    raise _refusal(value, what, "is not a path inside its folder", problem, path, line, column, option, error)
+
+
+def _refusal(value, what, verdict, problem, path, line, column, option, error) -> AsnflowError:
+    subject = f"{option} {what}" if option else what
+    return error(
+        f"{subject} {shown(value)} {verdict}: it {problem}",
+        path=path,
+        line=line,
+        column=column,
+        hint="use letters, digits and - _ . + only",
+    )
