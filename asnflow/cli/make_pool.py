@@ -56,6 +56,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from asnflow.companion.make_pool import make_pool, parse_candidate_option, write_pool
+    from asnflow.fsutil import check_output_file
+
+    check_output_file(args.output, option="-o")
 
     candidates = [pair for text in args.asn_candidate for pair in parse_candidate_option(text)]
     table = make_pool(

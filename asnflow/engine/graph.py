@@ -88,7 +88,7 @@ def association_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
                 raise InputError("no association files (*_asn.json, *_asn.yaml) in this folder", path=str(path))
             for file in inside:
                 found.setdefault(file.resolve(), file)
-        elif path.is_file():
+        elif os.path.lexists(path):  # a file, or something the reader will name (a FIFO, a device...)
             found.setdefault(path.resolve(), path)
         else:
             raise InputError("no such file or folder", path=str(path))
