@@ -44,6 +44,10 @@ def generate(
     from asnflow.engine.pool import Pool, read_pool
     from asnflow.engine.session import generate_documents, rule_set
 
+    from asnflow.pathnames import check_name
+
+    if isinstance(version_id, str):
+        check_name(version_id, "version_id")
     if not isinstance(pool, Pool):
         pool = read_pool(pool, delimiter=delimiter)
     ids = tuple(ids) if ids is not None else None
