@@ -29,6 +29,7 @@ import os
 import shutil
 import stat
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +45,7 @@ except ImportError:  # not POSIX: no advisory locks; debris is then left alone
 STAGING_PREFIX = ".asnflow-staging-"
 TEMP_PREFIX = ".asnflow-tmp-"
 _STAGED_ALL = ".asnflow-staged-all"  # marker: every file of the staging folder is in it
+_SETTLING_SECONDS = 10
 
 _REASONS = {
     errno.ENOSPC: "no space left on the device",
@@ -286,8 +288,17 @@ def _lock(descriptor: int) -> None:
 
 
 def _abandoned(path: str) -> bool:
-    """True if nobody holds the lock of a staging folder or temporary file (its run was killed)."""
+    """True if nobody holds the lock of a staging folder or temporary file (its run was killed).
+
+    Something changed in the last few seconds is left alone: another run may
+    have just created it and not yet taken its lock.
+    """
     if fcntl is None:
+        return False
+    try:
+        if time.time() - os.lstat(path).st_mtime < _SETTLING_SECONDS:
+            return False
+    except OSError:
         return False
     try:
         descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | os.O_NONBLOCK)
@@ -362,7 +373,8 @@ def staged_folders(destinations: Sequence[str | os.PathLike[str]]) -> Iterator[l
             yield [staging.path for staging in stagings]  # type: ignore[misc]
         except OSError as exc:  # the caller's writes into the staging folders
             raise os_error(exc, "cannot write the output", _shown_path(exc, stagings)) from None
-        plans = [_planned_moves(staging.path, staging.destination) for staging in stagings]  # type: ignore[arg-type]
+        plans = [_planned_moves(staging.path, staging.destination, fresh=bool(staging.created))  # type: ignore[arg-type]
+                 for staging in stagings]
         for staging, plan in zip(stagings, plans):
             # From here on the staged files are the run's decision: a run killed
             # while moving them is completed by the next write into this folder.
@@ -426,11 +438,17 @@ def _remove_created(created: list[Path]) -> None:
             os.rmdir(folder)
 
 
-def _planned_moves(staging: Path, destination: Path) -> list[tuple[str, os.stat_result | None]]:
-    """Every staged name with the status of the file it replaces; refuse what must not be replaced."""
+def _planned_moves(staging: Path, destination: Path, fresh: bool = False) -> list[tuple[str, os.stat_result | None]]:
+    """Every staged name with the status of the file it replaces; refuse what must not be replaced.
+
+    ``fresh``: this run created ``destination``, so nothing stands in the way.
+    """
     plan = []
     for name in sorted(os.listdir(staging)):
         if name == _STAGED_ALL:
+            continue
+        if fresh:
+            plan.append((name, None))
             continue
         target = destination / name
         try:

@@ -66,47 +66,34 @@ def shown(value: object) -> str:
     return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 3] + "..."
 
 
-def check_name(
-    value: object,
-    what: str,
-    *,
-    path: str | None = None,
-    line: int | None = None,
-    column: int | None = None,
-    option: str | None = None,
-    error: type[AsnflowError] = InputError,
-    limit: int = NAME_MAX - SUFFIX_ROOM,
-) -> str:
-    """Return ``value`` if it can be one component of a file name; else raise ``error``.
+def check_name(value: object, what: str, *, limit: int = NAME_MAX - SUFFIX_ROOM, **place) -> str:
+    """Return ``value`` if it can be one component of a file name; else raise.
 
-    ``what`` names the value (``"product name"``, ``"FILENAME"``); ``path``,
-    ``line`` and ``column`` say where it was read, ``option`` the command-line
-    option that gave it.
+    ``what`` names the value (``"product name"``, ``"FILENAME"``). ``place``
+    says where it was read: ``path``, ``line``, ``column`` and/or ``option``
+    (the command-line option that gave it); ``error`` is the exception class
+    to raise (default :class:`~asnflow.errors.InputError`).
     """
     problem = name_problem(value, limit=limit)
     if problem is None:
         return value  # type: ignore[return-value]
-    raise _refusal(value, what, "is not a plain file name", problem, path, line, column, option, error)
+    raise _refusal(value, what, "is not a plain file name", problem, **place)
 
 
-def check_relative_path(
-    value: object,
-    what: str,
-    *,
-    path: str | None = None,
-    line: int | None = None,
-    column: int | None = None,
-    option: str | None = None,
-    error: type[AsnflowError] = InputError,
-) -> str:
-    """Return ``value`` if it is a path that stays inside its folder; else raise ``error``."""
+def check_relative_path(value: object, what: str, **place) -> str:
+    """Return ``value`` if it is a path that stays inside its folder (``sub/x.fits``); else raise.
+
+    ``place`` is as for :func:`check_name`.
+    """
     problem = relative_path_problem(value)
     if problem is None:
         return value  # type: ignore[return-value]
-    raise _refusal(value, what, "is not a path inside its folder", problem, path, line, column, option, error)
+    raise _refusal(value, what, "is not a path inside its folder", problem, **place)
 
 
-def _refusal(value, what, verdict, problem, path, line, column, option, error) -> AsnflowError:
+def _refusal(value: object, what: str, verdict: str, problem: str, *, path: str | None = None,
+             line: int | None = None, column: int | None = None, option: str | None = None,
+             error: type[AsnflowError] = InputError) -> AsnflowError:
     subject = f"{option} {what}" if option else what
     return error(
         f"{subject} {shown(value)} {verdict}: it {problem}",

@@ -333,8 +333,12 @@ def test_debris_of_a_killed_run_is_cleared_or_completed(cli, tmp_path):
     (complete / ".asnflow-staged-all").write_text("")
     (complete / "decided_asn.json").write_text("{}")
     (out / ".asnflow-tmp-dead3").write_text("half")
+    (out / ".asnflow-staging-fresh").mkdir()  # just made by a run that has not locked it yet: kept
+    long_ago = time.time() - 3600
+    for debris in out.glob(".asnflow-*-dead*"):
+        os.utime(debris, (long_ago, long_ago))
     assert cli(["generate", "pool.csv", "-p", "out", "-q"], tmp_path).returncode == 0
-    assert sorted(p.name for p in out.iterdir()) == sorted([*names, "decided_asn.json"])
+    assert sorted(p.name for p in out.iterdir()) == sorted([*names, ".asnflow-staging-fresh", "decided_asn.json"])
     assert (out / names[0]).read_text() != "half"
 
 
