@@ -232,6 +232,34 @@ def test_gather_refuses_members_outside_the_folder(cli, tmp_path, member):
     assert snapshot(tmp_path) == before
 
 
+@posix_only
+@pytest.mark.parametrize("kind", ["fifo", "folder"])
+def test_gather_names_a_member_that_is_not_a_file(cli, tmp_path, kind):
+    folder = tmp_path / "asn"
+    folder.mkdir()
+    (folder / "a_cal.fits").write_text("a")
+    _hostile_input(kind, folder / "b_cal.fits")
+    asn = association(folder, members=("a_cal.fits", "b_cal.fits"))
+    before = snapshot(tmp_path)
+    line = refused(cli(["gather", asn, "-o", "out"], tmp_path), "b_cal.fits", READ_KINDS[kind])
+    assert "not found" not in line
+    assert snapshot(tmp_path) == before
+
+
+def test_gather_does_not_replace_a_link_in_the_destination(cli, tmp_path):
+    folder = tmp_path / "asn"
+    folder.mkdir()
+    (folder / "a_cal.fits").write_text("new")
+    asn = association(folder)
+    out = tmp_path / "out"
+    out.mkdir()
+    (tmp_path / "victim").write_text("precious")
+    (out / "a_cal.fits").symlink_to(tmp_path / "victim")
+    before = snapshot(tmp_path)
+    refused(cli(["gather", asn, "-o", "out"], tmp_path), "a_cal.fits", "symbolic link")
+    assert snapshot(tmp_path) == before
+
+
 # --------------------------------------------------------------------------- writing
 
 
