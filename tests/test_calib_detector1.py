@@ -16,6 +16,8 @@ from asnflow.errors import CalibrationError
 DNU, SATURATED, JUMP_DET, CHARGELOSS = 1, 2, 4, 128
 GROUP_TIME = 10.0
 REFS = ArrayRefs.from_values(gain=2.0, readnoise=5.0, saturation=60_000.0)
+# as a CRDS cache whose pars-chargemigrationstep turns the step on (jwst 3.0.0 skips it by default)
+REFS_CHARGE_MIGRATION = ArrayRefs(REFS.references, parameters={"pars-chargemigrationstep": {"skip": False}})
 
 
 def write_ramp(folder: Path, data: np.ndarray, *, instrument: str = "NIRISS", name: str = "jw01_nis_uncal.fits") -> Node:
@@ -34,6 +36,11 @@ def write_ramp(folder: Path, data: np.ndarray, *, instrument: str = "NIRISS", na
     meta.exposure.nints = data.shape[0]
     meta.observation.date = "2024-01-01"
     meta.observation.time = "00:00:00"
+    meta.subarray.name = "SUB64" if instrument == "NIRISS" else "SUB64P"
+    meta.subarray.xstart, meta.subarray.ystart = 100, 100  # away from the reference pixels
+    meta.subarray.ysize, meta.subarray.xsize = data.shape[-2:]
+    meta.subarray.fastaxis, meta.subarray.slowaxis = (-2, -1) if instrument == "NIRISS" else (-1, 2)
+    meta.exposure.noutputs = 1
     ramp.save(str(folder / name))
     root = name[: -len("_uncal.fits")]
     return Node(f"detector1:{name[:-5]}", "exposure", "detector1", folder / name, None, (f"{root}_rate.fits",))
@@ -46,10 +53,10 @@ def noisy_ramp(shape: tuple[int, int, int, int], slope: float, seed: int = 0) ->
     return data + rng.normal(0.0, 5.0, shape)
 
 
-def run(node: Node, folder: Path, **options) -> Path:
+def run(node: Node, folder: Path, refs: ArrayRefs = REFS, **options) -> Path:
     workdir = folder / "work"
     workdir.mkdir(exist_ok=True)
-    MODULE.run(node, RunContext(folder, workdir, REFS, {"maximum_cores": "1", **options}))
+    MODULE.run(node, RunContext(folder, workdir, refs, {"maximum_cores": "1", **options}))
     return workdir
 
 
@@ -115,11 +122,20 @@ DIAGONALS = ((4, 4), (4, 6), (6, 4), (6, 6))
 
 
 @pytest.mark.parametrize(
-    ("instrument", "setting", "expected"),
-    [("NIRISS", "auto", True), ("NIRCAM", "auto", False), ("NIRCAM", "on", True), ("NIRISS", "off", False)],
+    ("instrument", "pars", "setting", "expected"),
+    [
+        ("NIRISS", True, "auto", True),
+        ("NIRISS", False, "auto", False),
+        ("NIRCAM", False, "on", True),
+        ("NIRISS", True, "off", False),
+    ],
 )
-def test_charge_migration_drops_later_groups_of_the_pixel_and_its_four_neighbours(tmp_path, instrument, setting, expected):
-    workdir = run(write_ramp(tmp_path, charge_migration_ramp(), instrument=instrument), tmp_path, charge_migration=setting)
+def test_charge_migration_drops_later_groups_of_the_pixel_and_its_four_neighbours(
+    tmp_path, instrument, pars, setting, expected
+):
+    refs = REFS_CHARGE_MIGRATION if pars else REFS
+    ramp = write_ramp(tmp_path, charge_migration_ramp(), instrument=instrument)
+    workdir = run(ramp, tmp_path, refs, charge_migration=setting)
     with datamodels.open(str(workdir / "jw01_nis_rate.fits")) as rate:
         assert rate.meta.cal_step.charge_migration == ("COMPLETE" if expected else "SKIPPED")
         assert rate.data[CROSSING] == pytest.approx(400.0, rel=0.001)
@@ -133,10 +149,12 @@ def test_charge_migration_drops_later_groups_of_the_pixel_and_its_four_neighbour
 
 def test_charge_migration_threshold_option(tmp_path):
     # a 25,000 DN crossing in group 6 is ignored with a 30,000 DN threshold (the ramp ends at 32,000)
-    workdir = run(write_ramp(tmp_path, charge_migration_ramp()), tmp_path, charge_migration_threshold=30_000.0)
+    workdir = run(
+        write_ramp(tmp_path, charge_migration_ramp()), tmp_path, REFS_CHARGE_MIGRATION, charge_migration_threshold=30_000.0
+    )
     with datamodels.open(str(workdir / "jw01_nis_rate.fits")) as rate:
         assert fitted_time(rate, *CROSSING) == pytest.approx(GROUP_TIME * 6, rel=0.02)  # 32,000 DN in group 7 only
-    with pytest.raises(CalibrationError, match="charge_migration_threshold"):
+    with pytest.raises(CalibrationError, match="signal_threshold"):
         run(write_ramp(tmp_path, charge_migration_ramp()), tmp_path, charge_migration_threshold="high")
 
 

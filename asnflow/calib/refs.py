@@ -34,7 +34,13 @@ KNOWN_REFTYPES = {
     "saturation": "saturation threshold (DN) per pixel, with DQ",
     "flat": "flat field per pixel, with DQ and error",
     "photom": "scalars photmjsr (MJy/sr per DN/s), uncertainty, pixelarea_sr",
+    "mask": "bad-pixel mask (DQ) per pixel",
+    "superbias": "bias level (DN) per pixel, with DQ",
+    "ipc": "inter-pixel capacitance deconvolution kernel",
+    "linearity": "non-linearity correction polynomial coefficients, with DQ",
+    "dark": "dark signal (DN) per frame, with DQ",
 }
+PARAMETER_PREFIX = "pars-"  # step-parameter reference types: pars-jumpstep, pars-detector1pipeline, ...
 
 
 @dataclass(frozen=True)
@@ -68,6 +74,19 @@ class ReferenceProvider(ABC):
     def describe(self) -> str:
         """One line saying where the references come from (for summaries)."""
         return type(self).__name__
+
+    def reference_models(self, model: Any, reftypes: Sequence[str]) -> dict[str, tuple[str, Any]]:
+        """Whole reference models for ``model``: reftype -> (source, model, or None when N/A).
+
+        The caller closes the models. Raises
+        :class:`~asnflow.errors.CalibrationError` when a type is unknown to
+        the provider (as opposed to not applicable) or a file is unreadable.
+        """
+        raise CalibrationError(f"{self.describe()} cannot provide reference models")
+
+    def step_parameters(self, model: Any, reftypes: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Step parameters from ``pars-*`` references: reftype -> parameters (absent: none)."""
+        return {}
 
 
 # --------------------------------------------------------------------------- helpers
@@ -113,7 +132,7 @@ def fit_to_science(array: np.ndarray | float | None, model: Any, *, what: str) -
 
 def _check_reftypes(reftypes: Sequence[str]) -> list[str]:
     names = [name.lower() for name in reftypes]
-    unknown = [name for name in names if name not in KNOWN_REFTYPES]
+    unknown = [name for name in names if name not in KNOWN_REFTYPES and not name.startswith(PARAMETER_PREFIX)]
     if unknown:
         raise CalibrationError(f"unknown reference type(s): {', '.join(unknown)}")
     return names
@@ -128,6 +147,8 @@ class ArrayRefs(ReferenceProvider):
     may be scalars (broadcast to any science shape) or full arrays."""
 
     references: Mapping[str, Reference]
+    models: Mapping[str, Any] = field(default_factory=dict)  # whole reference models (e.g. "dark")
+    parameters: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # "pars-jumpstep" -> {...}
 
     @classmethod
     def from_values(
@@ -195,6 +216,43 @@ class ArrayRefs(ReferenceProvider):
 
     def describe(self) -> str:
         return f"in-memory arrays ({', '.join(sorted(self.references))})"
+
+    def reference_models(self, model: Any, reftypes: Sequence[str]) -> dict[str, tuple[str, Any]]:
+        """Models held in ``models``, or built from ``references`` arrays; other types are N/A."""
+        out: dict[str, tuple[str, Any]] = {}
+        for name in _check_reftypes(reftypes):
+            if name in self.models:
+                held = self.models[name]
+                out[name] = (f"array:{name}", held.copy())
+            elif name in self.references and name in ARRAY_MODEL_TYPES:
+                out[name] = (self.references[name].source, _model_from_arrays(name, self.fetch(model, [name])[name], model))
+            else:
+                out[name] = ("N/A", None)
+        return out
+
+    def step_parameters(self, model: Any, reftypes: Sequence[str]) -> dict[str, dict[str, Any]]:
+        return {name: dict(self.parameters[name]) for name in reftypes if name in self.parameters}
+
+
+ARRAY_MODEL_TYPES = frozenset({"gain", "readnoise", "saturation"})
+
+
+def _model_from_arrays(reftype: str, ref: Reference, science: Any) -> Any:
+    """A reference model holding arrays already cut to the science subarray."""
+    from stdatamodels.jwst import datamodels
+
+    from asnflow.calib.reference_models import model_class_name
+
+    arrays = {"data": ref.data}
+    if reftype == "saturation":
+        arrays["dq"] = ref.dq if ref.dq is not None else np.zeros(ref.data.shape, np.uint32)
+    out = getattr(datamodels, model_class_name(reftype, None))(**arrays)
+    sub = science.meta.subarray
+    out.meta.subarray.xstart = int(sub.xstart or 1)
+    out.meta.subarray.ystart = int(sub.ystart or 1)
+    out.meta.subarray.xsize = ref.data.shape[-1]
+    out.meta.subarray.ysize = ref.data.shape[-2]
+    return out
 
 
 # --------------------------------------------------------------------------- CRDS, offline
@@ -291,6 +349,76 @@ class CrdsRefs(ReferenceProvider):
                 raise CalibrationError(f"CRDS cache {cache} has no {name} reference for this exposure ({value})")
             paths[name] = Path(value)
         return paths
+
+    def lookup_optional(self, model: Any, reftypes: Sequence[str]) -> dict[str, Path | None]:
+        """Like :meth:`lookup`, with None for the types the rules say are not applicable (N/A)."""
+        names = _check_reftypes(reftypes)
+        cache = self._checked_cache()
+        with offline_crds_environment(cache):
+            import crds
+
+            try:
+                found = crds.getreferences(
+                    model.get_crds_parameters(), reftypes=names, observatory="jwst", context=self.context
+                )
+            except Exception as exc:  # crds raises many unrelated types; all mean "not found"
+                message = " ".join(str(exc).split())
+                raise CalibrationError(f"CRDS lookup in {cache} failed: {message}") from None
+        paths: dict[str, Path | None] = {}
+        for name in names:
+            value = str(found.get(name, "NOT FOUND"))
+            if "N/A" in value.upper():
+                paths[name] = None
+            elif value.upper().startswith("NOT FOUND"):
+                raise CalibrationError(f"CRDS cache {cache} has no {name} reference for this exposure ({value})")
+            else:
+                paths[name] = Path(value)
+        return paths
+
+    def reference_models(self, model: Any, reftypes: Sequence[str]) -> dict[str, tuple[str, Any]]:
+        from asnflow.calib.reference_models import open_reference_model
+
+        instrument = model.meta.instrument.name
+        out: dict[str, tuple[str, Any]] = {}
+        try:
+            for name, path in self.lookup_optional(model, reftypes).items():
+                if path is None:
+                    out[name] = ("N/A", None)
+                else:
+                    out[name] = (f"crds://{path.name}", open_reference_model(name, path, instrument))
+        except BaseException:
+            for _, opened in out.values():
+                if opened is not None:
+                    opened.close()
+            raise
+        return out
+
+    def step_parameters(self, model: Any, reftypes: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Parameters of the ``pars-*`` types the cache holds; a type it lacks gives none (as stpipe)."""
+        from asnflow.calib.reference_models import read_step_parameters
+
+        cache = self._checked_cache()
+        parameters = model.get_crds_parameters()
+        out: dict[str, dict[str, Any]] = {}
+        with offline_crds_environment(cache):
+            import crds
+
+            for name in reftypes:
+                try:
+                    found = crds.getreferences(parameters, reftypes=[name], observatory="jwst", context=self.context)
+                except Exception:  # not in the rules: no parameters, as stpipe treats it
+                    continue
+                value = str(found.get(name, "N/A"))
+                if "N/A" in value.upper() or value.upper().startswith("NOT FOUND"):
+                    continue
+                out[name] = read_step_parameters(Path(value))
+        return out
+
+    def _checked_cache(self) -> Path:
+        cache = self.cache_path()
+        if not (cache / "config" / "jwst" / "server_config").is_file():
+            raise CalibrationError(f"{cache} is not a CRDS cache (config/jwst/server_config is missing)")
+        return cache
 
     def fetch(self, model: Any, reftypes: Sequence[str]) -> dict[str, Reference]:
         from stdatamodels.jwst import datamodels
