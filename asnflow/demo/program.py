@@ -364,6 +364,13 @@ def reference_models() -> list[tuple[str, dict[str, str], Any]]:
     photom.meta.photometry.pixelarea_steradians = PIXEL_AREA_SR
     photom.meta.photometry.pixelarea_arcsecsq = PIXEL_AREA_SR * (206264.806**2)
     refs.append(("photom", detector, photom))
+    # the demo ramps are made as if bias, reference pixels, non-linearity and dark were
+    # already removed: those detector1 references are not applicable (N/A) here
+    refs += [(reftype, detector, None) for reftype in ("mask", "superbias", "ipc", "linearity", "dark")]
+    refs += [(reftype, detector, None) for reftype in ("refpix", "sirskernel", "reset", "rscd")]
+    # as CRDS does for NIRISS imaging, turn charge migration on
+    charge_migration = {"class": "jwst.charge_migration.ChargeMigrationStep", "name": "charge_migration"}
+    refs.append(("pars-chargemigrationstep", detector, {**charge_migration, "parameters": {"skip": False}}))
     return refs
 
 

@@ -53,9 +53,12 @@ def offline_crds(cache: Path) -> None:
 
 def make_inputs(folder: Path, instrument: str, size: int, ngroups: int, nframes: int, nints: int) -> Path:
     """Write the raw exposure and its cache (once); return the raw file."""
-    from detector1_data import Detector, Exposure, make_ramp, write_cache
+    from detector1_data import DETECTORS, Detector, Exposure, make_ramp, write_cache
 
     folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"jw01234001001_01101_00001_{DETECTORS[instrument][1].lower()}_uncal.fits"
+    if path.exists() and (folder / "crds").exists():
+        return path
     detector = Detector(instrument)
     cache = folder / "crds"
     if not cache.exists():
@@ -69,10 +72,7 @@ def make_inputs(folder: Path, instrument: str, size: int, ngroups: int, nframes:
             region=(size, size),
         )
     exposure = Exposure(instrument=instrument, shape=(size, size), ngroups=ngroups, nframes=nframes, nints=nints)
-    ramp = make_ramp(exposure, detector)
-    path = folder / ramp.meta.filename
-    if not path.exists():
-        ramp.save(str(path))
+    make_ramp(exposure, detector).save(str(path))
     return path
 
 
