@@ -21,7 +21,6 @@ Run options (``RunContext.options``):
 
 from __future__ import annotations
 
-import multiprocessing
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -30,7 +29,12 @@ import numpy as np
 from asnflow.calib.base import ConventionalModule, Node, RunContext, file_root
 from asnflow.calib.detector1_steps import Detector1Chain, required_reftypes
 from asnflow.calib.modelio import open_model, product_date, save_model
-from asnflow.calib.step_parameters import parameter_reftypes, parse_maximum_cores, resolve_parameters
+from asnflow.calib.step_parameters import (
+    effective_maximum_cores,
+    parameter_reftypes,
+    parse_maximum_cores,
+    resolve_parameters,
+)
 from asnflow.errors import CalibrationError
 
 __all__ = ["MODULE", "Detector1Module", "run_detector1", "parse_maximum_cores", "effective_maximum_cores"]
@@ -53,20 +57,6 @@ REQUIRED_KEYWORDS = {
 }
 REFPIX_KEYWORDS = {("subarray", "fastaxis"): "FASTAXIS", ("subarray", "slowaxis"): "SLOWAXIS"}
 NATIVE_INSTRUMENTS = frozenset({"NIRCAM", "NIRISS", "FGS", "NIRSPEC"})
-
-
-def effective_maximum_cores(value: str) -> str:
-    """Fall back to one core inside a daemonic worker (e.g. a Dask worker).
-
-    stcal starts a multiprocessing pool when asked for more than one core,
-    and a daemonic process may not have children: the step would crash. One
-    core gives the same numbers, only slower.
-    """
-    if value in ("none", "one", "1"):
-        return value
-    if multiprocessing.current_process().daemon:
-        return "1"
-    return value
 
 
 def check_exposure(ramp: Any, name: str, parameters: Mapping[str, Mapping[str, Any]]) -> None:

@@ -17,7 +17,7 @@ import numpy as np
 from asnflow.calib.algorithms import dq_init, gain_scale, group_scale, ipc, refpix, superbias
 from asnflow.calib.algorithms.charge_migration import MINIMUM_GROUPS, flag_charge_migration
 from asnflow.calib.reference_models import science_section
-from asnflow.calib.step_parameters import STEP_ORDER
+from asnflow.calib.step_parameters import STEP_ORDER, effective_maximum_cores
 from asnflow.errors import CalibrationError
 
 ATOD_LIMIT = 65535.0  # the A/D converter ceiling jwst's saturation step uses
@@ -95,7 +95,9 @@ class Detector1Chain:
         products: tuple[Any | None, Any | None] = (None, None)
         for step in STEP_ORDER:
             if self.parameters[step]["skip"]:
-                if step in NOT_NATIVE or step == "charge_migration":
+                if step == "ramp_fit":
+                    raise CalibrationError(f"ramp_fit is skipped for {self.name}: detector1 would write no rate")
+                if step != "dark_current":  # jwst records a skip under the step's alias, which is dark_sub here
                     self.status(step, "SKIPPED")
                 continue
             if step in NOT_NATIVE:
@@ -114,11 +116,9 @@ class Detector1Chain:
 
     def group_scale(self) -> None:
         exposure = self.ramp.meta.exposure
-        if exposure.nframes is None or not group_scale.needs_rescaling(exposure.nframes, exposure.frame_divisor):
+        # without FRMDIVSR jwst cannot rescale, even when NFRAMES is not a power of two
+        if exposure.frame_divisor is None or not group_scale.needs_rescaling(exposure.nframes, exposure.frame_divisor):
             self.status("group_scale", "SKIPPED")
-            return
-        if exposure.frame_divisor is None:
-            self.status("group_scale", "SKIPPED")  # jwst: no FRMDIVSR, nothing to scale by
             return
         group_scale.rescale_groups(self.ramp.data, exposure.nframes, exposure.frame_divisor)
         self.status("group_scale", "COMPLETE")
@@ -395,8 +395,6 @@ class Detector1Chain:
             self.ramp.meta.exposure.extended_emission_events = 1e6 * extended / (seconds * nrows * ncols)
 
     def cores(self, value: str) -> str:
-        from asnflow.calib.detector1 import effective_maximum_cores
-
         return effective_maximum_cores(value)
 
     def ramp_fit(self) -> tuple[Any | None, Any | None]:

@@ -9,6 +9,7 @@ The precedence is stpipe's: a step's own defaults, overridden by its
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Mapping
 from typing import Any
 
@@ -141,6 +142,20 @@ def parse_maximum_cores(value: Any) -> str:
     raise CalibrationError(
         f"maximum_cores must be one of {', '.join(CORE_WORDS)} or a positive integer, not {value!r}"
     )
+
+
+def effective_maximum_cores(value: str) -> str:
+    """Fall back to one core inside a daemonic worker (e.g. a Dask worker).
+
+    stcal starts a multiprocessing pool when asked for more than one core,
+    and a daemonic process may not have children: the step would crash. One
+    core gives the same numbers, only slower.
+    """
+    if value in ("none", "one", "1"):
+        return value
+    if multiprocessing.current_process().daemon:
+        return "1"
+    return value
 
 
 def _overrides(source: Mapping[str, Any], name: str, where: str, *, strict: bool = False) -> dict[str, Any]:
