@@ -67,7 +67,7 @@ def test_full_frame_references_are_cut_at_the_subarray_position():
 
 def test_unknown_or_missing_reference_types_are_refused():
     with pytest.raises(CalibrationError, match="unknown reference type"):
-        ArrayRefs.from_values().fetch(science(), ["dark"])
+        ArrayRefs.from_values().fetch(science(), ["bogus"])
     with pytest.raises(CalibrationError, match="no gain reference"):
         ArrayRefs({}).fetch(science(), ["gain"])
 
