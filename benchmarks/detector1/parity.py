@@ -49,6 +49,9 @@ def offline_crds(cache: Path) -> None:
     os.environ["CRDS_PATH"] = str(cache)
     os.environ["CRDS_SERVER_URL"] = "https://jwst-serverless-mode.stsci.edu"
     os.environ["CRDS_MODE"] = "local"
+    from crds.core import utils as crds_utils
+
+    crds_utils.clear_function_caches()  # both caches name their context jwst_0001.pmap
 
 
 def make_inputs(folder: Path, instrument: str, size: int, ngroups: int, nframes: int, nints: int) -> Path:
@@ -79,7 +82,7 @@ def make_inputs(folder: Path, instrument: str, size: int, ngroups: int, nframes:
 def run_jwst(uncal: Path, out: Path, cores: str) -> None:
     from jwst.pipeline import Detector1Pipeline
 
-    out.mkdir(exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     steps = {step: {"save_results": True} for step in JWST_SUFFIX}
     steps["jump"]["maximum_cores"] = cores
     steps["ramp_fit"] = {"maximum_cores": cores}
@@ -147,10 +150,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nframes", type=int, default=2)
     parser.add_argument("--nints", type=int, default=2)
     parser.add_argument("--maximum-cores", default="1")
+    parser.add_argument("--uncal", type=Path, nargs="*", help="compare on these raw files instead (with --cache)")
+    parser.add_argument("--cache", type=Path, help="the CRDS cache for --uncal")
     args = parser.parse_args(argv)
 
-    instruments = ("nircam", "niriss") if args.instrument == "both" else (args.instrument,)
     status = 0
+    if args.uncal:
+        if args.cache is None:
+            parser.error("--uncal needs --cache")
+        offline_crds(args.cache.resolve())
+        for uncal in args.uncal:
+            jwst_out = args.work / uncal.name.replace("_uncal.fits", "")
+            if not (jwst_out / uncal.name.replace("_uncal", "_rate")).exists():
+                run_jwst(uncal, jwst_out, args.maximum_cores)
+            rows, failures = run_native_and_compare(uncal, args.cache.resolve(), jwst_out, args.maximum_cores)
+            print(f"\n### {uncal.name}\n")
+            print(HEADER)
+            for row in rows:
+                print(row if isinstance(row, str) else row.row())
+            for failure in failures:
+                print(f"MISS: {failure}")
+            status |= bool(failures)
+        return int(status)
+
+    instruments = ("nircam", "niriss") if args.instrument == "both" else (args.instrument,)
     for instrument in instruments:
         folder = args.work / f"{instrument}-{args.size}"
         uncal = make_inputs(folder, instrument, args.size, args.ngroups, args.nframes, args.nints)
