@@ -6,8 +6,9 @@ Everything asnflow writes goes through here. The rules:
   over its destination (atomic on one file system). A set of files for one
   folder is staged in a hidden ``.asnflow-staging-*`` folder *inside* that
   folder, every destination is checked, and only then are the files moved
-  in. Several folders (``generate A B``) are staged and checked together
-  before any of them is touched.
+  in (a folder that does not exist yet is staged beside its name and
+  renamed into place in one step). Several folders (``generate A B``) are
+  staged and checked together before any of them is touched.
 * Nothing is written through, or replaces, a symbolic link, a folder, a
   FIFO or a read-only file; a replaced file keeps its mode (and owner, where
   allowed).
@@ -343,6 +344,7 @@ class _Staging:
     created: list[Path] = field(default_factory=list)
     path: Path | None = None
     descriptor: int | None = None
+    whole: bool = False  # built beside a destination that did not exist, renamed into place in one step
 
     def discard(self) -> None:
         if self.descriptor is not None:
@@ -373,14 +375,18 @@ def staged_folders(destinations: Sequence[str | os.PathLike[str]]) -> Iterator[l
             yield [staging.path for staging in stagings]  # type: ignore[misc]
         except OSError as exc:  # the caller's writes into the staging folders
             raise os_error(exc, "cannot write the output", _shown_path(exc, stagings)) from None
-        plans = [_planned_moves(staging.path, staging.destination, fresh=bool(staging.created))  # type: ignore[arg-type]
+        plans = [[] if staging.whole else _planned_moves(staging.path, staging.destination)  # type: ignore[arg-type]
                  for staging in stagings]
+        for staging in stagings:
+            if not staging.whole:
+                # From here on the staged files are the run's decision: a run killed
+                # while moving them is completed by the next write into this folder.
+                _mark_complete(staging.path)  # type: ignore[arg-type]
         for staging, plan in zip(stagings, plans):
-            # From here on the staged files are the run's decision: a run killed
-            # while moving them is completed by the next write into this folder.
-            _mark_complete(staging.path)  # type: ignore[arg-type]
-        for staging, plan in zip(stagings, plans):
-            _move_in(staging.path, staging.destination, plan)  # type: ignore[arg-type]
+            if staging.whole:
+                _rename_into_place(staging)
+            else:
+                _move_in(staging.path, staging.destination, plan)  # type: ignore[arg-type]
             staging.created = []  # written: no longer ours to remove
     finally:
         for staging in stagings:
@@ -406,14 +412,39 @@ def _shown_path(exc: OSError, stagings: list[_Staging]) -> Path | None:
 def _open_staging(staging: _Staging) -> None:
     destination = staging.destination
     check_output_folder(destination)
-    staging.created = _make_folders(destination, str(destination))
-    _clear_debris(destination)
+    if not os.path.lexists(destination):
+        # A new folder is built beside its final name and renamed into place in
+        # one step (one rename instead of one per file); its debris is in the
+        # parent, where the next write to this destination looks too.
+        staging.whole = True
+        home = destination.parent if str(destination.parent) else Path(".")
+        staging.created = _make_folders(home, str(destination))
+    else:
+        home = destination
+    _clear_debris(home)
     try:
-        staging.path = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=destination))
+        staging.path = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=home))
         staging.descriptor = os.open(staging.path, os.O_RDONLY)
         _lock(staging.descriptor)
     except OSError as exc:
         raise os_error(exc, "cannot write into the output folder", destination) from None
+
+
+def _rename_into_place(staging: _Staging) -> None:
+    """Give a wholly staged folder its final name (moving its files if the name was taken meanwhile)."""
+    path = staging.path
+    assert path is not None
+    try:
+        os.chmod(path, usual_mode(0o777))  # mkdtemp makes folders private
+        os.rename(path, staging.destination)
+    except OSError:
+        if not os.path.isdir(staging.destination):
+            raise
+        plan = _planned_moves(path, staging.destination)  # someone made the folder meanwhile
+        _mark_complete(path)
+        _move_in(path, staging.destination, plan)
+        return
+    staging.path = None  # it is the destination now: not to be removed
 
 
 def _make_folders(folder: Path, where: str) -> list[Path]:
@@ -438,17 +469,11 @@ def _remove_created(created: list[Path]) -> None:
             os.rmdir(folder)
 
 
-def _planned_moves(staging: Path, destination: Path, fresh: bool = False) -> list[tuple[str, os.stat_result | None]]:
-    """Every staged name with the status of the file it replaces; refuse what must not be replaced.
-
-    ``fresh``: this run created ``destination``, so nothing stands in the way.
-    """
+def _planned_moves(staging: Path, destination: Path) -> list[tuple[str, os.stat_result | None]]:
+    """Every staged name with the status of the file it replaces; refuse what must not be replaced."""
     plan = []
     for name in sorted(os.listdir(staging)):
         if name == _STAGED_ALL:
-            continue
-        if fresh:
-            plan.append((name, None))
             continue
         target = destination / name
         try:
