@@ -7,6 +7,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -102,37 +103,81 @@ def test_the_demo_associations_are_the_ones_jwst_makes_from_its_pool(reference):
         assert ours[name] == expected, name
 
 
+def detectable_cosmic_rays(exposure):
+    """Single-pixel hits of at least 300 DN, landing after the first group on a good pixel, off the stars."""
+    demo = program.DEMO
+    detector = demo.detector
+    readout = exposure.filter.readout
+    groups = readout.frame_groups()
+    good = ~(detector.reference | detector.hot | detector.dead | detector.warm | detector.low_qe)
+    rate = demo.count_rate(exposure)
+    out = []
+    for hit in demo.artifacts(exposure).cosmic_rays:
+        following = [g for g in groups[hit.frame - 1 :] if g >= 0]
+        if hit.radius or hit.dn < 300 or not following or following[0] < 1 or following[0] >= readout.ngroups - 1:
+            continue
+        if good[hit.y, hit.x] and rate[hit.y, hit.x] < 20.0:
+            out.append((hit.y, hit.x))
+    return out
+
+
 def test_detector1_saw_the_cosmic_rays_and_image3_the_transients(reference):
     folder, _, _, _ = reference
+    seen = 0
     for exposure in program.exposures():
-        _, artifacts = program.ramp(exposure)
         with datamodels.open(str(folder / f"{exposure.root}_rate.fits")) as rate:
-            for _, y, x, _ in artifacts.cosmic_rays:
+            for y, x in detectable_cosmic_rays(exposure):
                 assert rate.dq[y, x] & JUMP_DET, (exposure.root, y, x)
-            assert rate.meta.cal_step.charge_migration == "COMPLETE"  # NIRISS: on by default
+                seen += 1
+            assert rate.meta.cal_step.charge_migration == "COMPLETE"  # NIRISS: on through its pars reference
         with datamodels.open(str(folder / f"{exposure.root}_o001_crf.fits")) as crf:
-            for y, x, _ in artifacts.transients:
+            for y, x, _ in program.DEMO.artifacts(exposure).transients:
                 assert crf.dq[y, x] & OUTLIER and np.isnan(crf.data[y, x]), (exposure.root, y, x)
-            assert np.count_nonzero(crf.dq & OUTLIER) <= 12  # and a handful of noise or edge pixels at most
+            assert np.count_nonzero(crf.dq & OUTLIER) <= 20  # and a handful of noise or edge pixels at most
+    assert seen >= 6
 
 
-def test_the_mosaics_hold_every_star_with_summed_exposure_times(reference):
+def test_the_mosaics_hold_the_stars_with_summed_exposure_times(reference):
     folder, _, _, _ = reference
-    for pupil in ("f150w", "f200w"):
-        stem = f"jw09999-o001_t001_niriss_clear-{pupil}-sub64"
+    demo = program.DEMO
+    scale = demo.setup.optics.scale_x / 3600.0
+    for item in demo.setup.filters:
+        readout = item.readout
+        stem = f"jw09999-o001_t001_niriss_clear-{item.pupil.lower()}-sub64"
         with datamodels.open(str(folder / f"{stem}_i2d.fits")) as i2d:
-            single = program.FRAME_TIME * (program.NGROUPS - 1)
-            assert i2d.meta.exposure.effective_exposure_time == pytest.approx(3 * single)
-            assert i2d.meta.exposure.elapsed_exposure_time == pytest.approx(3 * program.FRAME_TIME * (program.NGROUPS + 1))
+            assert i2d.meta.exposure.effective_exposure_time == pytest.approx(3 * readout.integration_time)
+            assert i2d.meta.exposure.elapsed_exposure_time == pytest.approx(
+                3 * readout.frame_time * (readout.frames_read + 1)
+            )
             assert i2d.meta.bunit_data == "MJy/sr"
-            assert np.isnan(i2d.data).any()  # the saturated star's core: no usable group
         catalog = QTable.read(folder / f"{stem}_cat.ecsv", format="ascii.ecsv")
-        assert len(catalog) == len(program.STARS)
+        found = np.array([[c.ra.deg, c.dec.deg] for c in catalog["sky_centroid"]])
+        cos_dec = np.cos(np.radians(demo.stars[0].dec))
+        for star in demo.stars:  # every star is in the catalog, where it was put
+            distance = np.hypot((found[:, 0] - star.ra) * cos_dec, found[:, 1] - star.dec)
+            assert distance.min() < scale, star
         brightest = catalog[np.argmin(catalog["isophotal_abmag"])]
-        ra = program.TARGET_RA + program.STARS[0].east / 3600.0 / np.cos(np.radians(program.TARGET_DEC))
-        dec = program.TARGET_DEC + program.STARS[0].north / 3600.0
-        assert brightest["sky_centroid"].ra.deg == pytest.approx(ra, abs=2 * program.PIXEL_SCALE)
-        assert brightest["sky_centroid"].dec.deg == pytest.approx(dec, abs=2 * program.PIXEL_SCALE)
+        saturated = max(demo.stars, key=lambda s: s.peak_rate)
+        assert brightest["sky_centroid"].ra.deg == pytest.approx(saturated.ra, abs=2 * scale / cos_dec)
+        assert brightest["sky_centroid"].dec.deg == pytest.approx(saturated.dec, abs=2 * scale)
+
+
+def test_asnflow_run_on_the_demo_folder_finds_the_crds_cache_beside_the_data(reference, tmp_path):
+    folder, _, _, _ = reference
+    copy = tmp_path / "again"
+    shutil.copytree(folder, copy)
+    for path in copy.glob("*_i2d.fits"):
+        path.unlink()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CRDS_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "asnflow", "run", "--data", str(copy), "--quiet", str(copy)],
+        capture_output=True, text=True, timeout=300, env=env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    remade = sorted(copy.glob("*_i2d.fits"))
+    assert len(remade) == 2
+    for path in remade:  # the same references, so the same bytes
+        assert path.read_bytes() == (folder / path.name).read_bytes(), path.name
 
 
 def test_a_second_run_skips_everything_and_changes_nothing(reference):

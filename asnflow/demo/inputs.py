@@ -1,4 +1,4 @@
-"""Writing the demo program's inputs: the pool, the raw ramps and a CRDS cache.
+"""Writing a program's inputs: the pool, the raw ramps and a CRDS cache.
 
 Every input is written only when it is missing, each file through a
 temporary name and an atomic rename, so a second run (or a run after a
@@ -59,34 +59,7 @@ def _write_once(path: Path, write: Callable[[Path], None]) -> bool:
 
 def write_inputs(folder: Path) -> DemoInputs:
     """Make sure ``folder`` holds the demo pool, raw ramps and CRDS cache."""
-    from asnflow.calib.crds_cache import CacheReference, write_crds_cache
-    from asnflow.calib.modelio import save_model
-
-    folder.mkdir(parents=True, exist_ok=True)
-    remove_stale_staging(folder)
-    written = 0
-    exposures = program.exposures()
-
-    pool = program.pool_path(folder)
-    written += _write_once(pool, lambda p: p.write_text(program.pool_text(exposures), encoding="utf-8"))
-
-    raw = []
-    for exposure in exposures:
-        path = folder / exposure.uncal_name
-
-        def write_raw(temporary: Path, exposure: program.Exposure = exposure, path: Path = path) -> None:
-            with program.raw_model(exposure) as model:
-                save_model(model, temporary, program.FILE_DATE, filename=path.name)
-
-        written += _write_once(path, write_raw)
-        raw.append(path)
-
-    cache = folder / CRDS_FOLDER
-    if not cache.exists():  # write_crds_cache assembles it aside and renames it into place
-        references = [CacheReference(reftype, match, model) for reftype, match, model in program.reference_models()]
-        write_crds_cache(cache, "niriss", references)
-        written += 1
-    return DemoInputs(pool, tuple(raw), cache, written)
+    return write_program_inputs(folder, [program.DEMO])
 
 
 def write_program_inputs(folder: Path, programs: Sequence[Program]) -> DemoInputs:
@@ -113,7 +86,7 @@ def write_program_inputs(folder: Path, programs: Sequence[Program]) -> DemoInput
 
             def write_raw(temporary: Path, exposure: raw.Exposure = exposure, path: Path = path, item=item) -> None:
                 with item.raw_model(exposure) as model:
-                    save_model(model, temporary, references.FILE_DATE, filename=path.name)
+                    save_model(model, temporary, program.FILE_DATE, filename=path.name)
 
             written += _write_once(path, write_raw)
             uncal.append(path)

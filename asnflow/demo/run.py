@@ -133,10 +133,11 @@ def run_demo(
 
     inputs = write_inputs(folder)
     exposures = program.exposures()
-    filters = sorted({e.pupil for e in exposures})
-    say(f"asnflow demo: NIRISS imaging program {program.PROGRAM}, observation {program.OBSERVATION}, in {folder}")
+    filters = sorted({e.filter.element for e in exposures})
+    demo = program.DEMO
+    say(f"asnflow demo: NIRISS imaging program {demo.program}, observation {demo.observation}, in {folder}")
     say(
-        f"  {len(exposures)} raw ramps ({program.SHAPE[1]}x{program.SHAPE[0]} pixels, {program.NGROUPS} groups) "
+        f"  {len(exposures)} raw ramps ({demo.size}x{demo.size} pixels, {demo.setup.filters[0].readout.ngroups} groups) "
         f"in {', '.join(filters)}; pool {inputs.pool.name}; CRDS cache {inputs.crds_cache.name}/"
         + ("" if inputs.written else " (all inputs already there)")
     )
