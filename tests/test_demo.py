@@ -25,6 +25,7 @@ REPO = Path(__file__).resolve().parent.parent
 JWST_ASSOCIATIONS = Path(__file__).parent / "data" / "demo" / "jwst_associations"
 RUN_LOG = "asnflow-run.jsonl"  # appended by every run; timestamps differ by design
 REPORT = "asnflow-report.html"  # shows the last run's statuses, so it differs by design too
+STORE = "asnflow-provenance.sqlite"  # the provenance store: run ids and times differ by design
 NODES = 14  # 6 detector1, 6 image2, 2 image3
 JUMP_DET, OUTLIER, DNU = 4, 16, 1
 
@@ -36,11 +37,11 @@ def run_quietly(folder: Path, executor: str = "process"):
 
 
 def contents(folder: Path) -> dict[str, bytes]:
-    """Every file under ``folder`` (relative path -> bytes), except the run log."""
+    """Every file under ``folder`` (relative path -> bytes), except the run log and the provenance store."""
     return {
         str(path.relative_to(folder)): path.read_bytes()
         for path in sorted(folder.rglob("*"))
-        if path.is_file() and path.name not in (RUN_LOG, REPORT)
+        if path.is_file() and path.name not in (RUN_LOG, REPORT) and not path.name.startswith(STORE)
     }
 
 

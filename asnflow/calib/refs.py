@@ -49,7 +49,8 @@ class Reference:
 
     ``data``/``dq``/``err`` have the science image shape (ny, nx) once
     returned by a provider; ``scalars`` carries table values (photom).
-    ``source`` is what gets recorded in the product's ``meta.ref_file``.
+    ``source`` is what gets recorded in the product's ``meta.ref_file``;
+    ``path`` is the file it was read from, when there is one (for provenance).
     """
 
     reftype: str
@@ -58,6 +59,7 @@ class Reference:
     dq: np.ndarray | None = None
     err: np.ndarray | None = None
     scalars: Mapping[str, float] = field(default_factory=dict)
+    path: str = ""
 
 
 class ReferenceProvider(ABC):
@@ -321,7 +323,9 @@ class CrdsRefs(ReferenceProvider):
             return Path(self.cache).resolve()
         env = os.environ.get("CRDS_PATH")
         if not env:
-            raise CalibrationError("no CRDS cache: set CRDS_PATH to a synced cache folder, or use in-memory references")
+            raise CalibrationError(
+                "no CRDS cache: give --crds-cache DIR (or set CRDS_PATH) to a synced cache folder, or use in-memory references"
+            )
         return Path(env).resolve()
 
     def describe(self) -> str:
@@ -438,7 +442,7 @@ class CrdsRefs(ReferenceProvider):
 def _reference_from_model(reftype: str, path: Path, ref_model: Any, model: Any) -> Reference:
     source = f"crds://{path.name}"
     if reftype == "photom":
-        return Reference(reftype, source, scalars=_photom_scalars(ref_model, model, path))
+        return Reference(reftype, source, scalars=_photom_scalars(ref_model, model, path), path=str(path))
 
     def array(name: str) -> np.ndarray | None:
         value = getattr(ref_model, name, None) if ref_model.hasattr(name) else None
@@ -450,6 +454,7 @@ def _reference_from_model(reftype: str, path: Path, ref_model: Any, model: Any) 
         data=fit_to_science(array("data"), model, what=reftype),
         dq=fit_to_science(array("dq"), model, what=f"{reftype} DQ"),
         err=fit_to_science(array("err"), model, what=f"{reftype} error"),
+        path=str(path),
     )
 
 

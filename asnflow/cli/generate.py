@@ -47,6 +47,8 @@ def register(subparsers) -> None:
                         "(exit status 2, nothing written)")
     parser.add_argument("--orphans", metavar="FILE", help="write the exposures that ended in no association, each "
                         "with a one-line reason (tab-separated; JSON for a .json name)")
+    parser.add_argument("--remove-stale", action="store_true",
+                        help="delete association files in the output folder that this run did not make")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress and no summary")
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="log progress (INFO): each pass with its exposures, associations and time; finalize")
@@ -141,15 +143,19 @@ def run(args: argparse.Namespace) -> int:
                                path=first.path, line=first.source.pos.line,
                                hint=f"see `asnflow explain {pool.name} EXPOSURE --rule {first.name}`")
         outcomes.append((pool, folder, outcome, idle))
+    reports: dict[int, object] = {}
     if args.dry_run:
         for _pool, folder, outcome, _idle in outcomes:
             for name in file_names(outcome.documents, args.format):
                 print(folder / name)
     else:
-        written = write_folders([(outcome.documents, folder) for _, folder, outcome, _ in outcomes], args.format)
-        for (_pool, _folder, outcome, _idle), paths in zip(outcomes, written):
-            outcome.written = paths
-    for pool, folder, outcome, idle in outcomes:
+        written = write_folders([(outcome.documents, folder) for _, folder, outcome, _ in outcomes], args.format,
+                                remove_stale=args.remove_stale)
+        for number, ((_pool, _folder, outcome, _idle), report) in enumerate(zip(outcomes, written)):
+            outcome.written = report.paths
+            reports[number] = report
+    for number, (pool, folder, outcome, idle) in enumerate(outcomes):
+        report = reports.get(number)
         for cid in outcome.missing_ids:
             print(f"{pool.name}: warning: candidate {cid} is not in the pool", file=sys.stderr)
         if not args.quiet:
@@ -165,6 +171,12 @@ def run(args: argparse.Namespace) -> int:
             where = "(dry run, nothing written)" if args.dry_run else f"in {folder}"
             print(f"{pool.name}: {outcome.pool_rows} exposures, {len(outcome.documents)} associations"
                   f"{' (' + counts + ')' if counts else ''} {where}", file=sys.stderr)
+            if report is not None:
+                print(f"{pool.name}: {report.line()}", file=sys.stderr)
+                if args.verbose:
+                    verb = "removed" if report.removed else "not made by this run"
+                    for name in report.removed or report.stale:
+                        print(f"{pool.name}: {verb}: {folder / name}", file=sys.stderr)
     if args.orphans:
         from asnflow.engine.orphans import write_orphans
 

@@ -14,6 +14,7 @@ from json.encoder import encode_basestring_ascii as _encode_string
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -390,22 +391,66 @@ def file_names(asns: Iterable[Mapping], fmt: str = "json") -> list[str]:
     return names
 
 
+# What counts as an association file of an earlier run in an output folder.
+ASSOCIATION_FILE_ENDINGS = ("_asn.json", "_asn.yaml", "_asn.yml")
+
+
+@dataclass
+class WriteReport:
+    """What writing a set of associations into a folder did to it."""
+
+    folder: Path
+    paths: list[Path] = field(default_factory=list)  # every association of this run, in order
+    new: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)  # left untouched: same bytes, same modification time
+    stale: list[str] = field(default_factory=list)  # association files in the folder this run did not make
+    removed: list[str] = field(default_factory=list)  # stale files deleted (remove_stale)
+
+    def line(self) -> str:
+        text = f"{len(self.new)} new, {len(self.changed)} changed, {len(self.unchanged)} unchanged"
+        if self.removed:
+            text += f"; {len(self.removed)} files from earlier runs removed"
+        elif self.stale:
+            text += (
+                f"; {len(self.stale)} files in the folder from earlier runs were not made by this run "
+                "(listed with -v; --remove-stale deletes them)"
+            )
+        return text
+
+
 def write(asns: Iterable[Mapping], folder: str | os.PathLike[str], fmt: str = "json") -> list[Path]:
     """Validate and write associations into ``folder``, all or nothing.
 
     A file's stem is ``asn.name`` when the object has one, otherwise
     ``jw{program}-{asn_id}_{asn_type}_{n:05d}_asn`` with ``n`` counting per
-    (asn_id, asn_type) in the order given. Returns the written paths.
+    (asn_id, asn_type) in the order given. Returns the paths of all of them
+    (files whose content is unchanged are left untouched).
     """
-    return write_folders([(asns, folder)], fmt)[0]
+    return write_changes(asns, folder, fmt).paths
+
+
+def write_changes(
+    asns: Iterable[Mapping], folder: str | os.PathLike[str], fmt: str = "json", *, remove_stale: bool = False
+) -> WriteReport:
+    """:func:`write`, saying which files are new, changed, unchanged, and stale.
+
+    A file that already holds exactly the bytes to write is not rewritten
+    (its modification time stays), so what reads the folder afterwards sees
+    only real changes. Association files in the folder that this run does not
+    make are *stale*; ``remove_stale`` deletes them once everything else is
+    in place.
+    """
+    return write_folders([(asns, folder)], fmt, remove_stale=remove_stale)[0]
 
 
 def write_folders(batches: Iterable[tuple[Iterable[Mapping], str | os.PathLike[str]]],
-                  fmt: str = "json") -> list[list[Path]]:
-    """:func:`write` for several folders at once: every file of every folder, or none.
+                  fmt: str = "json", *, remove_stale: bool = False) -> list[WriteReport]:
+    """:func:`write_changes` for several folders at once: every file of every folder, or none.
 
     All associations are validated and every destination checked before
-    any folder is changed.
+    any folder is changed; files already holding the bytes to write are left
+    untouched.
     """
     prepared = []
     for asns, folder in batches:
@@ -415,11 +460,25 @@ def write_folders(batches: Iterable[tuple[Iterable[Mapping], str | os.PathLike[s
         for asn, name in zip(asns, names, strict=True):
             validate(asn, source=name)
             payloads.append(dumps(asn, fmt).encode("utf-8"))
-        prepared.append((Path(folder), names, payloads))
+        destination = Path(folder)
+        report = WriteReport(destination, [destination / name for name in names])
+        earlier = _association_files_in(destination)
+        writes = []
+        for name, payload in zip(names, payloads, strict=True):
+            if name not in earlier:
+                report.new.append(name)
+                writes.append((name, payload))
+            elif _holds(destination / name, payload):
+                report.unchanged.append(name)
+            else:
+                report.changed.append(name)
+                writes.append((name, payload))
+        report.stale = sorted(name for name in earlier if name not in set(names))
+        prepared.append((report, writes))
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    with staged_folders([destination for destination, _, _ in prepared]) as stagings:
-        for staging, (_, names, payloads) in zip(stagings, prepared, strict=True):
-            for name, payload in zip(names, payloads, strict=True):
+    with staged_folders([report.folder for report, _ in prepared]) as stagings:
+        for staging, (_, writes) in zip(stagings, prepared, strict=True):
+            for name, payload in writes:
                 # os-level writes: on large outputs Python file objects cost more than the disk
                 handle = os.open(staging / name, flags, 0o666)
                 try:
@@ -428,7 +487,44 @@ def write_folders(batches: Iterable[tuple[Iterable[Mapping], str | os.PathLike[s
                         view = view[os.write(handle, view):]
                 finally:
                     os.close(handle)
-    return [[destination / name for name in names] for destination, names, _ in prepared]
+    if remove_stale:
+        for report, _ in prepared:
+            for name in report.stale:
+                try:
+                    (report.folder / name).unlink()
+                except FileNotFoundError:
+                    pass
+                except OSError as exc:
+                    raise AsnflowError(f"cannot remove a stale file: {exc.strerror}",
+                                       path=str(report.folder / name)) from None
+                report.removed.append(name)
+    return [report for report, _ in prepared]
+
+
+def _association_files_in(folder: Path) -> dict[str, os.DirEntry]:
+    """Regular association files directly in ``folder`` (none when it does not exist yet)."""
+    try:
+        entries = list(os.scandir(folder))
+    except (FileNotFoundError, NotADirectoryError):
+        return {}
+    except OSError as exc:
+        raise AsnflowError(f"cannot read the output folder: {exc.strerror}", path=str(folder)) from None
+    return {
+        e.name: e
+        for e in entries
+        if e.name.endswith(ASSOCIATION_FILE_ENDINGS) and e.is_file(follow_symlinks=False)
+    }
+
+
+def _holds(path: Path, payload: bytes) -> bool:
+    """True when ``path`` already holds exactly ``payload``."""
+    try:
+        if path.stat().st_size != len(payload):
+            return False
+        with open(path, "rb") as handle:
+            return handle.read(len(payload) + 1) == payload
+    except OSError:
+        return False
 
 
 def write_file(asn: Mapping, path: str | os.PathLike[str], fmt: str | None = None, *,

@@ -3,8 +3,10 @@
 The same loop drives an in-process serial executor, a process pool, or Dask
 distributed (a ``LocalCluster`` here, or any scheduler address). It
 
-* plans first (:func:`plan_run`): a node whose outputs exist and are newer than
-  its inputs is skipped, unless forced or an upstream node reruns; inputs that
+* plans first (:func:`plan_run`): a node is skipped when its outputs exist and
+  what made them (association content, input content, module, version,
+  parameters, reference files; :mod:`asnflow.workflow.fingerprint`) is what
+  would make them now, unless forced or an upstream node reruns; inputs that
   no node produces must be on disk for every node that will run;
 * submits a node once all its producers are done; a failure marks every
   descendant skipped with the reason; ``retries`` resubmits a failed node;
@@ -13,7 +15,9 @@ distributed (a ``LocalCluster`` here, or any scheduler address). It
   the data folder with ``os.replace`` only after the module succeeded, so a
   run killed at any moment leaves no half-written product, and the next run
   (which clears stale scratch first) redoes exactly what is missing;
-* appends one JSON line per node to ``DATA/asnflow-run.jsonl``.
+* records every execution in the provenance store
+  (:mod:`asnflow.workflow.provenance`), written only by this process, and
+  appends one JSON line per node to ``DATA/asnflow-run.jsonl``.
 """
 
 from __future__ import annotations
@@ -35,11 +39,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TextIO
 
-from asnflow.calib.base import PLACEHOLDER, Node, RunContext, module_for
+from asnflow.calib.base import PLACEHOLDER, CalibrationModule, Node, RunContext, UnavailableModule, module_for
 from asnflow.engine.graph import DependencyGraph, describe_missing
 from asnflow.engine.scheduler import DEFAULT_TIMEOUT
 from asnflow.errors import AsnflowError, DispatchError, GraphError
 from asnflow.fsread import kind_of
+from asnflow.workflow.fingerprint import Fingerprinter, node_meaning, why_changed
+from asnflow.workflow.provenance import ADOPTED, RUNNING, STORE_NAME, HashCache, ProvenanceStore
 
 SUCCEEDED = "succeeded"
 SKIPPED = "skipped"
@@ -64,6 +70,7 @@ class PlannedNode:
     node_id: str
     action: str  # RUN | SKIP
     reason: str
+    adopt: bool = False  # up to date by modification times, not yet in the provenance store
 
 
 @dataclass(frozen=True)
@@ -72,14 +79,27 @@ class Plan:
 
     steps: tuple[PlannedNode, ...]
     missing: Mapping[str, tuple[str, ...]]  # external input -> nodes that will run and need it
+    unavailable: Mapping[str, str] = field(default_factory=dict)  # node that will run -> why its module cannot
 
     @property
     def to_run(self) -> list[str]:
         return [s.node_id for s in self.steps if s.action == RUN]
 
     def lines(self) -> list[str]:
+        """One line per node; a node lacking an input or a module says so after its reason."""
         width = max((len(s.node_id) for s in self.steps), default=0)
-        return [f"{'run ' if s.action == RUN else 'skip'}  {s.node_id:<{width}}  {s.reason}" for s in self.steps]
+        lacking: dict[str, list[str]] = {}
+        for file_name, readers in self.missing.items():
+            for reader in readers:
+                lacking.setdefault(reader, []).append(file_name)
+        lines = []
+        for s in self.steps:
+            notes = [f"MISSING {f}" for f in lacking.get(s.node_id, [])]
+            if s.node_id in self.unavailable:
+                notes.append(f"MODULE NOT AVAILABLE: {self.unavailable[s.node_id]}")
+            text = f"{'run ' if s.action == RUN else 'skip'}  {s.node_id:<{width}}  {s.reason}"
+            lines.append(text + "".join(f"  [{n}]" for n in notes))
+        return lines
 
 
 @dataclass(frozen=True)
@@ -93,6 +113,7 @@ class NodeTask:
     outputs: tuple[str, ...]
     options: Mapping[str, Any]
     provider: Any = None
+    record_references: bool = True  # hand modules a provider that notes the reference files they read
 
 
 @dataclass(frozen=True)
@@ -103,6 +124,8 @@ class NodeResult:
     duration: float = 0.0
     attempts: int = 0
     detail: str = ""  # the traceback of an unexpected exception
+    outputs: tuple[str, ...] = ()  # the files published into the data folder
+    references: tuple[tuple[str, str], ...] = ()  # (reftype, file path) the module read
 
 
 @dataclass(frozen=True)
@@ -147,27 +170,75 @@ class RunSummary:
 # Planning
 
 
-def plan_run(graph: DependencyGraph, data_dir: str | os.PathLike[str], *, force: bool = False) -> Plan:
-    """Decide, from what is on disk, which nodes run and which are up to date.
+def plan_run(
+    graph: DependencyGraph,
+    data_dir: str | os.PathLike[str],
+    *,
+    force: bool = False,
+    options: Mapping[str, Any] | None = None,
+    provider: Any = None,
+    store: ProvenanceStore | None = None,
+    hashes: HashCache | None = None,
+) -> Plan:
+    """Decide, from what is on disk and in the provenance store, which nodes run.
 
-    Make-like: a node runs when forced, when one of its outputs is missing or
-    older than one of its inputs, or when a producer of its inputs runs.
+    A node runs when forced, when a producer of its inputs runs, when one of
+    its outputs is missing, when its last execution failed or was
+    interrupted, or when what made its outputs differs from what would make
+    them now (:func:`asnflow.workflow.fingerprint.why_changed`). A node the
+    store does not know yet (outputs made before the store existed) is up to
+    date when its outputs are newer than its inputs, and is then adopted.
     Inputs that are not on disk do not count against an up-to-date node (a
     raw ``_uncal`` may be gone once its ``_rate`` exists), but every node that
-    will run must find its external inputs.
+    will run must find its external inputs. ``options`` and ``provider`` are
+    those the run would use; ``store`` defaults to the data folder's, read-only.
     """
     data_dir = Path(data_dir)
     listing = _listing(data_dir)
-    steps: list[PlannedNode] = []
-    running: set[str] = set()
-    for node_id in graph.topological_order():
-        reason = _why_run(graph, node_id, data_dir, listing, running, force)
-        if reason is None:
-            steps.append(PlannedNode(node_id, SKIP, "up to date"))
-        else:
-            running.add(node_id)
-            steps.append(PlannedNode(node_id, RUN, reason))
-    return Plan(tuple(steps), graph.missing_inputs(data_dir, running))
+    own_store = store is None
+    if store is None:
+        store = ProvenanceStore.open(data_dir)
+    try:
+        if hashes is None:
+            hashes = HashCache(store.known_hashes())
+        modules: dict[str, CalibrationModule] = {}
+        for node_id, node in graph.nodes.items():
+            if node.asn_type not in modules:
+                modules[node.asn_type] = graph.module(node_id)
+        fingerprints = Fingerprinter(modules, data_dir, _settings(options), provider, hashes)
+        steps: list[PlannedNode] = []
+        running: set[str] = set()
+        for node_id in graph.topological_order():
+            reason, adopt = _why_run(graph, node_id, data_dir, listing, running, force, store, fingerprints)
+            if reason is None:
+                steps.append(PlannedNode(node_id, SKIP, "up to date", adopt))
+            else:
+                running.add(node_id)
+                steps.append(PlannedNode(node_id, RUN, reason))
+    finally:
+        if own_store:
+            store.close()
+    missing_modules = {t: _unavailable(m) for t, m in modules.items()}
+    unavailable = {n: missing_modules[graph.node(n).asn_type] for n in running if missing_modules[graph.node(n).asn_type]}
+    return Plan(tuple(steps), graph.missing_inputs(data_dir, running), unavailable)
+
+
+def _unavailable(module: CalibrationModule) -> str:
+    """Why ``module`` cannot run here ("" when it can)."""
+    if isinstance(module, UnavailableModule):
+        return module.reason
+    if module.name.startswith("jwst:"):
+        import importlib.util
+
+        if importlib.util.find_spec("jwst") is None:
+            return f"{module.name} needs jwst, which is not installed (pip install 'asnflow[jwst]')"
+    return ""
+
+
+def _settings(options: Mapping[str, Any] | None) -> dict[str, Any]:
+    settings = dict(DEFAULT_OPTIONS)
+    settings.update(options or {})
+    return settings
 
 
 def _listing(data_dir: Path) -> frozenset[str]:
@@ -180,16 +251,81 @@ def _listing(data_dir: Path) -> frozenset[str]:
 
 
 def _why_run(
-    graph: DependencyGraph, node_id: str, data_dir: Path, listing: frozenset[str], running: set[str], force: bool
-) -> str | None:
+    graph: DependencyGraph,
+    node_id: str,
+    data_dir: Path,
+    listing: frozenset[str],
+    running: set[str],
+    force: bool,
+    store: ProvenanceStore,
+    fingerprints: Fingerprinter,
+) -> tuple[str | None, bool]:
+    """(why the node runs, or None; whether an up-to-date node is adopted into the store)."""
     if force:
-        return "forced"
+        return "forced", False
     upstream = [p for p in graph.predecessors(node_id) if p in running]
     if upstream:
-        return f"upstream {upstream[0]} runs"
+        return f"upstream {upstream[0]} runs", False
     outputs = graph.outputs(node_id)
     if not outputs:
-        return "declares no outputs"
+        return "declares no outputs", False
+    for name in outputs:
+        if not _matching_files(name, listing):
+            return f"output {name} missing", False
+    node = graph.node(node_id)
+    last = store.latest(node_id)
+    if last is not None and last.meaning == node_meaning(node):
+        if last.status == RUNNING:
+            if _published_since(last.started, outputs, data_dir, listing):
+                return None, True  # killed after its outputs were in place, before the store heard of it
+            return f"interrupted in run {last.run_id}", False
+        if last.status == FAILED:
+            return f"failed last time: {last.reason}", False
+    # What made the outputs decides, whatever node id it had: an association file
+    # renumbered by a later generation keeps its products.
+    made = _maker_of_outputs(store, outputs, listing)
+    if made is None and last is not None and last.status in (SUCCEEDED, ADOPTED):
+        made = last
+    if made is None:
+        by_time = _why_run_by_time(graph, node_id, data_dir, listing)
+        return by_time, by_time is None
+    for name, digest in made.outputs.items():
+        if name not in listing:
+            return f"output {name} missing", False
+        if digest and fingerprints.hashes.hash(data_dir / name) != digest:
+            return f"output {name} changed since it was made", False
+    now = fingerprints.current(node, graph.inputs(node_id), {t: p for t, (p, _) in made.references.items()})
+    return why_changed(made, now), False
+
+
+def _published_since(started: str, outputs: tuple[str, ...], data_dir: Path, listing: frozenset[str]) -> bool:
+    """True when every output was written after ``started`` (ISO time): the node published all of them.
+
+    Outputs are written in scratch after the node starts and keep that time
+    when moved into place; one older than the start is a previous run's.
+    """
+    try:
+        since = datetime.fromisoformat(started).timestamp()
+    except ValueError:
+        return False
+    found = [f for name in outputs for f in _matching_files(name, listing)]
+    return bool(found) and all((data_dir / f).stat().st_mtime >= since for f in found)
+
+
+def _maker_of_outputs(store: ProvenanceStore, outputs: tuple[str, ...], listing: frozenset[str]):
+    """The execution that made all of these outputs, when one did."""
+    makers = set()
+    found = None
+    for name in outputs:
+        for file_name in _matching_files(name, listing):
+            found = store.maker_of(file_name)
+            makers.add(found.id if found is not None else None)
+    return found if len(makers) == 1 and found is not None else None
+
+
+def _why_run_by_time(graph: DependencyGraph, node_id: str, data_dir: Path, listing: frozenset[str]) -> str | None:
+    """Make's rule, for outputs the provenance store has no record of."""
+    outputs = graph.outputs(node_id)
     oldest_output: tuple[int, str] | None = None
     for name in outputs:
         found = _matching_files(name, listing)
@@ -202,7 +338,7 @@ def _why_run(
     for name in graph.inputs(node_id):
         if name in listing and oldest_output is not None:
             if (data_dir / name).stat().st_mtime_ns > oldest_output[0]:
-                return f"input {name} is newer than output {oldest_output[1]}"
+                return f"no provenance record, and input {name} is newer than output {oldest_output[1]}"
     return None
 
 
@@ -238,14 +374,22 @@ def execute_node(task: NodeTask) -> NodeResult:
         shutil.rmtree(workdir, ignore_errors=True)  # a retry starts clean
         workdir.mkdir()  # not parents: the run's scratch folder must still exist
         module = module_for(node.asn_type, task.calibration)
-        module.run(node, RunContext(task.data_dir, workdir, task.provider, dict(task.options)))
+        provider = task.provider
+        if provider is not None and task.record_references and not module.name.startswith("jwst:"):
+            # jwst's pipelines look references up themselves and need the provider as it is.
+            provider = RecordingProvider(provider)
+        module.run(node, RunContext(task.data_dir, workdir, provider, dict(task.options)))
         produced = _collect_outputs(task.outputs, workdir)
         for file_name in produced:
             if os.path.islink(task.data_dir / file_name):
                 raise DispatchError(f"output {file_name} in the data folder is a symbolic link; not replacing it")
         for file_name in produced:  # same file system: each move is an atomic rename
             os.replace(workdir / file_name, task.data_dir / file_name)
-        return NodeResult(node.node_id, SUCCEEDED, f"{len(produced)} outputs", time.monotonic() - start, 1)
+        used = tuple(sorted(provider.used.items())) if isinstance(provider, RecordingProvider) else ()
+        return NodeResult(
+            node.node_id, SUCCEEDED, f"{len(produced)} outputs", time.monotonic() - start, 1,
+            outputs=tuple(produced), references=used,
+        )
     except AsnflowError as exc:
         return NodeResult(node.node_id, FAILED, _one_line(str(exc)), time.monotonic() - start, 1)
     except Exception as exc:  # a module's bug must fail its node, not the run
@@ -259,6 +403,23 @@ def execute_node(task: NodeTask) -> NodeResult:
         )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+class RecordingProvider:
+    """A reference provider that notes which reference files it handed out."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.used: dict[str, str] = {}  # reftype -> file path (or source when there is no file)
+
+    def fetch(self, model: Any, reftypes: Any) -> Any:
+        found = self.inner.fetch(model, reftypes)
+        for reftype, reference in found.items():
+            self.used[str(reftype)] = str(getattr(reference, "path", "") or getattr(reference, "source", ""))
+        return found
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
 
 
 def scratch_name(node_id: str) -> str:
@@ -398,6 +559,9 @@ def run_graph(
     retries: int = 0,
     progress: bool = True,
     timeout: float = DEFAULT_TIMEOUT,
+    on_finish: Callable[[NodeResult], None] | None = None,
+    rebuild_provenance: bool = False,
+    provenance: bool = True,
 ) -> RunSummary:
     """Run every node of ``graph`` whose outputs are not up to date; see the module notes.
 
@@ -407,30 +571,48 @@ def run_graph(
     ``provider`` is the reference-data provider handed to modules. Raises
     :class:`GraphError` before anything runs when inputs are missing.
     ``progress`` shows a progress line on stderr when it is a terminal;
-    ``timeout`` is how long to try to reach ``scheduler`` (seconds).
+    ``timeout`` is how long to try to reach ``scheduler`` (seconds);
+    ``on_finish`` is called in this process with each node's final result.
+    Every execution is recorded in the provenance store; a corrupt or foreign
+    store stops the run before anything runs, unless ``rebuild_provenance``.
+    ``provenance=False`` neither reads nor writes the store nor hashes
+    anything: up to date then means outputs newer than inputs (what the
+    overhead benchmark compares against).
     """
     if retries < 0:
         raise DispatchError(f"--retries must be 0 or more, not {retries}")
     check_data_folder(data_dir)
     data_dir = Path(data_dir).resolve()
-    with _exclusive(data_dir):
+    settings = _settings(options)
+    with _exclusive(data_dir), contextlib.ExitStack() as stack:
         _refuse_planted_links(data_dir)
-        plan = plan_run(graph, data_dir, force=force)
+        opened = ProvenanceStore.open(data_dir, rebuild=rebuild_provenance) if provenance else ProvenanceStore.empty(data_dir)
+        with opened as reading:
+            hashes = HashCache(reading.known_hashes())
+            plan = plan_run(
+                graph, data_dir, force=force, options=settings, provider=provider, store=reading, hashes=hashes
+            )
         if plan.missing:
             raise GraphError(describe_missing(plan.missing), path=str(data_dir))
+        store = stack.enter_context(_writable_store(data_dir)) if provenance else None
         scratch_root = data_dir / SCRATCH_DIR
         shutil.rmtree(scratch_root, ignore_errors=True)  # stale scratch of a killed run
-        run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}"
+        # Microseconds too: two runs of one process within a second are two runs in the provenance store.
+        run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%f") + f"-{os.getpid()}"
         # One folder per run: a straggling worker of a killed run can neither write
         # into this run's scratch nor publish anything once its own folder is gone.
         scratch_dir = scratch_root / run_id
-        scratch_dir.mkdir(parents=True)
-        settings = dict(DEFAULT_OPTIONS)
-        settings.update(options or {})
+        try:
+            scratch_dir.mkdir(parents=True)
+        except OSError as exc:
+            raise DispatchError(f"cannot write in the data folder: {exc.strerror}", path=str(data_dir)) from None
         log = RunLog(data_dir / RUN_LOG, run_id)
         meter = _Progress(len(plan.steps), enabled=progress)
+        recorder = _Recorder(store, hashes, Fingerprinter(
+            {n.asn_type: graph.module(i) for i, n in graph.nodes.items()}, data_dir, settings, provider, hashes
+        ), run_id) if store is not None else _NoRecorder()
         try:
-            scheduler_run = _ReadySet(graph, plan, log, meter, retries)
+            scheduler_run = _ReadySet(graph, plan, log, meter, retries, recorder, on_finish)
 
             def make_task(node_id: str) -> NodeTask:
                 return NodeTask(
@@ -470,8 +652,8 @@ def check_data_folder(data_dir: str | os.PathLike[str], option: str = "--data") 
 
 
 def _refuse_planted_links(data_dir: Path) -> None:
-    """The run log and the scratch folder are asnflow's own: never follow a link planted in their place."""
-    for name, kind in ((RUN_LOG, stat.S_ISREG), (SCRATCH_DIR, stat.S_ISDIR)):
+    """The run log, the provenance store and the scratch folder are asnflow's own: never follow a link planted there."""
+    for name, kind in ((RUN_LOG, stat.S_ISREG), (SCRATCH_DIR, stat.S_ISDIR), (STORE_NAME, stat.S_ISREG)):
         try:
             mode = os.lstat(data_dir / name).st_mode
         except FileNotFoundError:
@@ -481,8 +663,72 @@ def _refuse_planted_links(data_dir: Path) -> None:
                                 path=str(data_dir), hint=f"remove the link {data_dir / name}")
         if not kind(mode):
             raise DispatchError(f"{name} in the data folder is {kind_of(mode)}; asnflow keeps its "
-                                f"{'run log' if name == RUN_LOG else 'scratch work'} there",
+                                f"{'scratch work' if name == SCRATCH_DIR else 'run records'} there",
                                 path=str(data_dir), hint=f"move {data_dir / name} away")
+
+
+@contextlib.contextmanager
+def _writable_store(data_dir: Path) -> Iterator[ProvenanceStore]:
+    if not os.access(data_dir, os.W_OK):
+        raise DispatchError("the data folder is read-only: a run writes its products and provenance there", path=str(data_dir))
+    store = ProvenanceStore.open(data_dir, write=True)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+class _Recorder:
+    """Writes each execution into the provenance store (in the scheduler process only)."""
+
+    def __init__(self, store: ProvenanceStore, hashes: HashCache, fingerprints: Fingerprinter, run_id: str) -> None:
+        self.store = store
+        self.hashes = hashes
+        self.fingerprints = fingerprints
+        self.run_id = run_id
+        self.open: dict[str, int] = {}  # node -> execution id of its running attempt
+
+    def started(self, graph: DependencyGraph, node_id: str) -> None:
+        node = graph.node(node_id)
+        self.open[node_id] = self.store.started(self.run_id, node, self.fingerprints.current(node, ()))
+
+    def finished(self, graph: DependencyGraph, result: NodeResult) -> None:
+        execution = self.open.pop(result.node_id, None)
+        if execution is None:
+            return
+        node = graph.node(result.node_id)
+        fingerprint = self.fingerprints.current(node, graph.inputs(result.node_id), dict(result.references))
+        outputs = {f: self.hashes.hash(self.fingerprints.data_dir / f) for f in result.outputs}
+        self.store.finished(
+            execution, status=result.status, reason=result.reason, duration=result.duration,
+            attempts=result.attempts, fingerprint=fingerprint, outputs=outputs, hashes=self.hashes,
+        )
+
+    def adopted(self, graph: DependencyGraph, node_id: str) -> None:
+        """Outputs found up to date by time: record them as made by what would make them now."""
+        node = graph.node(node_id)
+        fingerprint = self.fingerprints.current(node, graph.inputs(node_id))
+        execution = self.store.started(self.run_id, node, fingerprint, status=ADOPTED)
+        listing = _listing(self.fingerprints.data_dir)
+        produced = [f for name in graph.outputs(node_id) for f in _matching_files(name, listing)]
+        outputs = {f: self.hashes.hash(self.fingerprints.data_dir / f) for f in produced}
+        self.store.finished(
+            execution, status=ADOPTED, reason="outputs newer than inputs", duration=0.0, attempts=0,
+            fingerprint=fingerprint, outputs=outputs, hashes=self.hashes,
+        )
+
+
+class _NoRecorder:
+    """Stands in for :class:`_Recorder` when provenance is off."""
+
+    def started(self, graph: DependencyGraph, node_id: str) -> None:
+        pass
+
+    def finished(self, graph: DependencyGraph, result: NodeResult) -> None:
+        pass
+
+    def adopted(self, graph: DependencyGraph, node_id: str) -> None:
+        pass
 
 
 def _located(node: Node, data_dir: Path) -> Node:
@@ -495,7 +741,18 @@ def _located(node: Node, data_dir: Path) -> Node:
 class _ReadySet:
     """Submits each node once its producers are done; propagates failures as skips."""
 
-    def __init__(self, graph: DependencyGraph, plan: Plan, log: RunLog, meter: _Progress, retries: int) -> None:
+    def __init__(
+        self,
+        graph: DependencyGraph,
+        plan: Plan,
+        log: RunLog,
+        meter: _Progress,
+        retries: int,
+        recorder: _Recorder | _NoRecorder,
+        on_finish: Callable[[NodeResult], None] | None = None,
+    ) -> None:
+        self.recorder = recorder
+        self.on_finish = on_finish
         self.graph = graph
         self.plan = {s.node_id: s for s in plan.steps}
         self.order = {s.node_id: i for i, s in enumerate(plan.steps)}
@@ -518,8 +775,11 @@ class _ReadySet:
 
         def finish(result: NodeResult) -> None:
             self.results[result.node_id] = result
+            self.recorder.finished(self.graph, result)
             self.log.write(self.graph.node(result.node_id), result)
             self.meter.advance(result)
+            if self.on_finish is not None:
+                self.on_finish(result)
             for child in self.graph.successors(result.node_id):
                 if result.status == FAILED or result.node_id in self.blocked_by:
                     self.blocked_by.setdefault(child, self.blocked_by.get(result.node_id, result.node_id))
@@ -535,9 +795,12 @@ class _ReadySet:
                 if node_id in self.blocked_by:
                     finish(NodeResult(node_id, SKIPPED, f"upstream {self.blocked_by[node_id]} failed"))
                 elif step.action == SKIP:
+                    if step.adopt:
+                        self.recorder.adopted(self.graph, node_id)
                     finish(NodeResult(node_id, SKIPPED, step.reason))
                 else:
                     self.meter.started(node_id)
+                    self.recorder.started(self.graph, node_id)
                     submit(node_id, 1)
             if not running:
                 continue
@@ -548,7 +811,7 @@ class _ReadySet:
                     result = future.result()
                 except Exception as exc:  # the worker itself died
                     result = NodeResult(node_id, FAILED, _one_line(f"worker failed: {type(exc).__name__}: {exc}"))
-                result = NodeResult(result.node_id, result.status, result.reason, result.duration, attempt, result.detail)
+                result = replace(result, attempts=attempt)
                 if result.status == FAILED and attempt <= self.retries:
                     self.log.write(self.graph.node(node_id), result, retrying=True)
                     submit(node_id, attempt + 1)

@@ -79,7 +79,8 @@ def generate_documents(pool, rules: RuleSet, options: Options, progress=None, jo
     return Outcome(documents, warnings=result.warnings, missing_ids=result.missing_ids, pool_rows=len(pool))
 
 
-def write_documents(documents: list[AssociationDict], folder: Path, fmt: str = "json") -> list[Path]:
-    from asnflow.engine.asnfile import write
+def write_documents(documents: list[AssociationDict], folder: Path, fmt: str = "json", remove_stale: bool = False):
+    """Write into ``folder``; returns the :class:`~asnflow.engine.asnfile.WriteReport` (new, changed, stale, ...)."""
+    from asnflow.engine.asnfile import write_changes
 
-    return write(documents, folder, fmt)
+    return write_changes(documents, folder, fmt, remove_stale=remove_stale)
