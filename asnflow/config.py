@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from asnflow.calib.base import Route, parse_routes
 from asnflow.errors import RuleError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -24,7 +25,7 @@ class Config:
     rule_files: tuple[Path, ...]
     definition_files: tuple[Path, ...] = ()
     registries: dict[str, str] = field(default_factory=dict)
-    calibration: dict[str, str] = field(default_factory=dict)
+    calibration: dict[str, tuple[Route, ...]] = field(default_factory=dict)  # asn_type -> routes, first match wins
     naming_profile: str = "jwst-3.0"
     pool_columns: tuple[str, ...] | None = None  # declared pool columns rules may read (None: not declared)
 
@@ -61,7 +62,19 @@ def load_config(path: str | Path | None = None) -> Config:
         rule_files=rule_files,
         definition_files=definition_files,
         registries=dict(data.get("registries") or {}),
-        calibration={str(k): str(v) for k, v in (data.get("calibration") or {}).items()},
+        calibration=_calibration_table(data.get("calibration"), config_path),
         naming_profile=str(naming.get("profile", "jwst-3.0")),
         pool_columns=tuple(columns) if columns is not None else None,
     )
+
+
+def _calibration_table(table: object, config_path: Path) -> dict[str, tuple[Route, ...]]:
+    """The ``calibration:`` mapping: asn_type -> a spec, a mapping, or a list of routes."""
+    if table is None:
+        return {}
+    if not isinstance(table, dict):
+        raise RuleError("calibration must be a mapping of asn_type to module", path=str(config_path))
+    try:
+        return {str(asn_type): parse_routes(str(asn_type), entry) for asn_type, entry in table.items()}
+    except ValueError as exc:
+        raise RuleError(str(exc), path=str(config_path)) from None

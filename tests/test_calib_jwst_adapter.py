@@ -64,11 +64,11 @@ def test_without_jwst_the_node_fails_with_one_line(tmp_path):
     assert message == "jwst is not installed: running Spec2Pipeline needs it (pip install 'asnflow[jwst]')"
 
 
-def test_exposures_and_bad_options_are_refused(tmp_path):
+def test_the_shared_jwst_steps_option_is_refused_with_a_pointer_to_per_module_steps(tmp_path):
+    node = spec2_node(tmp_path)
     (tmp_path / "work").mkdir()
-    exposure = Node("detector1:jw01_nis_uncal", "exposure", "detector1", None, None)
-    with pytest.raises(CalibrationError, match="runs on association files"):
-        JwstPipelineModule("Spec2Pipeline").run(exposure, RunContext(tmp_path, tmp_path / "work", None, {}))
+    with pytest.raises(CalibrationError, match="set step parameters per module in rules.yaml"):
+        JwstPipelineModule("Spec2Pipeline").run(node, RunContext(tmp_path, tmp_path / "work", None, {"jwst_steps": {}}))
 
 
 @pytest.mark.skipif(not JWST_INSTALLED, reason="needs jwst (pip install 'asnflow[jwst]')")
@@ -99,6 +99,6 @@ def test_jwst_image2_runs_through_the_adapter(tmp_path):
     cache = write_crds_cache(tmp_path / "crds", "niriss", [CacheReference("gain", {"META.INSTRUMENT.DETECTOR": "NIS"}, gain)])
     (tmp_path / "work").mkdir()
     skip_all = {step: {"skip": True} for step in ("bkg_subtract", "assign_wcs", "flat_field", "photom", "resample")}
-    context = RunContext(tmp_path, tmp_path / "work", CrdsRefs(cache), {"jwst_steps": skip_all})
-    JwstPipelineModule("Image2Pipeline").run(node, context)
+    context = RunContext(tmp_path, tmp_path / "work", CrdsRefs(cache), {})
+    JwstPipelineModule("Image2Pipeline", steps=skip_all).run(node, context)
     assert (tmp_path / "work" / "jw01_nis_cal.fits").is_file()

@@ -14,10 +14,12 @@ rule set that passes the checker always loads.
 
 from __future__ import annotations
 
+from typing import Any
+
 import difflib
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -148,7 +150,7 @@ class _RuleScope:
 
 class _Checker:
     def __init__(self, files: Sequence[ast.RuleFile], targets: set[str], registered: set[str],
-                 columns: frozenset[str] | None, calibration: dict[str, str] | None) -> None:
+                 columns: frozenset[str] | None, calibration: Mapping[str, Any] | None) -> None:
         from asnflow.engine import hooks
 
         self.hooks = hooks
@@ -672,7 +674,7 @@ def _sort_key(diagnostic: Diagnostic):
 # ---------------------------------------------------------------------- public entry points
 def check_paths(paths: Sequence[str | Path], *, rule_paths: Sequence[str | Path] | None = None,
                 targets: Sequence[str | Path] | None = None, columns: Iterable[str] | None = None,
-                calibration: dict[str, str] | None = None) -> CheckResult:
+                calibration: Mapping[str, Any] | None = None) -> CheckResult:
     """Parse and check a rule set.
 
     ``paths`` are all files of the set (definitions first); ``rule_paths``
@@ -756,16 +758,18 @@ def check_config(config) -> list[Diagnostic]:
         if not Path(rule_path).is_file():
             out.append(Diagnostic(ERROR, "missing-file", f"rule file {Path(rule_path).name} does not exist", path,
                                   line_of(Path(rule_path).name), None, "paths are relative to the rules.yaml folder"))
-    for asn_type, target in config.calibration.items():
-        kind, _, name = target.partition(":")
-        if kind == "native":
-            if importlib.util.find_spec(f"asnflow.calib.{name}") is None:
-                out.append(Diagnostic(ERROR, "unknown-module", f"no native calibration module {name} "
-                                      f"(for asn_type {asn_type})", path, line_of(target), None,
-                                      "native:NAME names a module asnflow.calib.NAME"))
-        elif kind != "jwst":
-            out.append(Diagnostic(ERROR, "unknown-module", f"calibration for {asn_type} must be native:NAME or "
-                                  f"jwst:CLASS, not {target!r}", path, line_of(target)))
+    for asn_type, routes in config.calibration.items():
+        for route in routes:
+            target = route.module
+            kind, _, name = target.partition(":")
+            if kind == "native":
+                if importlib.util.find_spec(f"asnflow.calib.{name}") is None:
+                    out.append(Diagnostic(ERROR, "unknown-module", f"no native calibration module {name} "
+                                          f"(for asn_type {asn_type})", path, line_of(target), None,
+                                          "native:NAME names a module asnflow.calib.NAME"))
+            elif kind not in ("jwst", "python"):
+                out.append(Diagnostic(ERROR, "unknown-module", f"calibration for {asn_type} must be native:NAME, "
+                                      f"jwst:CLASS or python:MODULE:ATTR, not {target!r}", path, line_of(target)))
     for column in config.pool_columns or ():
         if column != column.lower():
             out.append(Diagnostic(ERROR, "column-case", f"pool column {column} must be lower case", path,

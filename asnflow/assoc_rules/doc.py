@@ -11,10 +11,14 @@ rule set, so a test can check that the committed file is current.
 
 from __future__ import annotations
 
+from typing import Any
+
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from asnflow.assoc_rules import ast
 from asnflow.assoc_rules.compile import CompiledRule, RuleSet
+from asnflow.calib.base import describe_routes
 from asnflow.assoc_rules.show import (
     Piece,
     display_path,
@@ -157,12 +161,13 @@ def _anchor(name: str) -> str:
     return name.lower()
 
 
-def _rule_section(rule: CompiledRule, rule_set: RuleSet, calibration: dict[str, str]) -> list[str]:
+def _rule_section(rule: CompiledRule, rule_set: RuleSet, calibration: Mapping[str, Any]) -> list[str]:
     found = digest(rule, rule_set)
     lines = [f"### {rule.name}", ""]
     if rule.description:
         lines += [rule.description, ""]
-    calibrated = calibration.get(rule.asn_type)
+    entry = calibration.get(rule.asn_type)
+    calibrated = describe_routes(entry) if entry is not None else None
     lines.append(f"- **asn_type** `{rule.asn_type}`, level {rule.level}"
                  + (f", calibrated by `{calibrated}`" if calibrated else "")
                  + f"; defined in `{display_path(rule.path)}:{rule.source.pos.line}`")

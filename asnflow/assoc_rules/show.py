@@ -9,12 +9,15 @@ The text is printed back from the syntax tree in the rule language itself.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from typing import Any
+
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from asnflow.assoc_rules import ast
 from asnflow.assoc_rules.compile import DEFAULTS, CompiledRule, RuleSet
+from asnflow.calib.base import describe_routes
 
 # ---------------------------------------------------------------------- paths
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent
@@ -283,7 +286,7 @@ class SettingLine:
     pos: ast.Pos | None
 
 
-def settings(rule: CompiledRule, calibration: dict[str, str] | None = None) -> list[SettingLine]:
+def settings(rule: CompiledRule, calibration: Mapping[str, Any] | None = None) -> list[SettingLine]:
     """Every setting of a rule, defaults filled in, each hook with what it does."""
     from asnflow.engine import hooks
 
@@ -299,7 +302,8 @@ def settings(rule: CompiledRule, calibration: dict[str, str] | None = None) -> l
         return hook.doc if hook is not None else ""
 
     out = [SettingLine("level", rule.level, "", pos_of("level"))]
-    target = (calibration or {}).get(rule.asn_type)
+    entry = (calibration or {}).get(rule.asn_type)
+    target = describe_routes(entry) if entry is not None else None
     out.append(SettingLine("asn_type", rule.asn_type, f"calibration {target}" if target else "", pos_of("asn_type")))
     note = doc(hooks.EXPOSURE_POLICIES, rule.exposure_policy_name)
     if pos_of("exposure_types") is None and rule.exposure_policy_name == defaults["exposure_types"]:
@@ -374,7 +378,7 @@ def _lines(piece: Piece, depth: int, rule_name: str) -> Iterator[tuple[int, str,
         yield depth, statement_text(piece.statement), short_pos(piece.pos)
 
 
-def show_rule(rule: CompiledRule, rule_set: RuleSet, calibration: dict[str, str] | None = None,
+def show_rule(rule: CompiledRule, rule_set: RuleSet, calibration: Mapping[str, Any] | None = None,
               path_text=openable_path) -> str:
     """A rule's text with its frame and fragments expanded, each line with the place it is written.
 

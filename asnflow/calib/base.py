@@ -17,7 +17,7 @@ import importlib
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +45,7 @@ class Node:
     path: Path | None  # the association file, or the raw `_uncal` exposure file
     association: Mapping[str, Any] | None  # the loaded association (None for exposures)
     wanted: tuple[str, ...] = ()  # exposures only: the detector1 products consumers list
+    route: Route | None = None  # the calibration route chosen for this node when the graph was built
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,14 @@ class CalibrationModule(ABC):
 
         Raise :class:`asnflow.errors.CalibrationError` with a one-line reason on failure.
         """
+
+    def optional_outputs(self, node: Node) -> list[str]:
+        """The subset of :meth:`outputs` a run may leave unwritten (a catalog of an empty field)."""
+        return []
+
+    def unavailable(self) -> str | None:
+        """Why this module cannot run here (checked before a run starts), or None."""
+        return None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"
@@ -183,6 +192,14 @@ def conventional_outputs(node: Node) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def conventional_optional_outputs(node: Node) -> list[str]:
+    """Outputs a run may legitimately not write: image3's source catalog and
+    segmentation map (jwst writes none for a field without sources)."""
+    if node.asn_type != "image3":
+        return []
+    return [n for n in conventional_outputs(node) if n.endswith(("_cat.ecsv", "_segm.fits"))]
+
+
 class ConventionalModule(CalibrationModule):
     """A module whose inputs and outputs are jwst's conventional file names."""
 
@@ -192,6 +209,9 @@ class ConventionalModule(CalibrationModule):
     def outputs(self, node: Node) -> list[str]:
         return conventional_outputs(node)
 
+    def optional_outputs(self, node: Node) -> list[str]:
+        return conventional_optional_outputs(node)
+
 
 class UnavailableModule(ConventionalModule):
     """Stands in for a module that cannot run here; the graph still builds, the run fails."""
@@ -200,18 +220,186 @@ class UnavailableModule(ConventionalModule):
         self.name = name
         self.reason = reason
 
+    def unavailable(self) -> str | None:
+        return self.reason
+
     def run(self, node: Node, ctx: RunContext) -> None:
         raise CalibrationError(self.reason)
+
+
+# ---------------------------------------------------------------------------
+# Routes: which module runs a node, chosen by asn_type and the node's instrument and readout
+
+# Node traits a route may test in ``when``; values are compared upper-case.
+ROUTE_TRAITS = ("instrument", "detector", "readpatt", "exp_type")
+# Detector name (as in file names) -> instrument, longest prefix first.
+_DETECTOR_PREFIXES = (("mir", "MIRI"), ("nrc", "NIRCAM"), ("nrs", "NIRSPEC"), ("nis", "NIRISS"), ("guider", "FGS"))
+# Raw-header keywords read for a route test on an exposure.
+_HEADER_TRAITS = {"instrument": "INSTRUME", "detector": "DETECTOR", "readpatt": "READPATT", "exp_type": "EXP_TYPE"}
+
+
+@dataclass(frozen=True)
+class Route:
+    """One entry of the calibration table: a module spec, its parameters, and when it applies.
+
+    ``steps`` are step parameters for a ``jwst:`` pipeline (``{step: {param: value}}``);
+    ``options`` are defaults for that module's run options (``--option`` overrides
+    them); ``when`` maps a trait (:data:`ROUTE_TRAITS`) to the values it accepts;
+    an empty ``when`` always applies.
+    """
+
+    module: str
+    steps: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    options: Mapping[str, Any] = field(default_factory=dict)
+    when: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def matches(self, traits: Mapping[str, str | None]) -> bool:
+        return all((traits.get(trait) or "").upper() in accepted for trait, accepted in self.when.items())
+
+
+def parse_routes(asn_type: str, entry: Any) -> tuple[Route, ...]:
+    """Read one calibration-table entry (a spec string, a mapping, or a list of mappings).
+
+    Raises ValueError with a one-line reason naming ``asn_type``.
+    """
+    if isinstance(entry, Route):
+        return (entry,)
+    if isinstance(entry, tuple) and all(isinstance(item, Route) for item in entry):
+        return entry
+    items = entry if isinstance(entry, list) else [entry]
+    if not items:
+        raise ValueError(f"calibration for {asn_type}: an empty list")
+    routes = tuple(_parse_route(asn_type, item) for item in items)
+    if routes[-1].when:
+        raise ValueError(f"calibration for {asn_type}: the last route must have no 'when' (it is the default)")
+    return routes
+
+
+def _parse_route(asn_type: str, item: Any) -> Route:
+    where = f"calibration for {asn_type}"
+    if isinstance(item, str):
+        item = {"module": item}
+    if not isinstance(item, Mapping):
+        raise ValueError(f"{where}: expected a module spec or a mapping with 'module', not {type(item).__name__}")
+    unknown = sorted(set(map(str, item)) - {"module", "steps", "options", "when"})
+    if unknown:
+        raise ValueError(f"{where}: unknown key {unknown[0]!r} (use module, steps, options, when)")
+    module = item.get("module")
+    if not isinstance(module, str) or ":" not in module:
+        raise ValueError(f"{where}: 'module' must be native:NAME, jwst:CLASS or python:MODULE:ATTR, not {module!r}")
+    steps = item.get("steps") or {}
+    if not isinstance(steps, Mapping) or not all(isinstance(v, Mapping) for v in steps.values()):
+        raise ValueError(f"{where}: 'steps' must map step names to mappings of parameters")
+    if steps and not module.startswith("jwst:"):
+        raise ValueError(f"{where}: 'steps' are parameters of jwst pipelines; {module} takes 'options'")
+    options = item.get("options") or {}
+    if not isinstance(options, Mapping):
+        raise ValueError(f"{where}: 'options' must be a mapping")
+    when_in = item.get("when") or {}
+    if not isinstance(when_in, Mapping):
+        raise ValueError(f"{where}: 'when' must be a mapping of {', '.join(ROUTE_TRAITS)}")
+    when: dict[str, tuple[str, ...]] = {}
+    for trait, accepted in when_in.items():
+        if trait not in ROUTE_TRAITS:
+            raise ValueError(f"{where}: 'when' cannot test {trait!r} (only {', '.join(ROUTE_TRAITS)})")
+        values = accepted if isinstance(accepted, list) else [accepted]
+        when[str(trait)] = tuple(str(v).upper() for v in values)
+    return Route(
+        module=module,
+        steps={str(k): dict(v) for k, v in steps.items()},
+        options={str(k): v for k, v in options.items()},
+        when=when,
+    )
+
+
+def describe_routes(entry: Any) -> str:
+    """A short text for the table entry: ``jwst:X if instrument=MIRI, else native:Y``."""
+    parts = []
+    for route in parse_routes("?", entry):
+        test = " and ".join(f"{k}={'|'.join(v)}" for k, v in route.when.items())
+        parts.append(f"{route.module} if {test}" if test else route.module)
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + ", else " + parts[-1]
+
+
+def instrument_of_detector(detector: str | None) -> str | None:
+    """``nrca1`` -> ``NIRCAM``, ``mirimage`` -> ``MIRI``; None when unknown."""
+    name = (detector or "").lower()
+    for prefix, instrument in _DETECTOR_PREFIXES:
+        if name.startswith(prefix):
+            return instrument
+    return None
+
+
+def node_traits(node: Node) -> dict[str, str | None]:
+    """What routes test: read from the raw file's header for an exposure, else from member names.
+
+    Member and exposure file names carry the detector (``..._nrca1_rate.fits``),
+    hence the instrument; readout pattern and exposure type are only known
+    from a raw file's primary header.
+    """
+    traits: dict[str, str | None] = dict.fromkeys(ROUTE_TRAITS)
+    if node.kind == "exposure":
+        names = [node.node_id.split(":", 1)[-1]]
+        if node.path is not None:
+            traits.update(_header_traits(Path(node.path)))
+    else:
+        names = member_names(node.association)
+    if traits["detector"] is None:
+        for name in names:
+            detector = file_root(name).rsplit("_", 1)[-1] if node.kind != "exposure" else name.rsplit("_", 2)[-2]
+            if instrument_of_detector(detector):
+                traits["detector"] = detector.upper()
+                break
+    if traits["instrument"] is None:
+        traits["instrument"] = instrument_of_detector(traits["detector"])
+    return traits
+
+
+def _header_traits(path: Path) -> dict[str, str]:
+    """The route keywords in a raw file's primary header (nothing when it cannot be read)."""
+    try:
+        from astropy.io import fits
+
+        header = fits.getheader(path, 0)
+    except Exception:  # missing or unreadable: the run reports it; routing falls back on the name
+        return {}
+    return {trait: str(header[key]).strip() for trait, key in _HEADER_TRAITS.items() if header.get(key) is not None}
+
+
+def choose_route(node: Node, calibration: Mapping[str, Any]) -> Route | None:
+    """The first route for ``node.asn_type`` whose ``when`` matches the node (None: not configured)."""
+    entry = calibration.get(node.asn_type)
+    if entry is None:
+        return None
+    routes = parse_routes(node.asn_type, entry)
+    traits = node_traits(node) if any(r.when for r in routes) else {}
+    return next(r for r in routes if r.matches(traits))
 
 
 # ---------------------------------------------------------------------------
 # Looking modules up
 
 
-def module_for(asn_type: str, calibration: Mapping[str, str] | None = None) -> CalibrationModule:
-    """The calibration module for ``asn_type`` (``detector1`` for raw exposures).
+def module_for_node(node: Node, calibration: Mapping[str, Any] | None = None) -> CalibrationModule:
+    """The module that runs ``node``: its chosen route, or the one its traits select."""
+    route = node.route
+    if route is None:
+        if calibration is None:
+            from asnflow.config import load_config
 
-    ``calibration`` maps asn_type to a module spec; by default it is the
+            calibration = load_config().calibration
+        route = choose_route(node, calibration)
+    if route is None:
+        return UnavailableModule(
+            f"unknown:{node.asn_type}", f"no calibration module is configured for asn_type {node.asn_type!r}"
+        )
+    return resolve_route(route)
+
+
+def module_for(asn_type: str, calibration: Mapping[str, Any] | None = None) -> CalibrationModule:
+    """The default (unconditional) module for ``asn_type`` (``detector1`` for raw exposures).
+
+    ``calibration`` maps asn_type to routes; by default it is the
     ``calibration`` table of rules.yaml. Specs: ``native:NAME`` (the ``MODULE``
     object of ``asnflow.calib.NAME``), ``jwst:CLASS`` (jwst's pipeline class
     through the optional adapter) and ``python:package.module:ATTR`` (any
@@ -222,15 +410,48 @@ def module_for(asn_type: str, calibration: Mapping[str, str] | None = None) -> C
         from asnflow.config import load_config
 
         calibration = load_config().calibration
-    spec = calibration.get(asn_type)
-    if spec is None:
+    entry = calibration.get(asn_type)
+    if entry is None:
         return UnavailableModule(
             f"unknown:{asn_type}", f"no calibration module is configured for asn_type {asn_type!r}"
         )
-    return resolve_module_spec(spec)
+    return resolve_route(parse_routes(asn_type, entry)[-1])
 
 
-def resolve_module_spec(spec: str) -> CalibrationModule:
+def resolve_route(route: Route) -> CalibrationModule:
+    """The module object for one route, carrying the route's steps and option defaults."""
+    module = resolve_module_spec(route.module, steps=route.steps)
+    if route.options and not isinstance(module, UnavailableModule):
+        return WithOptions(module, route.options)
+    return module
+
+
+class WithOptions(CalibrationModule):
+    """A module run with per-route option defaults (run options given on the command line win)."""
+
+    def __init__(self, module: CalibrationModule, options: Mapping[str, Any]) -> None:
+        self.module = module
+        self.options = dict(options)
+        self.name = module.name
+
+    def inputs(self, node: Node) -> list[str]:
+        return self.module.inputs(node)
+
+    def outputs(self, node: Node) -> list[str]:
+        return self.module.outputs(node)
+
+    def optional_outputs(self, node: Node) -> list[str]:
+        return self.module.optional_outputs(node)
+
+    def unavailable(self) -> str | None:
+        return self.module.unavailable()
+
+    def run(self, node: Node, ctx: RunContext) -> None:
+        merged = {**self.options, **ctx.options}
+        self.module.run(node, RunContext(ctx.data_dir, ctx.workdir, ctx.provider, merged))
+
+
+def resolve_module_spec(spec: str, *, steps: Mapping[str, Mapping[str, Any]] | None = None) -> CalibrationModule:
     """Turn one ``scheme:target`` spec from the calibration table into a module object."""
     scheme, _, target = spec.partition(":")
     try:
@@ -238,7 +459,7 @@ def resolve_module_spec(spec: str) -> CalibrationModule:
             module = getattr(importlib.import_module(f"asnflow.calib.{target}"), "MODULE")
         elif scheme == "jwst":
             adapter = importlib.import_module("asnflow.calib.jwst_adapter")
-            module = adapter.JwstPipelineModule(target)
+            module = adapter.JwstPipelineModule(target, steps=steps)
         elif scheme == "python":
             module_name, _, attribute = target.partition(":")
             module = getattr(importlib.import_module(module_name), attribute or "MODULE")

@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
 
     from asnflow.config import load_config
     from asnflow.engine.dispatch import FAILED, check_data_folder, plan_run, run_graph
-    from asnflow.engine.graph import build_graph, describe_missing
+    from asnflow.engine.graph import build_graph, describe_missing, refuse_unavailable
     from asnflow.errors import GraphError
 
     data_dir = Path(args.data) if args.data is not None else _association_folder(args.paths)
@@ -90,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.dry_run:
         plan = plan_run(graph, data_dir, force=args.force, options=options, provider=provider)
+        refuse_unavailable(graph, plan.to_run)
         for line in plan.lines():
             print(line)
         would_run = len(plan.to_run)

@@ -39,8 +39,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TextIO
 
-from asnflow.calib.base import PLACEHOLDER, CalibrationModule, Node, RunContext, UnavailableModule, module_for
-from asnflow.engine.graph import DependencyGraph, describe_missing
+from asnflow.calib.base import PLACEHOLDER, CalibrationModule, Node, RunContext, UnavailableModule, module_for, module_for_node
+from asnflow.engine.graph import DependencyGraph, describe_missing, refuse_unavailable
 from asnflow.engine.scheduler import DEFAULT_TIMEOUT
 from asnflow.errors import AsnflowError, DispatchError, GraphError
 from asnflow.fsread import kind_of
@@ -107,13 +107,14 @@ class NodeTask:
     """Everything a worker needs to run one node; picklable."""
 
     node: Node
-    calibration: Mapping[str, str]
+    calibration: Mapping[str, Any]
     data_dir: Path
     scratch_dir: Path
     outputs: tuple[str, ...]
     options: Mapping[str, Any]
     provider: Any = None
     record_references: bool = True  # hand modules a provider that notes the reference files they read
+    optional: tuple[str, ...] = ()  # declared outputs the module may leave unwritten
 
 
 @dataclass(frozen=True)
@@ -327,9 +328,12 @@ def _why_run_by_time(graph: DependencyGraph, node_id: str, data_dir: Path, listi
     """Make's rule, for outputs the provenance store has no record of."""
     outputs = graph.outputs(node_id)
     oldest_output: tuple[int, str] | None = None
+    optional = graph.optional_outputs(node_id)
     for name in outputs:
         found = _matching_files(name, listing)
         if not found:
+            if name in optional:
+                continue
             return f"output {name} missing"
         for file_name in found:
             stamp = (data_dir / file_name).stat().st_mtime_ns
@@ -373,13 +377,13 @@ def execute_node(task: NodeTask) -> NodeResult:
     try:
         shutil.rmtree(workdir, ignore_errors=True)  # a retry starts clean
         workdir.mkdir()  # not parents: the run's scratch folder must still exist
-        module = module_for(node.asn_type, task.calibration)
+        module = module_for_node(node, task.calibration)
         provider = task.provider
         if provider is not None and task.record_references and not module.name.startswith("jwst:"):
             # jwst's pipelines look references up themselves and need the provider as it is.
             provider = RecordingProvider(provider)
         module.run(node, RunContext(task.data_dir, workdir, provider, dict(task.options)))
-        produced = _collect_outputs(task.outputs, workdir)
+        produced = _collect_outputs(task.outputs, workdir, task.optional)
         for file_name in produced:
             if os.path.islink(task.data_dir / file_name):
                 raise DispatchError(f"output {file_name} in the data folder is a symbolic link; not replacing it")
@@ -427,7 +431,7 @@ def scratch_name(node_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "-", node_id.replace(":", "--"))
 
 
-def _collect_outputs(declared: tuple[str, ...], workdir: Path) -> list[str]:
+def _collect_outputs(declared: tuple[str, ...], workdir: Path, optional: tuple[str, ...] = ()) -> list[str]:
     written = frozenset(entry.name for entry in os.scandir(workdir) if entry.is_file())
     produced: list[str] = []
     absent: list[str] = []
@@ -435,7 +439,7 @@ def _collect_outputs(declared: tuple[str, ...], workdir: Path) -> list[str]:
         found = _matching_files(name, written)
         if found:
             produced.extend(f for f in found if f not in produced)
-        else:
+        elif name not in optional:
             absent.append(name)
     if absent:
         more = f" and {len(absent) - 3} more" if len(absent) > 3 else ""
@@ -595,6 +599,7 @@ def run_graph(
         if plan.missing:
             raise GraphError(describe_missing(plan.missing), path=str(data_dir))
         store = stack.enter_context(_writable_store(data_dir)) if provenance else None
+        refuse_unavailable(graph, plan.to_run)
         scratch_root = data_dir / SCRATCH_DIR
         shutil.rmtree(scratch_root, ignore_errors=True)  # stale scratch of a killed run
         # Microseconds too: two runs of one process within a second are two runs in the provenance store.
@@ -623,6 +628,7 @@ def run_graph(
                     graph.outputs(node_id),
                     settings,
                     provider,
+                    optional=graph.optional_outputs(node_id),
                 )
 
             if isinstance(executor, Executor):

@@ -14,10 +14,11 @@ be in the data folder.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import stat
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +29,10 @@ from asnflow.calib.base import (
     PLACEHOLDER,
     CalibrationModule,
     Node,
+    choose_route,
     file_root,
     file_suffix,
-    module_for,
+    module_for_node,
 )
 from asnflow.errors import AssociationFileError, GraphError, InputError
 from asnflow.fsread import kind_of
@@ -134,7 +136,7 @@ class DependencyGraph:
         digraph: nx.DiGraph,
         nodes: Mapping[str, Node],
         external_inputs: Mapping[str, tuple[str, ...]],
-        calibration: Mapping[str, str],
+        calibration: Mapping[str, Any],
     ) -> None:
         self._digraph = digraph
         self._nodes = dict(nodes)
@@ -169,6 +171,10 @@ class DependencyGraph:
 
     def outputs(self, node_id: str) -> tuple[str, ...]:
         return tuple(self._digraph.nodes[node_id]["outputs"])
+
+    def optional_outputs(self, node_id: str) -> tuple[str, ...]:
+        """The outputs a run of ``node_id`` may leave unwritten (a subset of :meth:`outputs`)."""
+        return tuple(self._digraph.nodes[node_id].get("optional", ()))
 
     def predecessors(self, node_id: str) -> list[str]:
         return sorted(self._digraph.predecessors(node_id))
@@ -246,13 +252,23 @@ class DependencyGraph:
         return missing
 
     def module(self, node_id: str) -> CalibrationModule:
-        return module_for(self._nodes[node_id].asn_type, self.calibration)
+        return module_for_node(self._nodes[node_id], self.calibration)
+
+    def unavailable(self, node_ids: Iterable[str]) -> dict[str, tuple[str, str]]:
+        """Nodes among ``node_ids`` whose module cannot run here: node -> (module name, reason)."""
+        found: dict[str, tuple[str, str]] = {}
+        for node_id in node_ids:
+            module = self.module(node_id)
+            reason = module.unavailable()
+            if reason is not None:
+                found[node_id] = (module.name, reason)
+        return found
 
 
 def build_graph(
     associations: Iterable[LoadedAssociation | str | os.PathLike[str]],
     *,
-    calibration: Mapping[str, str] | None = None,
+    calibration: Mapping[str, Any] | None = None,
     exposures: bool = True,
     data_dir: str | os.PathLike[str] | None = None,
 ) -> DependencyGraph:
@@ -267,12 +283,17 @@ def build_graph(
 
         calibration = load_config().calibration
     loaded = _as_loaded(associations)
-    modules: dict[str, CalibrationModule] = {}
+    modules: dict[Any, CalibrationModule] = {}
 
-    def module(asn_type: str) -> CalibrationModule:
-        if asn_type not in modules:
-            modules[asn_type] = module_for(asn_type, calibration)
-        return modules[asn_type]
+    def routed(node: Node) -> Node:
+        """``node`` with its calibration route chosen (by asn_type, instrument, readout)."""
+        return replace(node, route=choose_route(node, calibration))
+
+    def module(node: Node) -> CalibrationModule:
+        key = (node.asn_type, repr(node.route))
+        if key not in modules:
+            modules[key] = module_for_node(node, calibration)
+        return modules[key]
 
     digraph = nx.DiGraph()
     nodes: dict[str, Node] = {}
@@ -283,13 +304,19 @@ def build_graph(
                 f"two association files share the id {node_id!r}: {nodes[node_id].path} and {item.path}",
                 path=str(item.path),
             )
-        nodes[node_id] = Node(node_id, ASSOCIATION, str(item.data["asn_type"]), item.path, item.data)
+        nodes[node_id] = routed(Node(node_id, ASSOCIATION, str(item.data["asn_type"]), item.path, item.data))
 
     files_in: dict[str, list[str]] = {}
     files_out: dict[str, list[str]] = {}
-    for node_id, node in nodes.items():
-        files_in[node_id] = list(dict.fromkeys(module(node.asn_type).inputs(node)))
-        files_out[node_id] = list(dict.fromkeys(module(node.asn_type).outputs(node)))
+    optional: dict[str, list[str]] = {}
+
+    def declare(node: Node) -> None:
+        files_in[node.node_id] = list(dict.fromkeys(module(node).inputs(node)))
+        files_out[node.node_id] = list(dict.fromkeys(module(node).outputs(node)))
+        optional[node.node_id] = [f for f in module(node).optional_outputs(node) if f in files_out[node.node_id]]
+
+    for node in nodes.values():
+        declare(node)
     producers = _producers(files_out)
 
     if exposures:
@@ -299,17 +326,18 @@ def build_graph(
                 if file_name not in producers and file_suffix(file_name) in DETECTOR1_SUFFIXES:
                     wanted.setdefault(f"{file_root(file_name)}_uncal", []).append(file_name)
         for uncal_stem, products in sorted(wanted.items()):
-            exposure = Node(
-                node_id=f"{DETECTOR1}:{uncal_stem}",
-                kind=EXPOSURE,
-                asn_type=DETECTOR1,
-                path=Path(data_dir) / f"{uncal_stem}.fits" if data_dir is not None else None,
-                association=None,
-                wanted=tuple(sorted(set(products))),
+            exposure = routed(
+                Node(
+                    node_id=f"{DETECTOR1}:{uncal_stem}",
+                    kind=EXPOSURE,
+                    asn_type=DETECTOR1,
+                    path=Path(data_dir) / f"{uncal_stem}.fits" if data_dir is not None else None,
+                    association=None,
+                    wanted=tuple(sorted(set(products))),
+                )
             )
             nodes[exposure.node_id] = exposure
-            files_in[exposure.node_id] = list(dict.fromkeys(module(DETECTOR1).inputs(exposure)))
-            files_out[exposure.node_id] = list(dict.fromkeys(module(DETECTOR1).outputs(exposure)))
+            declare(exposure)
         producers = _producers(files_out)
 
     for node_id, node in nodes.items():
@@ -319,6 +347,8 @@ def build_graph(
             asn_type=node.asn_type,
             inputs=tuple(files_in[node_id]),
             outputs=tuple(files_out[node_id]),
+            optional=tuple(optional[node_id]),
+            module=module(node).name,
         )
     external: dict[str, list[str]] = {}
     for node_id in nodes:
@@ -389,3 +419,22 @@ def describe_missing(missing: Mapping[str, Sequence[str]]) -> str:
     """One line naming missing external inputs and who needs them."""
     items = [f"{f} (needed by {', '.join(readers[:2])}{' ...' if len(readers) > 2 else ''})" for f, readers in missing.items()]
     return f"{len(missing)} input file(s) are neither produced by any node nor on disk: {_name_some(items)}"
+
+
+def refuse_unavailable(graph: DependencyGraph, node_ids: Iterable[str]) -> None:
+    """Raise one GraphError line when a node that would run has no module that can run here.
+
+    Checked before any node runs: a run that cannot finish should not start.
+    """
+    unavailable = graph.unavailable(node_ids)
+    if not unavailable:
+        return
+    needs_jwst = {n: m for n, (m, _) in unavailable.items() if m.startswith("jwst:")}
+    if needs_jwst and importlib.util.find_spec("jwst") is None:
+        modules = ", ".join(sorted(set(needs_jwst.values())))
+        raise GraphError(
+            f"jwst is not installed, and {len(needs_jwst)} node(s) need it ({modules}): "
+            f"{_name_some(list(needs_jwst))}; pip install 'asnflow[jwst]'"
+        )
+    items = [f"{n} ({reason})" for n, (_, reason) in unavailable.items()]
+    raise GraphError(f"{len(items)} node(s) have no module that can run here: {_name_some(items)}")
