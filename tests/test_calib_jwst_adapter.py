@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -71,6 +72,7 @@ def test_the_shared_jwst_steps_option_is_refused_with_a_pointer_to_per_module_st
         JwstPipelineModule("Spec2Pipeline").run(node, RunContext(tmp_path, tmp_path / "work", None, {"jwst_steps": {}}))
 
 
+@pytest.mark.jwst
 @pytest.mark.skipif(not JWST_INSTALLED, reason="needs jwst (pip install 'asnflow[jwst]')")
 def test_jwst_image2_runs_through_the_adapter(tmp_path):
     from stdatamodels.jwst import datamodels
@@ -102,3 +104,63 @@ def test_jwst_image2_runs_through_the_adapter(tmp_path):
     context = RunContext(tmp_path, tmp_path / "work", CrdsRefs(cache), {})
     JwstPipelineModule("Image2Pipeline", steps=skip_all).run(node, context)
     assert (tmp_path / "work" / "jw01_nis_cal.fits").is_file()
+
+
+# --------------------------------------------------------------------------- through asnflow run, with jwst
+
+
+def demo_program(folder: Path) -> tuple[Path, Path]:
+    """The demo's raw NIRISS exposures, pool and CRDS cache, with its associations generated."""
+    from asnflow.cli import main as cli
+    from asnflow.demo.inputs import write_inputs
+
+    inputs = write_inputs(folder / "data")
+    assert cli(["generate", str(inputs.pool), "-p", str(folder / "asn")]) == 0
+    return folder / "asn", folder / "data"
+
+
+DETECTOR1_STEPS = ("group_scale", "dq_init", "emicorr", "saturation", "ipc", "superbias", "refpix", "rscd",
+                   "firstframe", "lastframe", "linearity", "dark_current", "reset", "persistence",
+                   "charge_migration", "jump", "clean_flicker_noise", "picture_frame")
+
+
+@pytest.mark.jwst
+@pytest.mark.skipif(not JWST_INSTALLED, reason="needs jwst (pip install 'asnflow[jwst]')")
+def test_run_routed_to_jwst_detector1_gives_jwsts_own_products(tmp_path, capsys):
+    """Every exposure routed to jwst: the _rate files are the ones Detector1Pipeline writes when
+    called directly on the same raw file with the same references and steps."""
+    from stdatamodels.jwst import datamodels
+
+    from asnflow.cli import main as cli
+    from asnflow.calib.refs import offline_crds_environment
+
+    asns, data = demo_program(tmp_path)
+    # the demo cache has gain, readnoise, saturation: run saturation, jump and ramp_fit
+    skipped = {step: {"skip": True} for step in DETECTOR1_STEPS if step not in ("saturation", "jump")}
+    config = tmp_path / "rules.yaml"
+    config.write_text(json.dumps({"calibration": {
+        "detector1": {"module": "jwst:Detector1Pipeline", "steps": skipped},
+        "image2": "native:image2", "image3": "native:image3",
+    }}))
+    status = cli(["run", str(asns), "--data", str(data), "--config", str(config), "--crds-cache", str(data / "crds"),
+                  "--executor", "serial", "-q"])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    raws = sorted(data.glob("*_uncal.fits"))
+    assert raws
+    direct = tmp_path / "direct"
+    direct.mkdir()
+    from jwst.pipeline import Detector1Pipeline
+
+    with offline_crds_environment(data / "crds"):
+        os.environ["STPIPE_DISABLE_CRDS_STEPPARS"] = "True"
+        for raw in raws:
+            Detector1Pipeline.call(str(raw), output_dir=str(direct), save_results=True, steps=skipped)
+    for raw in raws:
+        name = raw.name.replace("_uncal", "_rate")
+        with datamodels.open(str(data / name)) as ours, datamodels.open(str(direct / name)) as theirs:
+            for array in ("data", "dq", "err", "var_poisson", "var_rnoise"):
+                np.testing.assert_array_equal(getattr(ours, array), getattr(theirs, array), err_msg=f"{name} {array}")
+            assert ours.meta.cal_step.jump == theirs.meta.cal_step.jump == "COMPLETE"
+    assert (data / raws[0].name.replace("_uncal", "_rateints")).is_file()  # jwst's extra product is kept
+    assert list(data.glob("*_i2d.fits"))  # and native image2/image3 ran on jwst's rates

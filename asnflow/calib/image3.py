@@ -24,6 +24,7 @@ Run options: ``outlier_snr1``/``outlier_snr2`` (5.0/4.0), ``outlier_scale1``/
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from asnflow.calib.algorithms.imaging_wcs import fits_keywords
 from asnflow.calib.algorithms.exposure_times import ExposureTimes, combine_exposure_times
 from asnflow.calib.algorithms.sources import estimate_background, measure_sources, segment_sources
 from asnflow.calib.base import ConventionalModule, Node, RunContext, file_root, member_names, products
@@ -317,6 +319,7 @@ class Image3Module(ConventionalModule):
             i2d.con = np.asarray(mosaic["con"], dtype=np.int32)
             i2d.dq = np.where(np.isfinite(i2d.data), 0, DO_NOT_USE).astype(np.uint32)
             i2d.meta.wcs = grid
+            _set_fits_wcs(i2d, grid)
             _set_exposure_times(i2d, times)
             i2d.meta.resample.pixfrac = 1.0
             i2d.meta.resample.weight_type = "ivm"
@@ -389,6 +392,20 @@ class Image3Module(ConventionalModule):
             segm.update(i2d)
             segm.meta.wcs = wcs
             save_model(segm, ctx.workdir / f"{name}_segm.fits", date)
+
+
+# SIP and CD keywords a member's header may carry; the mosaic grid has no distortion.
+_SIP_KEYWORD = re.compile(r"^(cd[12]_[12]|[ab]p?_\d_\d|[ab]p?_order)$")
+
+
+def _set_fits_wcs(model: Any, grid: Any) -> None:
+    """The mosaic's FITS WCS keywords, exactly its gwcs (not the first member's, which
+    ``update`` copied): CRPIX/CRVAL/CDELT/PC of the grid, and no SIP terms."""
+    wcsinfo = model.meta.wcsinfo
+    for key in [k for k in wcsinfo.instance if _SIP_KEYWORD.match(k)]:
+        del wcsinfo.instance[key]
+    for key, value in fits_keywords(grid).items():
+        setattr(wcsinfo, key, value)
 
 
 def _set_exposure_times(model: Any, times: Any) -> None:

@@ -33,14 +33,20 @@ KNOWN_REFTYPES = {
     "readnoise": "read noise (DN) per pixel",
     "saturation": "saturation threshold (DN) per pixel, with DQ",
     "flat": "flat field per pixel, with DQ and error",
-    "photom": "scalars photmjsr (MJy/sr per DN/s), uncertainty, pixelarea_sr",
+    "photom": "scalars photmjsr (MJy/sr per DN/s), uncertainty, pixelarea_sr, pixelarea_a2",
     "mask": "bad-pixel mask (DQ) per pixel",
     "superbias": "bias level (DN) per pixel, with DQ",
     "ipc": "inter-pixel capacitance deconvolution kernel",
     "linearity": "non-linearity correction polynomial coefficients, with DQ",
     "dark": "dark signal (DN) per frame, with DQ",
+    "area": "pixel area map, with PIXAR_SR / PIXAR_A2 in its header (used when the cache has it)",
+    "distortion": "detector -> V2/V3 model for the imaging WCS (used when the cache has it)",
+    "filteroffset": "per filter and pupil pixel offsets for the imaging WCS (used with distortion)",
 }
 PARAMETER_PREFIX = "pars-"  # step-parameter reference types: pars-jumpstep, pars-detector1pipeline, ...
+
+
+ARCSEC2_PER_SR = (180.0 / np.pi * 3600.0) ** 2
 
 
 @dataclass(frozen=True)
@@ -89,6 +95,10 @@ class ReferenceProvider(ABC):
     def step_parameters(self, model: Any, reftypes: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Step parameters from ``pars-*`` references: reftype -> parameters (absent: none)."""
         return {}
+
+    def optional_path(self, model: Any, reftype: str) -> Path | None:
+        """The file of a reference a module uses only when present (distortion, area); None if absent."""
+        return None
 
 
 # --------------------------------------------------------------------------- helpers
@@ -165,7 +175,8 @@ class ArrayRefs(ReferenceProvider):
         flat_err: np.ndarray | float = 0.0,
         photmjsr: float = 1.0,
         photom_uncertainty: float = 0.0,
-        pixelarea_sr: float = 1.0e-13,
+        pixelarea_sr: float | None = 1.0e-13,
+        pixelarea_a2: float | None = None,
     ) -> ArrayRefs:
         """Every known reftype from scalars or arrays (defaults are neutral)."""
 
@@ -194,7 +205,10 @@ class ArrayRefs(ReferenceProvider):
                 scalars={
                     "photmjsr": float(photmjsr),
                     "uncertainty": float(photom_uncertainty),
-                    "pixelarea_sr": float(pixelarea_sr),
+                    "pixelarea_sr": float("nan") if pixelarea_sr is None else float(pixelarea_sr),
+                    "pixelarea_a2": float("nan")
+                    if pixelarea_sr is None and pixelarea_a2 is None
+                    else float(pixelarea_a2 if pixelarea_a2 is not None else pixelarea_sr * ARCSEC2_PER_SR),
                 },
             ),
         }
@@ -345,6 +359,9 @@ class CrdsRefs(ReferenceProvider):
                 found = crds.getreferences(parameters, reftypes=names, observatory="jwst", context=self.context)
             except Exception as exc:  # crds raises many unrelated types; all mean "not found"
                 message = " ".join(str(exc).split())
+                if "Unknown reference type" in message:  # the cache's rules have no such type at all
+                    unknown = [n for n in names if f"'{n}'" in message] or names
+                    raise CalibrationError(f"CRDS cache {cache} has no {unknown[0]} reference (no rules for it)") from None
                 raise CalibrationError(f"CRDS lookup in {cache} failed: {message}") from None
         paths = {}
         for name in names:
@@ -424,6 +441,17 @@ class CrdsRefs(ReferenceProvider):
             raise CalibrationError(f"{cache} is not a CRDS cache (config/jwst/server_config is missing)")
         return cache
 
+    def optional_path(self, model: Any, reftype: str) -> Path | None:
+        """The cached file CRDS selects for ``reftype``; None when the cache's rules have no such
+        reftype or answer N/A. Other failures (a broken cache) raise CalibrationError."""
+        try:
+            return self.lookup(model, [reftype])[reftype]
+        except CalibrationError as exc:
+            text = str(exc)
+            if f"has no {reftype} reference" in text:
+                return None
+            raise
+
     def fetch(self, model: Any, reftypes: Sequence[str]) -> dict[str, Reference]:
         from stdatamodels.jwst import datamodels
 
@@ -475,10 +503,13 @@ def _photom_scalars(ref_model: Any, model: Any, path: Path) -> dict[str, float]:
                     ok = False
         if ok:
             area = ref_model.meta.photometry.pixelarea_steradians
+            area_a2 = ref_model.meta.photometry.pixelarea_arcsecsq
             return {
                 "photmjsr": float(row["photmjsr"]),
                 "uncertainty": float(row["uncertainty"]),
+                # NaN: the reference's header lacks PIXAR_SR / PIXAR_A2
                 "pixelarea_sr": float(area) if area is not None else float("nan"),
+                "pixelarea_a2": float(area_a2) if area_a2 is not None else float("nan"),
             }
     raise CalibrationError(
         f"photom reference {path.name} has no row for filter {wanted['filter']}, pupil {wanted['pupil']}"

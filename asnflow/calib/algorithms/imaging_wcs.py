@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -66,3 +67,33 @@ def imaging_wcs(keywords: WcsKeywords, shape: tuple[int, int]):
     wcs.pixel_shape = (nx, ny)
     wcs.array_shape = (ny, nx)
     return wcs
+
+
+def fits_keywords(wcs: Any) -> dict[str, Any]:
+    """FITS WCS keywords exactly equal to a gwcs whose forward transform is a
+    ``FITSImagingWCSTransform`` (a tangent-plane grid such as an image3 mosaic's)."""
+    import gwcs
+
+    transform = wcs.forward_transform
+    if not isinstance(transform, gwcs.FITSImagingWCSTransform):
+        raise TypeError("the grid is not a FITS imaging transform")
+    code = transform.projection.prjprm.code
+    crpix, crval, cdelt, pc = (np.asarray(p, dtype=float) for p in (transform.crpix, transform.crval, transform.cdelt, transform.pc))
+    return {
+        "wcsaxes": 2,
+        "crpix1": float(crpix[0]) + 1.0,  # gwcs pixels are 0-based, FITS 1-based
+        "crpix2": float(crpix[1]) + 1.0,
+        "crval1": float(crval[0]),
+        "crval2": float(crval[1]),
+        "cdelt1": float(cdelt[0]),
+        "cdelt2": float(cdelt[1]),
+        "pc1_1": float(pc[0, 0]),
+        "pc1_2": float(pc[0, 1]),
+        "pc2_1": float(pc[1, 0]),
+        "pc2_2": float(pc[1, 1]),
+        "ctype1": f"RA---{code}",
+        "ctype2": f"DEC--{code}",
+        "cunit1": "deg",
+        "cunit2": "deg",
+        "radesys": "ICRS",
+    }
