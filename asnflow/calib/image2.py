@@ -41,6 +41,13 @@ DO_NOT_USE = 1  # dqflags.pixel["DO_NOT_USE"]
 MJSR_TO_UJA2 = 1.0e12 / (180.0 / math.pi * 3600.0) ** 2
 
 
+def microjansky_conversion(photmjsr: float) -> float:
+    """PHOTUJA2 as jwst computes it: the photom table's float32 PHOTMJSR times the unit
+    factor, in float32 arithmetic (NumPy keeps the table's precision), so the keyword
+    carries float32 rounding."""
+    return float(np.float32(photmjsr) * np.float32(MJSR_TO_UJA2))
+
+
 def attach_imaging_wcs(model: Any, name: str, provider: ReferenceProvider | None = None) -> list[tuple[str, str]]:
     """Give ``model`` its imaging gwcs and the matching S_REGION; return the references used.
 
@@ -224,7 +231,7 @@ class Image2Module(ConventionalModule):
                 cal.meta.bunit_err = "MJy/sr"
                 # PHOTUJA2 is the same surface-brightness factor in uJy/arcsec^2, not per pixel
                 cal.meta.photometry.conversion_megajanskys = photom["photmjsr"]
-                cal.meta.photometry.conversion_microjanskys = photom["photmjsr"] * MJSR_TO_UJA2
+                cal.meta.photometry.conversion_microjanskys = microjansky_conversion(photom["photmjsr"])
                 cal.meta.photometry.pixelarea_steradians = area_sr
                 cal.meta.photometry.pixelarea_arcsecsq = area_a2
                 if area_map is not None:
