@@ -422,19 +422,18 @@ def describe_missing(missing: Mapping[str, Sequence[str]]) -> str:
 
 
 def refuse_unavailable(graph: DependencyGraph, node_ids: Iterable[str]) -> None:
-    """Raise one GraphError line when a node that would run has no module that can run here.
+    """Raise one GraphError line when nodes that would run need jwst and it is not installed.
 
     Checked before any node runs: a run that cannot finish should not start.
+    Other unavailable modules (an asn_type with no module configured) fail
+    their own nodes when they run, and the rest of the graph goes on.
     """
-    unavailable = graph.unavailable(node_ids)
-    if not unavailable:
+    if importlib.util.find_spec("jwst") is not None:
         return
-    needs_jwst = {n: m for n, (m, _) in unavailable.items() if m.startswith("jwst:")}
-    if needs_jwst and importlib.util.find_spec("jwst") is None:
+    needs_jwst = {n: m for n, (m, _) in graph.unavailable(node_ids).items() if m.startswith("jwst:")}
+    if needs_jwst:
         modules = ", ".join(sorted(set(needs_jwst.values())))
         raise GraphError(
             f"jwst is not installed, and {len(needs_jwst)} node(s) need it ({modules}): "
             f"{_name_some(list(needs_jwst))}; pip install 'asnflow[jwst]'"
         )
-    items = [f"{n} ({reason})" for n, (_, reason) in unavailable.items()]
-    raise GraphError(f"{len(items)} node(s) have no module that can run here: {_name_some(items)}")
