@@ -95,7 +95,7 @@ def test_an_area_reference_gives_the_pixel_areas_and_the_area_map(tmp_path):
     area.meta.photometry.pixelarea_steradians = 1.1e-13
     area.meta.photometry.pixelarea_arcsecsq = 0.00468
     area.save(str(tmp_path / "area.fits"))
-    refs = RefsWithFiles(ArrayRefs.from_values(photmjsr=0.2, pixelarea_sr=9.9e-14).references, {"area": tmp_path / "area.fits"})
+    refs = RefsWithFiles(ArrayRefs.from_values(photmjsr=0.2, pixelarea_sr=9.9e-14).references, files={"area": tmp_path / "area.fits"})
     with datamodels.open(str(tmp_path / RATE)) as rate:  # a 40x40 subarray at (11, 21)
         rate.meta.subarray.xstart, rate.meta.subarray.ystart = 11, 21
         rate.meta.subarray.xsize, rate.meta.subarray.ysize = 40, 40
@@ -110,7 +110,7 @@ def test_an_area_reference_gives_the_pixel_areas_and_the_area_map(tmp_path):
 def test_a_corrupt_area_reference_fails_the_node_naming_the_file(tmp_path):
     write_rate(tmp_path, RATE, np.full(SHAPE, 3.0, np.float32))
     (tmp_path / "area.fits").write_bytes(b"SIMPLE  =                    T" + b"\0" * 100)
-    refs = RefsWithFiles(ArrayRefs.from_values().references, {"area": tmp_path / "area.fits"})
+    refs = RefsWithFiles(ArrayRefs.from_values().references, files={"area": tmp_path / "area.fits"})
     with pytest.raises(CalibrationError, match=r"cannot read area reference .*area\.fits"):
         run_image2(tmp_path, refs)
     assert not (tmp_path / "work" / CAL).exists()
@@ -155,7 +155,7 @@ def test_image2_builds_its_wcs_through_v2v3_from_the_distortion_reference(tmp_pa
     write_rate(tmp_path, RATE, np.full(SHAPE, 3.0, np.float32))
     set_pointing(tmp_path / RATE, xstart=1005, ystart=1001)
     files = write_distortion_refs(tmp_path)
-    refs = RefsWithFiles(ArrayRefs.from_values().references, files)
+    refs = RefsWithFiles(ArrayRefs.from_values().references, files=files)
     with datamodels.open(str(run_image2(tmp_path, refs))) as cal:
         wcs = cal.meta.wcs
         assert list(wcs.available_frames) == ["detector", "v2v3", "v2v3vacorr", "world"]
@@ -179,7 +179,7 @@ def test_image2_builds_its_wcs_through_v2v3_from_the_distortion_reference(tmp_pa
 def test_velocity_aberration_scales_about_the_reference_point(tmp_path):
     write_rate(tmp_path, RATE, np.full(SHAPE, 3.0, np.float32))
     set_pointing(tmp_path / RATE, va_scale=1.0001)
-    refs = RefsWithFiles(ArrayRefs.from_values().references, write_distortion_refs(tmp_path))
+    refs = RefsWithFiles(ArrayRefs.from_values().references, files=write_distortion_refs(tmp_path))
     with datamodels.open(str(run_image2(tmp_path, refs))) as cal:
         correct = cal.meta.wcs.get_transform("v2v3", "v2v3vacorr")
         assert correct(V2_REF, V3_REF) == pytest.approx((V2_REF, V3_REF), abs=1e-9)
