@@ -270,8 +270,9 @@ def _why_run(
     outputs = graph.outputs(node_id)
     if not outputs:
         return "declares no outputs", False
+    optional = graph.optional_outputs(node_id)
     for name in outputs:
-        if not _matching_files(name, listing):
+        if not _matching_files(name, listing) and name not in optional:
             return f"output {name} missing", False
     node = graph.node(node_id)
     last = store.latest(node_id)
