@@ -1,26 +1,43 @@
 """Parsed rule files, remembered between runs.
 
-Building the parser and parsing the shipped rules takes longer than
-generating associations for a small pool, so the parsed form (the AST
-dataclasses) is kept in a cache folder, keyed by the rule file's bytes, the
-grammar and the asnflow version. A cache that cannot be read or written is
-simply not used. ``ASNFLOW_CACHE_DIR`` chooses the folder (empty: no cache);
-the default is ``$XDG_CACHE_HOME/asnflow`` or ``~/.cache/asnflow``.
+Building the parser and parsing the shipped rules takes about a second,
+longer than generating associations for a small pool, so the parsed form
+(the AST dataclasses of ast.py) is kept in a cache folder as JSON: data
+only, never code, so a planted or damaged entry can at worst be ignored.
+An entry is named by a digest of the rule file's bytes, its path, the
+grammar and the asnflow version, so it is never stale; it carries a digest
+of its own body, and entries that fail it, or do not decode into the AST
+classes, are ignored and replaced.
+
+The folder is used only when it belongs to the user running asnflow and
+nobody else may write in it (it is created private). A cache that cannot be
+read or written is simply not used; writing goes through a temporary file
+that is removed on any failure, so a full disk leaves nothing behind.
+``ASNFLOW_CACHE_DIR`` chooses the folder (empty: no cache); the default is
+``$XDG_CACHE_HOME/asnflow`` or ``~/.cache/asnflow``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
 import os
-import pickle
-import tempfile
+import stat
 from pathlib import Path
 
 from asnflow import __version__
-from asnflow.assoc_rules import ast
+from asnflow.assoc_rules import ast, limits
 from asnflow.assoc_rules.source import read_rule_bytes
 
 GRAMMAR = Path(__file__).with_name("grammar.lark")
+FORMAT = "asnflow-rules-ast-1"
+KEEP_ENTRIES = 64  # older entries are removed when a new one is written
+
+# The classes an entry may name: the AST dataclasses and nothing else.
+_CLASSES = {cls.__name__: cls for cls in vars(ast).values()
+            if isinstance(cls, type) and dataclasses.is_dataclass(cls) and cls.__module__ == ast.__name__}
+_FIELDS = {name: tuple(f.name for f in dataclasses.fields(cls)) for name, cls in _CLASSES.items()}
 
 
 def cache_folder() -> Path | None:
@@ -33,7 +50,7 @@ def cache_folder() -> Path | None:
 
 def _key(path: Path, data: bytes) -> str:
     digest = hashlib.sha256()
-    for part in (__version__.encode(), GRAMMAR.read_bytes(), str(path).encode(), data):
+    for part in (FORMAT.encode(), __version__.encode(), GRAMMAR.read_bytes(), str(path).encode(), data):
         digest.update(len(part).to_bytes(8, "little"))
         digest.update(part)
     return digest.hexdigest()[:32]
@@ -45,28 +62,124 @@ def _parse(path: Path) -> ast.RuleFile:
     return parse_file(path)
 
 
-def parsed_file(path: str | Path) -> ast.RuleFile:
+def parsed_file(path: str | os.PathLike[str]) -> ast.RuleFile:
     """The parsed rule file, from the cache when this exact text was parsed before."""
     path = Path(path)
     folder = cache_folder()
     if folder is None:
         return _parse(path)
     data = read_rule_bytes(path)
-    entry = folder / f"rules-{_key(path, data)}.pickle"
-    try:
-        with open(entry, "rb") as handle:
-            found = pickle.load(handle)
-        if isinstance(found, ast.RuleFile):
+    key = _key(path, data)
+    entry = folder / f"rules-{key}.json"
+    usable = _trusted_folder(folder)
+    if usable:
+        found = _read_entry(entry, key, str(path))
+        if found is not None:
             return found
-    except Exception:  # a missing, stale or unreadable entry: parse again
-        pass
     parsed = _parse(path)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(dir=folder, prefix=".rules-", suffix=".tmp")
-        with os.fdopen(fd, "wb") as handle:
-            pickle.dump(parsed, handle, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(temporary, entry)
-    except OSError:
-        pass
+    if usable is not False:  # a folder we may not trust is neither read nor written
+        _write_entry(folder, entry, key, parsed)
     return parsed
+
+
+# ---------------------------------------------------------------------- the folder
+def _trusted_folder(folder: Path) -> bool | None:
+    """True: ours and writable by nobody else; None: missing (may be created); False: not to be used."""
+    try:
+        info = os.lstat(folder)
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return False
+    return (stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid()
+            and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH))
+
+
+def _read_entry(entry: Path, key: str, path: str) -> ast.RuleFile | None:
+    try:
+        fd = os.open(entry, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & (
+                stat.S_IWGRP | stat.S_IWOTH):
+            return None
+        with os.fdopen(fd, "rb") as handle:
+            fd = -1
+            head, _, body = handle.read().partition(b"\n")
+        header = json.loads(head)
+        if header != {"format": FORMAT, "key": key, "sha256": hashlib.sha256(body).hexdigest()}:
+            return None
+        found = _decode(json.loads(body), path, 0)
+    except Exception:  # damaged, planted or from another version: parse again
+        return None
+    finally:
+        if fd >= 0:
+            os.close(fd)
+    return found if isinstance(found, ast.RuleFile) and found.path == path else None
+
+
+def _write_entry(folder: Path, entry: Path, key: str, parsed: ast.RuleFile) -> None:
+    from asnflow.fsutil import atomic_write_text
+
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not _trusted_folder(folder):
+            return
+        body = json.dumps(_encode(parsed, parsed.path), separators=(",", ":"), ensure_ascii=False)
+        header = json.dumps({"format": FORMAT, "key": key,
+                             "sha256": hashlib.sha256(body.encode("utf-8")).hexdigest()})
+        atomic_write_text(entry, header + "\n" + body)
+        _prune(folder)
+    except (OSError, ValueError, RecursionError):
+        pass
+
+
+def _prune(folder: Path) -> None:
+    entries = []
+    for child in folder.iterdir():
+        if child.name.startswith("rules-") and child.suffix in (".json", ".pickle"):
+            try:
+                entries.append((child.lstat().st_mtime, child))
+            except OSError:
+                continue
+    entries.sort(reverse=True)
+    stale = [child for _, child in entries[KEEP_ENTRIES:]]
+    stale += [child for _, child in entries if child.suffix == ".pickle"]  # older versions' entries
+    for child in stale:
+        child.unlink(missing_ok=True)
+
+
+# ---------------------------------------------------------------------- AST <-> JSON
+def _encode(value, path: str):
+    if isinstance(value, ast.Pos):
+        return [value.line, value.column] if value.path == path else [value.line, value.column, value.path]
+    if dataclasses.is_dataclass(value):
+        name = type(value).__name__
+        return {"_": name, **{field: _encode(getattr(value, field), path) for field in _FIELDS[name]}}
+    if isinstance(value, tuple):
+        return {"t": [_encode(item, path) for item in value]}
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    raise ValueError(f"cannot store {type(value).__name__} in the rule cache")
+
+
+def _decode(value, path: str, depth: int):
+    if depth > 4 * limits.MAX_PARSE_DEPTH:
+        raise ValueError("nested too deeply")
+    if isinstance(value, dict):
+        if "t" in value and len(value) == 1:
+            return tuple(_decode(item, path, depth + 1) for item in value["t"])
+        cls = _CLASSES[value["_"]]
+        fields = _FIELDS[value["_"]]
+        if set(value) != {"_", *fields}:
+            raise ValueError("fields do not match")
+        return cls(**{field: _decode(value[field], path, depth + 1) for field in fields})
+    if isinstance(value, list):  # a position
+        if len(value) == 2:
+            return ast.Pos(path, int(value[0]), int(value[1]))
+        return ast.Pos(str(value[2]), int(value[0]), int(value[1]))
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    raise ValueError("not a value of the AST")

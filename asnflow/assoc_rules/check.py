@@ -23,8 +23,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from asnflow.assoc_rules import ast
+from asnflow.assoc_rules import ast, limits
 from asnflow.assoc_rules.parse import parse_file
+from asnflow.assoc_rules.regex_safety import UNSAFE_REGEX_HINT, compile_problem
 from asnflow.engine.exposure import VOCABULARY_LISTS, VOCABULARY_TABLES
 from asnflow.errors import AsnflowError, RuleError
 from asnflow.pathnames import name_problem
@@ -146,6 +147,7 @@ class _RuleScope:
     pins: dict[str, tuple[tuple[str, ...], ast.Pos]] = field(default_factory=dict)
     slot_names: set[str] = field(default_factory=set)
     dynamic_refs: list[ast.DynamicValue] = field(default_factory=list)
+    expanded: set[tuple[str, bool]] = field(default_factory=set)  # fragments already walked in this rule
 
 
 class _Checker:
@@ -282,19 +284,22 @@ class _Checker:
         # A predicate may not refer to itself, directly or through others (each cycle reported once).
         reported: set[frozenset[str]] = set()
         for name, predicate in self.predicates.items():
-            cycle = self._predicate_cycle(name, predicate.expr, (name,))
+            cycle = self._predicate_cycle(name, predicate.expr, (name,), set())
             if cycle is not None and frozenset(cycle[0]) not in reported:
                 reported.add(frozenset(cycle[0]))
                 path, ref = cycle
                 self.report(ERROR, "predicate-cycle", f"predicate {name} refers to itself ({' -> '.join(path)})",
                             ref.pos, text=ref.name)
 
-    def _predicate_cycle(self, root: str, expr: ast.Expr, stack: tuple[str, ...]):
+    def _predicate_cycle(self, root: str, expr: ast.Expr, stack: tuple[str, ...], seen: set[str]):
+        if len(stack) > limits.MAX_NESTING:
+            return None  # too long a chain: the compiler refuses it at its place
         for ref in _refs(expr):
             if ref.name == root:
                 return (*stack, root), ref
-            if ref.name in self.predicates and ref.name not in stack and ref.name not in self.hooks.PROPERTIES:
-                found = self._predicate_cycle(root, self.predicates[ref.name].expr, (*stack, ref.name))
+            if ref.name in self.predicates and ref.name not in seen and ref.name not in self.hooks.PROPERTIES:
+                seen.add(ref.name)  # a predicate explored once cannot lead back to root another time
+                found = self._predicate_cycle(root, self.predicates[ref.name].expr, (*stack, ref.name), seen)
                 if found is not None:
                     return found[0], ref
         return None
@@ -355,6 +360,8 @@ class _Checker:
                                 f"list {value.name} joined with | is not a valid regular expression: {error.msg}",
                                 value.pos, "list words are regular expressions; escape special characters",
                                 text=value.name)
+                else:
+                    self._regex_safety(joined, value.pos, value.name)
         elif isinstance(value, ast.DynamicValue):
             if value.function not in self.hooks.DYNAMIC_VALUES:
                 self.report(ERROR, "unknown-hook", f"unknown value function {value.function}()", value.pos,
@@ -366,6 +373,7 @@ class _Checker:
     def _regex(self, pattern: str, pos: ast.Pos, text: str | None = None) -> None:
         error = _regex_error(pattern)
         if error is None:
+            self._regex_safety(pattern, pos, text)
             return
         column = None
         # error.pos counts the "^" the engine puts in front; the pattern starts after the opening quote.
@@ -380,6 +388,11 @@ class _Checker:
                     "values are Python regular expressions matched against the whole cell; "
                     "escape ( ) [ ] . * + ? with a backslash to match them literally",
                     column=column)
+
+    def _regex_safety(self, pattern: str, pos: ast.Pos, text: str | None) -> None:
+        problem = compile_problem(pattern)
+        if problem is not None:
+            self.report(ERROR, "unsafe-regex", problem, pos, UNSAFE_REGEX_HINT, text=text)
 
     def _find_plain(self, pos: ast.Pos, text: str) -> int | None:
         lines = self.lines.get(pos.path, ())
@@ -545,8 +558,16 @@ class _Checker:
                             or "name a pin, match or set of the same rule", text=dynamic.argument)
 
     def _expand(self, statements: Iterable[ast.Stmt], scope: _RuleScope, stack: tuple[str, ...],
-                body: tuple[ast.Stmt, ...] | None) -> None:
-        """Walk one rule's constraints as the compiler builds them (fragments and frame expanded)."""
+                body: tuple[ast.Stmt, ...] | None, depth: int = 0) -> None:
+        """Walk one rule's constraints as the compiler builds them (fragments and frame expanded).
+
+        A fragment used again in the same rule (with the same frame body)
+        adds nothing new to what the rule holds, so it is walked once: the
+        walk stays linear in the size of the files however the uses multiply.
+        """
+        if depth > limits.MAX_NESTING:
+            self._mark_used_fragments(statements)  # the compiler reports the depth at its place
+            return
         for statement in statements:
             if isinstance(statement, ast.LeafStmt):
                 self._rule_leaf(statement, scope, stack)
@@ -557,10 +578,10 @@ class _Checker:
             elif isinstance(statement, ast.UnmatchedStmt):
                 scope.slot_names.add("force_match")
             elif isinstance(statement, ast.GroupStmt):
-                self._expand(statement.children, scope, stack, body)
+                self._expand(statement.children, scope, stack, body, depth + 1)
             elif isinstance(statement, ast.BodyStmt):
                 if body is not None:
-                    self._expand(body, scope, stack, None)
+                    self._expand(body, scope, stack, None, depth + 1)
             elif isinstance(statement, ast.UseStmt):
                 for name, pos in statement.names:
                     fragment = self.fragments.get(name)
@@ -572,7 +593,23 @@ class _Checker:
                                     text=name)
                         continue
                     self.used.add(("fragment", name))
-                    self._expand(fragment.body, scope, (*stack, name), body)
+                    if (name, body is not None) in scope.expanded:
+                        continue
+                    scope.expanded.add((name, body is not None))
+                    self._expand(fragment.body, scope, (*stack, name), body, depth + 1)
+
+    def _mark_used_fragments(self, statements: Iterable[ast.Stmt]) -> None:
+        """Mark every fragment reachable from ``statements`` as used, without recursion."""
+        pending = list(statements)
+        while pending:
+            statement = pending.pop()
+            if isinstance(statement, ast.GroupStmt):
+                pending.extend(statement.children)
+            elif isinstance(statement, ast.UseStmt):
+                for name, _pos in statement.names:
+                    if name in self.fragments and ("fragment", name) not in self.used:
+                        self.used.add(("fragment", name))
+                        pending.extend(self.fragments[name].body)
 
     def _rule_leaf(self, leaf: ast.LeafStmt, scope: _RuleScope, stack: tuple[str, ...]) -> None:
         value = leaf.value
@@ -600,29 +637,32 @@ class _Checker:
 
     # ------------------------------------------------------------ use tracking
     def _use_list(self, name: str) -> None:
-        if ("list", name) in self.used or name not in self.lists:
-            return
-        self.used.add(("list", name))
-        for word in (*self.lists[name].words, *self.lists[name].without):
-            if word in self.lists:
-                self._use_list(word)
+        pending = [name]  # lists name lists: a worklist, not recursion, so long chains are fine
+        while pending:
+            name = pending.pop()
+            if ("list", name) in self.used or name not in self.lists:
+                continue
+            self.used.add(("list", name))
+            pending.extend(word for word in (*self.lists[name].words, *self.lists[name].without)
+                           if word in self.lists)
 
     def _use_table(self, name: str) -> None:
         if name in self.tables:
             self.used.add(("table", name))
 
-    def _use_expr(self, expr: ast.Expr, stack: tuple[str, ...] = ()) -> None:
-        for node in walk_expr(expr):
-            if isinstance(node, ast.Ref) and node.name in self.predicates and node.name not in self.hooks.PROPERTIES:
-                if node.name in stack:
-                    continue
-                self.used.add(("predicate", node.name))
-                self._use_expr(self.predicates[node.name].expr, (*stack, node.name))
-            elif isinstance(node, ast.Member) and isinstance(node.container, ast.TableRef):
-                if node.container.name in self.tables:
-                    self._use_table(node.container.name)
-                else:
-                    self._use_list(node.container.name)
+    def _use_expr(self, expr: ast.Expr) -> None:
+        pending = [expr]  # each predicate is walked once: chains and shared uses stay linear
+        while pending:
+            for node in walk_expr(pending.pop()):
+                if isinstance(node, ast.Ref) and node.name in self.predicates and node.name not in self.hooks.PROPERTIES:
+                    if ("predicate", node.name) not in self.used:
+                        self.used.add(("predicate", node.name))
+                        pending.append(self.predicates[node.name].expr)
+                elif isinstance(node, ast.Member) and isinstance(node.container, ast.TableRef):
+                    if node.container.name in self.tables:
+                        self._use_table(node.container.name)
+                    else:
+                        self._use_list(node.container.name)
 
     def _unused(self) -> None:
         for kind, table in (("list", self.lists), ("table", self.tables), ("predicate", self.predicates),
@@ -639,6 +679,10 @@ def _regex_error(pattern: str) -> re.error | None:
         re.compile("^" + pattern + "$", re.IGNORECASE)
     except re.error as exc:
         return exc
+    except OverflowError as exc:  # a repeat count beyond re's limit
+        return re.error(str(exc))
+    except RecursionError:
+        return re.error("nested too deeply")
     return None
 
 

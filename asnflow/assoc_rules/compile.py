@@ -10,14 +10,14 @@ exact place it is written.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from asnflow.assoc_rules import ast
+from asnflow.assoc_rules import ast, limits
 from asnflow.assoc_rules.cache import parsed_file
+from asnflow.assoc_rules.regex_safety import UNSAFE_REGEX_HINT, compile_problem
 from asnflow.engine import hooks
 from asnflow.engine.exposure import VOCABULARY_LISTS, VOCABULARY_TABLES, Vocabulary
 from asnflow.engine.match import AttrTest, CheckTest, Group, Node, ReportUnmatched, SetTest
@@ -183,10 +183,19 @@ def expr_columns(expr: ast.Expr, predicates: dict[str, ast.PredicateDef]) -> fro
 class _ExprCompiler:
     def __init__(self, owner: _Compiler) -> None:
         self.owner = owner
+        self.depth = 0
 
     def compile(self, expr: ast.Expr, stack: tuple[str, ...] = ()) -> Callable:
-        method = getattr(self, "_" + type(expr).__name__.lower())
-        return method(expr, stack)
+        self.depth += 1
+        try:
+            if self.depth > limits.MAX_NESTING:
+                raise _error(f"expression nested more than {limits.MAX_NESTING} levels deep (counting the "
+                             "predicates it reads through)", expr.pos, "split it into simpler predicates")
+            self.owner.count_expression(expr.pos)
+            method = getattr(self, "_" + type(expr).__name__.lower())
+            return method(expr, stack)
+        finally:
+            self.depth -= 1
 
     def _str(self, expr: ast.Str, stack):
         value = expr.value
@@ -300,6 +309,7 @@ class _Compiler:
         self.frames: dict[str, ast.FrameDef] = {}
         self.used: set[tuple[str, str]] = set()
         self.columns_seen: dict[str, ast.Pos] = {}
+        self._built = 0
         self.exprs = _ExprCompiler(self)
         self._collect()
 
@@ -353,13 +363,82 @@ class _Compiler:
         return tuple(w for w in words(item.words) if w not in removed)
 
     # ------------------------------------------------------------ statements
-    def build(self, statements: tuple[ast.Stmt, ...], body: Node | None, stack: tuple[str, ...]) -> list[Node]:
+    def build(self, statements: tuple[ast.Stmt, ...], body: Node | None, stack: tuple[str, ...],
+              depth: int = 0) -> list[Node]:
         nodes: list[Node] = []
         for statement in statements:
-            nodes.extend(self._statement(statement, body, stack))
+            nodes.extend(self._statement(statement, body, stack, depth))
         return nodes
 
-    def _statement(self, statement: ast.Stmt, body: Node | None, stack: tuple[str, ...]) -> list[Node]:
+    def _count(self, pos: ast.Pos, depth: int) -> None:
+        """Bound the rule being built: its constraints and their nesting (groups, fragments, frame)."""
+        if depth > limits.MAX_NESTING:
+            raise _error(f"constraints nested more than {limits.MAX_NESTING} levels deep (groups, fragments and "
+                         "frame together)", pos, "flatten the groups or the chain of fragments")
+        self._built += 1
+        if self._built > limits.MAX_RULE_CONSTRAINTS:
+            raise _error(f"the rule grows to more than {limits.MAX_RULE_CONSTRAINTS} constraints once its "
+                         "fragments are expanded", pos, "a fragment used several times is copied each time; "
+                         "use it once")
+
+    def expanded_size(self, rule: ast.RuleDef, frame: ast.FrameDef | None) -> int:
+        """How many constraints and expression parts ``rule`` holds once everything is expanded.
+
+        Each fragment's and predicate's size is worked out once, so this is
+        linear in the files even when uses double at each level; what is
+        nested too deeply or used cyclically is left to the builder to report.
+        """
+        fragment_sizes: dict[str, int] = {}
+        predicate_sizes: dict[str, int] = {}
+
+        def expr_size(expr: ast.Expr, depth: int) -> int:
+            total = 0
+            pending = [expr]
+            while pending:
+                node = pending.pop()
+                total += 1
+                if isinstance(node, ast.Ref) and node.name in self.predicates and node.name not in hooks.PROPERTIES:
+                    if node.name not in predicate_sizes and depth < limits.MAX_NESTING:
+                        predicate_sizes[node.name] = 0  # a cycle counts nothing; the builder reports it
+                        predicate_sizes[node.name] = expr_size(self.predicates[node.name].expr, depth + 1)
+                    total += predicate_sizes.get(node.name, 0)
+                pending.extend(_subexpressions(node))
+            return total
+
+        def size(statements, body_size: int, depth: int) -> int:
+            total = 0
+            for statement in statements:
+                total += 1
+                if isinstance(statement, ast.GroupStmt) and depth < limits.MAX_NESTING:
+                    total += size(statement.children, body_size, depth + 1)
+                elif isinstance(statement, ast.CheckStmt):
+                    total += expr_size(statement.expr, depth)
+                elif isinstance(statement, ast.LeafStmt) and statement.onlyif is not None:
+                    total += expr_size(statement.onlyif, depth)
+                elif isinstance(statement, ast.BodyStmt):
+                    total += body_size
+                elif isinstance(statement, ast.UseStmt):
+                    for name, _pos in statement.names:
+                        fragment = self.fragments.get(name)
+                        if fragment is not None and name not in fragment_sizes and depth < limits.MAX_NESTING:
+                            fragment_sizes[name] = 0
+                            fragment_sizes[name] = size(fragment.body, body_size, depth + 1)
+                        total += fragment_sizes.get(name, 0)
+            return total
+
+        own = size(rule.body, 0, 0)
+        return own if frame is None else size(frame.body, own, 0)
+
+    def count_expression(self, pos: ast.Pos) -> None:
+        """Bound the expressions compiled into one rule (predicates are inlined where they are read)."""
+        self._built += 1
+        if self._built > limits.MAX_RULE_CONSTRAINTS:
+            raise _error(f"the rule grows to more than {limits.MAX_RULE_CONSTRAINTS} constraints and expression "
+                         "parts once its fragments and predicates are expanded", pos,
+                         "a predicate read twice is expanded twice; read it once")
+
+    def _statement(self, statement: ast.Stmt, body: Node | None, stack: tuple[str, ...], depth: int) -> list[Node]:
+        self._count(statement.pos, depth)
         if isinstance(statement, ast.LeafStmt):
             return [self._leaf(statement)]
         if isinstance(statement, ast.CheckStmt):
@@ -383,7 +462,7 @@ class _Compiler:
                 raise _error("`body` is only allowed inside a frame", statement.pos)
             return [body]
         if isinstance(statement, ast.GroupStmt):
-            children = self.build(statement.children, body, stack)
+            children = self.build(statement.children, body, stack, depth + 1)
             return [Group(reduce=statement.reduce, children=children, name=statement.name,
                           reprocess=self._reprocess(statement.reprocess), pos=statement.pos)]
         if isinstance(statement, ast.UseStmt):
@@ -398,7 +477,7 @@ class _Compiler:
                 if name in stack:
                     raise _error(f"fragment {name} uses itself", pos)
                 self.used.add(("fragment", name))
-                inner = self.build(fragment.body, body, (*stack, name))
+                inner = self.build(fragment.body, body, (*stack, name), depth + 1)
                 if len(inner) == 1:
                     nodes.append(inner[0])
                 else:
@@ -445,12 +524,12 @@ class _Compiler:
         onlyif = self.exprs.compile(leaf.onlyif) if leaf.onlyif is not None else None
         if patterns is not None:
             for pattern in patterns:
-                try:
-                    re.compile("^" + pattern + "$")
-                except re.error as exc:
+                problem = compile_problem(pattern)
+                if problem is not None:
                     where = value.pos if value is not None else leaf.pos
-                    raise _error(f"not a valid regular expression {pattern!r}: {exc.msg}", where,
-                                 "values are Python regular expressions matched against the whole cell") from None
+                    hint = UNSAFE_REGEX_HINT if "time" in problem else (
+                        "values are Python regular expressions matched against the whole cell")
+                    raise _error(problem, where, hint)
         test = AttrTest(
             name=leaf.name,
             sources=leaf.sources,
@@ -476,6 +555,7 @@ class _Compiler:
 
     def rule(self, rule: ast.RuleDef, path: str) -> CompiledRule:
         self._dynamic_refs: list[dict] = []
+        self._built = 0
         level_setting = self._setting_values(rule, "level")
         if level_setting is None:
             raise _error(f"rule {rule.name} does not say its level", rule.pos, "add `level 2b` or `level 3`")
@@ -513,6 +593,12 @@ class _Compiler:
         finalize = finalize_setting[0] if finalize_setting else ()
         steps = tuple(self._hook(hooks.FINALIZE_STEPS, name, finalize_setting[1]) for name in finalize)
 
+        frame_setting = self._setting_values(rule, "frame")
+        grows_to = self.expanded_size(rule, self.frames.get(frame_setting[0][0]) if frame_setting else None)
+        if grows_to > limits.MAX_RULE_CONSTRAINTS:
+            raise _error(f"rule {rule.name} grows to {grows_to:,} constraints and expression parts once its "
+                         f"fragments and predicates are expanded (at most {limits.MAX_RULE_CONSTRAINTS:,})",
+                         rule.pos, "a fragment used twice (or a predicate read twice) is copied each time")
         body_nodes = self.build(rule.body, None, ())
         rule_group = Group(reduce="all", children=body_nodes, name=None, pos=rule.pos)
         frame_setting = self._setting_values(rule, "frame")

@@ -12,7 +12,7 @@ from pathlib import Path
 from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
-from asnflow.assoc_rules import ast
+from asnflow.assoc_rules import ast, limits
 from asnflow.assoc_rules.source import decode_rule_text, read_rule_bytes
 from asnflow.errors import RuleError
 
@@ -567,6 +567,19 @@ def _token_text(kind: str, text: str = "") -> str:
     return repr(pattern.value) if pattern.type == "str" else kind.lower()
 
 
+def _check_depth(tree: Tree, path: str) -> None:
+    """Refuse a parse tree deeper than the walkers (all recursive) are allowed to go."""
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limits.MAX_PARSE_DEPTH:
+            meta = node.meta
+            raise RuleError(f"nested more than {limits.MAX_PARSE_DEPTH} levels deep", path=path,
+                            line=getattr(meta, "line", None), column=getattr(meta, "column", None),
+                            hint="flatten the groups or expressions")
+        stack.extend((child, depth + 1) for child in node.children if isinstance(child, Tree))
+
+
 def parse_text(text: str, path: str = "<rules>") -> ast.RuleFile:
     """Parse rule-file text; ``path`` is used in positions and error messages."""
     if text.startswith("\ufeff"):
@@ -584,6 +597,7 @@ def parse_text(text: str, path: str = "<rules>") -> ast.RuleFile:
             line, column = len(lines), len(lines[-1]) + 1
         raise RuleError(message, path=path, line=line if line and line > 0 else None,
                         column=column if column and column > 0 else None, hint=hint) from None
+    _check_depth(tree, path)
     try:
         items = _ToAst(path).transform(tree)
     except VisitError as exc:  # pragma: no cover - transformer bugs surface as RuleError
