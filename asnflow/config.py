@@ -34,29 +34,27 @@ def load_config(path: str | Path | None = None) -> Config:
     """Read a rules.yaml (the shipped one by default) into a :class:`Config`."""
     import yaml  # deferred: only the commands that need the config pay for it
 
+    from asnflow import safe_yaml
+
     config_path = Path(path) if path is not None else default_config_path()
     from asnflow.fsread import CONFIG_LIMIT, read_text
 
     text = read_text(config_path, "configuration file", error=RuleError, limit=CONFIG_LIMIT)
     try:
-        data = yaml.safe_load(text) or {}
+        data = safe_yaml.load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise RuleError(
-            f"not valid YAML: {getattr(exc, 'problem', exc)}",
-            path=str(config_path),
-            line=mark.line + 1 if mark else None,
-            column=mark.column + 1 if mark else None,
-        ) from None
+        problem, line, column = safe_yaml.problem_and_place(exc)
+        raise RuleError(f"not valid YAML: {problem}", path=str(config_path), line=line, column=column) from None
+    if data is None:
+        data = {}
     if not isinstance(data, dict):
         raise RuleError("expected a mapping at the top level", path=str(config_path))
+    _check_types(data, config_path, text)
     base = PACKAGE_DIR if config_path.parent in (PACKAGE_DIR, PACKAGE_DIR.parent) else config_path.parent
-    rule_files = tuple((base / entry).resolve() for entry in data.get("rules", []) or [])
-    definition_files = tuple((base / entry).resolve() for entry in data.get("definitions", []) or [])
+    rule_files = tuple((base / entry).resolve() for entry in data.get("rules") or [])
+    definition_files = tuple((base / entry).resolve() for entry in data.get("definitions") or [])
     naming = data.get("naming") or {}
     columns = data.get("pool_columns")
-    if columns is not None and (not isinstance(columns, list) or not all(isinstance(c, str) for c in columns)):
-        raise RuleError("pool_columns must be a list of column names", path=str(config_path))
     return Config(
         path=config_path,
         rule_files=rule_files,
@@ -78,3 +76,30 @@ def _calibration_table(table: object, config_path: Path) -> dict[str, tuple[Rout
         return {str(asn_type): parse_routes(str(asn_type), entry) for asn_type, entry in table.items()}
     except ValueError as exc:
         raise RuleError(str(exc), path=str(config_path)) from None
+
+
+# What each key of rules.yaml holds: "names" a list of strings, "table" a
+# mapping of strings to strings, "naming" a mapping with a string profile.
+_KEY_KINDS = {"rules": "names", "definitions": "names", "pool_columns": "names", "registries": "table",
+              "naming": "naming"}  # calibration: see _calibration_table
+_KIND_TEXT = {"names": "a list of names", "table": "a mapping of names to text",
+              "naming": "a mapping with a `profile` name"}
+
+
+def _check_types(data: dict, config_path: Path, text: str) -> None:
+    """Refuse a value of the wrong type in one line naming its key (and its line)."""
+    for key, kind in _KEY_KINDS.items():
+        value = data.get(key)
+        if value is None:
+            continue
+        if kind == "names":
+            good = isinstance(value, list) and all(isinstance(item, str) and item for item in value)
+        elif kind == "table":
+            good = isinstance(value, dict) and all(
+                isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+        else:
+            good = isinstance(value, dict) and isinstance(value.get("profile", ""), str)
+        if not good:
+            line = next((number for number, content in enumerate(text.splitlines(), 1)
+                         if content.startswith(f"{key}:")), None)
+            raise RuleError(f"{key} must be {_KIND_TEXT[kind]}", path=str(config_path), line=line)

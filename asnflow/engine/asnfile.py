@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from asnflow import safe_yaml
 from asnflow.errors import AsnflowError, AssociationFileError
 from asnflow.fsutil import staged_folders
 from asnflow.pathnames import NAME_MAX, check_name
@@ -33,6 +34,9 @@ YAML_SUFFIXES = (".yaml", ".yml")
 # jwst's association file name templates (lib/dms_base.py), lower-cased.
 _NAME_TEMPLATE = "jw{program}-{acid}_{asn_type}_{sequence:05d}_asn"
 _NAME_TEMPLATE_STAMP = "jw{program}-{acid}_{stamp}_{asn_type}_{sequence:05d}_asn"
+
+# Associations are a few levels deep; far deeper documents are refused before validation walks them.
+MAX_DEPTH = 32
 
 _NUMBER_LIKE = re.compile(r"[-+]?\.?[0-9][0-9_.:eE+-]*")
 _LEVEL_FROM_TYPE = re.compile(r"([23])$")
@@ -328,27 +332,51 @@ def load(path: str | os.PathLike[str]) -> dict:
 
 def _parse_json(text: str, source: str | None) -> Any:
     try:
-        return json.loads(text)
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise AssociationFileError(
             f"not valid JSON: {exc.msg}", path=source, line=exc.lineno, column=exc.colno
         ) from None
     except RecursionError:
         raise AssociationFileError("not valid JSON: nested too deeply", path=source) from None
+    except ValueError:  # an integer beyond Python's conversion limit (the only other ValueError)
+        line, column = _long_number_place(text)
+        raise AssociationFileError(f"a number of more than {safe_yaml.MAX_INTEGER_DIGITS} digits", path=source,
+                                   line=line, column=column) from None
+    _check_depth(data, source)
+    return data
+
+
+def _long_number_place(text: str) -> tuple[int | None, int | None]:
+    found = re.search(r"[0-9]{%d,}" % (safe_yaml.MAX_INTEGER_DIGITS + 1), text)
+    if found is None:
+        return None, None
+    line = text.count("\n", 0, found.start()) + 1
+    return line, found.start() - (text.rfind("\n", 0, found.start()) + 1) + 1
 
 
 def _parse_yaml(text: str, source: str | None) -> Any:
     try:
-        return yaml.safe_load(text)
+        data = safe_yaml.load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise AssociationFileError(
-            f"not valid JSON or YAML: {problem}",
-            path=source,
-            line=mark.line + 1 if mark else None,
-            column=mark.column + 1 if mark else None,
-        ) from None
+        problem, line, column = safe_yaml.problem_and_place(exc)
+        raise AssociationFileError(f"not valid JSON or YAML: {problem}", path=source, line=line,
+                                   column=column) from None
+    _check_depth(data, source)
+    return data
+
+
+def _check_depth(data: Any, source: str | None) -> None:
+    """Refuse documents nested deeper than any association (validation and walkers recurse)."""
+    pending = [(data, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if depth > MAX_DEPTH:
+            raise AssociationFileError(f"nested more than {MAX_DEPTH} levels deep", path=source)
+        if isinstance(value, dict):
+            pending.extend((item, depth + 1) for item in value.values())
+        elif isinstance(value, list):
+            pending.extend((item, depth + 1) for item in value)
 
 
 # --------------------------------------------------------------------------- write
