@@ -128,7 +128,7 @@ def parse_candidates(cell: str) -> tuple[tuple[str, str], ...]:
     if text.lower() in _NO_CANDIDATES:
         return ()
     if _PAIR_LIST.fullmatch(text):
-        return tuple(_PAIR_ITEM.findall(text))
+        return _named_pairs(text, tuple(_PAIR_ITEM.findall(text)))
     try:
         value = ast.literal_eval(text)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
@@ -138,8 +138,17 @@ def parse_candidates(cell: str) -> tuple[tuple[str, str], ...]:
             raise _bad_candidates(text)
         return ((str(value), "unknown"),)
     if isinstance(value, (list, tuple)) and all(_is_pair(item) for item in value):
-        return tuple((item[0], item[1]) for item in value)
+        return _named_pairs(text, tuple((item[0], item[1]) for item in value))
     raise _bad_candidates(text)
+
+
+def _named_pairs(text: str, pairs: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    # An empty id would name association files "jw01234-_image2..." and breaks
+    # the ordering jwst's duplicate pruning relies on (the id's first letter).
+    if any(not candidate_id.strip() for candidate_id, _ in pairs):
+        raise PoolError(f"ASN_CANDIDATE {_shown(text)} has an empty candidate id",
+                        hint="each pair is (id, type), such as ('o001', 'observation')")
+    return pairs
 
 
 _NO_CANDIDATES = frozenset({"", "n", "nu", "nul", NULL, "asn_candidate"})

@@ -134,7 +134,7 @@ def asns_equal(left, right) -> bool:
     """jwst DMSBaseMixin.__eq__ (diff.compare_asns, suffix-insensitive)."""
     if left is right:
         return True
-    if left.asn_type != right.asn_type or _asn_id(left)[0] != _asn_id(right)[0]:
+    if left.asn_type != right.asn_type or _asn_id(left)[:1] != _asn_id(right)[:1]:
         return False
     for asn in (left, right):
         if asn.products and asn.products[0]["name"] is None:

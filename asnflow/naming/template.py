@@ -16,6 +16,8 @@ Only plain names are supported as placeholders (``{name}``, ``{name:>5}``,
 
 from __future__ import annotations
 
+import re
+
 import string
 from collections.abc import Mapping, Sequence
 
@@ -80,15 +82,32 @@ def render_template(
             value = repr(value)
         elif conversion == "a":
             value = ascii(value)
+        _check_spec_size(template, field, spec)
         try:
             pieces.append(format(value, spec))
-        except ValueError as exc:
+        except (ValueError, OverflowError) as exc:
             raise RuleError(f"template {template!r}: cannot format {{{field}}}: {exc}") from None
     result = "".join(pieces)
     if not append_unused:
         return result
     extras = [prepared[key] for key in sorted(set(prepared) - used) if prepared[key] is not None]
     return separator.join([result, *extras])
+
+
+# Width and precision of a field's format spec ("{source_id:>12}"): a file name
+# part is never longer than a file name, so larger numbers are refused before
+# format() tries to build a string that size.
+MAX_FIELD_WIDTH = 255
+_SPEC_SIZES = re.compile(r"^(?:.?[<>=^])?[-+ ]?z?#?0?(?P<width>[0-9]*)[_,]?(?:\.(?P<precision>[0-9]*))?")
+
+
+def _check_spec_size(template: str, field: str, spec: str) -> None:
+    sizes = _SPEC_SIZES.match(spec)
+    for part in ("width", "precision"):
+        digits = sizes.group(part) if sizes else None
+        if digits and (len(digits) > 4 or int(digits) > MAX_FIELD_WIDTH):
+            raise RuleError(f"template {template!r}: the {part} in {{{field}:{spec}}} is larger than "
+                            f"{MAX_FIELD_WIDTH}")
 
 
 def placeholders(template: str) -> list[str]:
