@@ -11,7 +11,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import pkgutil
+import signal
 import sys
+import threading
 
 from asnflow import __version__
 from asnflow.errors import AsnflowError
@@ -35,22 +37,43 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is so that clean-up code runs as for Ctrl-C."""
+
+
+def _stop(signum, frame) -> None:
+    # One signal stops the run; more of them must not interrupt its clean-up
+    # (removing a staging folder, stopping worker processes).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     if not (sys.argv[1:] if argv is None else argv):
         parser.print_help()
         return 0
     args = parser.parse_args(argv)
+    previous = {}
+    if threading.current_thread() is threading.main_thread():  # signal handlers live in the main thread
+        previous = {signum: signal.signal(signum, _stop) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
         status = args.handler(args)
     except AsnflowError as exc:
         print(exc.one_line(), file=sys.stderr)
         return exc.exit_code
+    except Terminated:
+        print("asnflow: terminated (SIGTERM)", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print("asnflow: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 1
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     return int(status or 0)
 
 

@@ -29,7 +29,6 @@ import re
 import shutil
 import stat
 import sys
-import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping
@@ -46,6 +45,7 @@ from asnflow.errors import AsnflowError, DispatchError, GraphError
 from asnflow.fsread import kind_of
 from asnflow.workflow.fingerprint import Fingerprinter, node_meaning, why_changed
 from asnflow.workflow.provenance import ADOPTED, RUNNING, STORE_NAME, HashCache, ProvenanceStore
+from asnflow.workers import leave_with_owner
 
 SUCCEEDED = "succeeded"
 SKIPPED = "skipped"
@@ -486,7 +486,7 @@ def open_executor(kind: str, workers: int = 2, scheduler: str | None = None,
         # fork server outlives a killed run.
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(
-            max_workers=workers, mp_context=context, initializer=_leave_with_owner, initargs=(os.getpid(),)
+            max_workers=workers, mp_context=context, initializer=leave_with_owner, initargs=(os.getpid(),)
         ) as pool:
             yield pool
     elif kind == "dask":
@@ -494,26 +494,6 @@ def open_executor(kind: str, workers: int = 2, scheduler: str | None = None,
             yield executor
     else:
         raise DispatchError(f"unknown executor {kind!r}; choose from {', '.join(EXECUTORS)}")
-
-
-def _leave_with_owner(owner_pid: int) -> None:
-    """Process-pool worker initializer: exit as soon as the run that started us is gone.
-
-    A run killed with SIGKILL cannot shut its pool down; without this its
-    workers would wait for work forever (and could publish late outputs).
-    """
-
-    def watch() -> None:
-        while True:
-            time.sleep(1.0)
-            try:
-                os.kill(owner_pid, 0)
-            except ProcessLookupError:
-                os._exit(1)
-            except PermissionError:  # the pid now belongs to someone else's process
-                os._exit(1)
-
-    threading.Thread(target=watch, name="asnflow-owner-watch", daemon=True).start()
 
 
 @contextlib.contextmanager

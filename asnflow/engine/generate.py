@@ -205,6 +205,10 @@ def generate(pool, ruleset: RuleSet, options: Options = Options(),
     steps = plan(rows, options, pool.name)
     if on_plan is not None:
         on_plan(sum(unit.items for unit in steps.units))
+    if not scheduler:
+        from asnflow.workers import worker_count
+
+        jobs = worker_count(jobs, len(steps.units))  # no more processes than CPUs or passes
     if (jobs > 1 or scheduler) and len(steps.units) > 1:
         from asnflow.engine.parallel import run_units
 

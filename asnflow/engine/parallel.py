@@ -15,13 +15,14 @@ from __future__ import annotations
 import hashlib
 import io
 import multiprocessing
+import os
 import pickle
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
 from asnflow.assoc_rules.compile import RuleSet
 from asnflow.engine.scheduler import DEFAULT_TIMEOUT, connect
 from asnflow.errors import AsnflowError
+from asnflow.workers import leave_with_owner, worker_count
 
 # What a forked worker inherits: (ruleset, rows, columns, pool name, columns tuple).
 _INHERITED: tuple | None = None
@@ -133,6 +134,11 @@ def _largest_first(units) -> list[int]:
     return sorted(range(len(units)), key=lambda i: -units[i].items)
 
 
+def _run_forked_at(index_and_unit):
+    index, unit = index_and_unit
+    return index, _run_forked(unit)
+
+
 def _on_processes(units, ruleset, rows, jobs, progress) -> list[bytes]:
     global _INHERITED
     columns = rows[0].columns if rows else {}
@@ -142,18 +148,19 @@ def _on_processes(units, ruleset, rows, jobs, progress) -> list[bytes]:
     except ValueError:  # pragma: no cover - platforms without fork
         raise AsnflowError("--jobs needs a platform that can fork processes; use --jobs 1") from None
     results: list[bytes | None] = [None] * len(units)
+    pool = context.Pool(worker_count(jobs, len(units)), initializer=leave_with_owner, initargs=(os.getpid(),))
     try:
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as executor:
-            futures = {executor.submit(_run_forked, units[i]): i for i in _largest_first(units)}
-            pending = set(futures)
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    index = futures[future]
-                    results[index] = future.result()
-                    if progress is not None:
-                        progress(units[index].items)
+        work = [(i, units[i]) for i in _largest_first(units)]
+        for index, blob in pool.imap_unordered(_run_forked_at, work):
+            results[index] = blob
+            if progress is not None:
+                progress(units[index].items)
+        pool.close()
     finally:
+        # On an error or an interruption (Ctrl-C, SIGTERM) the workers are
+        # stopped at once rather than left to finish their passes.
+        pool.terminate()
+        pool.join()
         _INHERITED = None
     return results  # type: ignore[return-value]
 

@@ -1,0 +1,59 @@
+"""Local worker processes: how many, and that they never outlive the run that started them.
+
+Shared by ``generate -j`` (forked pool of passes) and ``run`` (process
+executor). A worker asks the kernel to kill it when its parent dies (Linux's
+PR_SET_PDEATHSIG) and, where that is not available, watches its parent from
+a thread; it ignores Ctrl-C, which the parent handles by stopping all of its
+workers at once.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+_PR_SET_PDEATHSIG = 1
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the platform has one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def worker_count(requested: int, work: int) -> int:
+    """Processes worth starting: no more than asked, than CPUs, or than pieces of work."""
+    return max(1, min(requested, available_cpus(), work))
+
+
+def leave_with_owner(owner_pid: int) -> None:
+    """Worker initializer: die with the process that started the pool; leave Ctrl-C to it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a forked worker inherits the parent's handler
+    _ask_kernel_for_death_signal()
+    if os.getppid() != owner_pid:  # the owner died before we were set up
+        os._exit(1)
+
+    def watch() -> None:  # for platforms without a parent-death signal, and owners that are not our parent
+        while True:
+            time.sleep(1.0)
+            try:
+                os.kill(owner_pid, 0)
+            except (ProcessLookupError, PermissionError):  # gone, or the pid is someone else's now
+                os._exit(1)
+
+    threading.Thread(target=watch, name="asnflow-owner-watch", daemon=True).start()
+
+
+def _ask_kernel_for_death_signal() -> None:
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the watching thread does the job
+        pass
