@@ -37,7 +37,8 @@ def register(subparsers) -> None:
     parser.add_argument("--merge", action="store_true", help="merge level-2 associations per candidate and type")
     parser.add_argument("--format", choices=("json", "yaml"), default="json", help="file format (default: json)")
     parser.add_argument("-j", "--jobs", type=_jobs, default=1, metavar="N",
-                        help="run candidates in N processes (0: one per CPU); the files are the same")
+                        help="run candidates in N processes (0: one per CPU; never more than the CPUs or the "
+                        "candidates); the files are the same")
     parser.add_argument("--scheduler", metavar="ADDRESS",
                         help="run candidates on a Dask distributed scheduler (tcp://host:8786) instead")
     parser.add_argument("--timeout", type=positive_seconds, default=DEFAULT_TIMEOUT, metavar="SECONDS",

@@ -488,7 +488,16 @@ def open_executor(kind: str, workers: int = 2, scheduler: str | None = None,
         with ProcessPoolExecutor(
             max_workers=workers, mp_context=context, initializer=leave_with_owner, initargs=(os.getpid(),)
         ) as pool:
-            yield pool
+            try:
+                yield pool
+            except BaseException:
+                # Interrupted or failed: stop the workers now instead of waiting
+                # for the calibrations they are running (they ignore Ctrl-C).
+                processes = list((getattr(pool, "_processes", None) or {}).values())
+                pool.shutdown(wait=False, cancel_futures=True)
+                for process in processes:
+                    process.terminate()
+                raise
     elif kind == "dask":
         with _dask_executor(workers, scheduler, timeout) as executor:
             yield executor

@@ -44,6 +44,7 @@ NAMING_PROFILES: Mapping[str, int] = {"jwst-3.0": 9, "build10": 5}  # profile ->
 DEFAULT_PROFILE = "jwst-3.0"
 
 _INTEGER = re.compile(r"-?[0-9]+")
+MAX_SOURCE_ID_DIGITS = 19  # source ids are 64-bit integers in the data products
 
 
 def _slit_number(slit: str, *, role: str, allow_none: bool) -> int:
@@ -80,6 +81,9 @@ def format_source_id(source_id: int | str, profile: str = DEFAULT_PROFILE) -> st
     if isinstance(source_id, str):
         text = source_id.strip()
         if _INTEGER.fullmatch(text):
+            if len(text.lstrip("-")) > MAX_SOURCE_ID_DIGITS:
+                raise InputError(f"source id {text[:24]}... has {len(text.lstrip('-'))} digits "
+                                 f"(at most {MAX_SOURCE_ID_DIGITS})")
             source_id = int(text)
         elif text:
             return text.lower()
