@@ -426,7 +426,7 @@ def _start(tmp_path: Path, rule_cache: Path, *args: str) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def _wait_for_workers(proc: subprocess.Popen, deadline: float = 90) -> set[int]:
+def _wait_for_workers(proc: subprocess.Popen, deadline: float = 300) -> set[int]:
     end = time.monotonic() + deadline
     while time.monotonic() < end and proc.poll() is None:
         workers = _children(proc.pid)
@@ -468,7 +468,7 @@ def test_jobs_are_capped_by_cpus_and_by_the_work(cli, tmp_path, rule_cache):
 @pytest.mark.skipif(_cpus() < 2, reason="-j needs two CPUs to start workers")
 @pytest.mark.parametrize("signum, status, says", [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")])
 def test_signal_stops_generate_promptly_with_one_line_and_no_debris(tmp_path, rule_cache, signum, status, says):
-    pool = _busy_pool(tmp_path, 400)
+    pool = _busy_pool(tmp_path, 999)
     proc = _start(tmp_path, rule_cache, "generate", pool.name, "-p", "out", "-j", "2", "-q")
     try:
         workers = _wait_for_workers(proc)
@@ -490,7 +490,7 @@ def test_signal_stops_generate_promptly_with_one_line_and_no_debris(tmp_path, ru
 @needs_proc
 @pytest.mark.skipif(_cpus() < 2, reason="-j needs two CPUs to start workers")
 def test_workers_die_with_a_killed_parent(tmp_path, rule_cache):
-    pool = _busy_pool(tmp_path, 400)
+    pool = _busy_pool(tmp_path, 999)
     proc = _start(tmp_path, rule_cache, "generate", pool.name, "-p", "out", "-j", "2", "-q")
     try:
         workers = _wait_for_workers(proc)
