@@ -29,6 +29,7 @@ from pathlib import Path
 from asnflow import __version__
 from asnflow.assoc_rules import ast, limits
 from asnflow.assoc_rules.source import read_rule_bytes
+from asnflow.errors import AsnflowError
 
 GRAMMAR = Path(__file__).with_name("grammar.lark")
 FORMAT = "asnflow-rules-ast-1"
@@ -132,7 +133,7 @@ def _write_entry(folder: Path, entry: Path, key: str, parsed: ast.RuleFile) -> N
                              "sha256": hashlib.sha256(body.encode("utf-8")).hexdigest()})
         atomic_write_text(entry, header + "\n" + body)
         _prune(folder)
-    except (OSError, ValueError, RecursionError):
+    except (OSError, ValueError, RecursionError, AsnflowError):  # a full disk, say: the cache is optional
         pass
 
 
