@@ -84,8 +84,9 @@ class AsnFileName:
         return f"{self.path}{stem}{self.extension}"
 
 
+# No ACID letter when jwst writes without finalizing (`asn_generate --no-finalize`).
 _ASN_FILE_NAME = re.compile(
-    r"(?P<path>.*/)?jw(?P<program>[0-9]{5,}|noprogram)-(?P<acid>[a-z][0-9]+)"
+    r"(?P<path>.*/)?jw(?P<program>[0-9]{5,}|noprogram)-(?P<acid>[a-z]?[0-9]+)"
     r"(?:_(?P<stamp>[^_/]+))?_(?P<type>[a-z0-9-]+)_(?P<sequence>[0-9]{3,})_asn(?P<extension>\.[a-z0-9]+)?"
 )
 

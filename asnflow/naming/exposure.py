@@ -56,7 +56,9 @@ _EXPOSURE = re.compile(
     r"_(?P<detector>[a-z0-9]+)(?:_(?P<suffix>[a-z0-9][a-z0-9_-]*))?",
     re.IGNORECASE,
 )
-_PRODUCT_HEAD = re.compile(r"jw(?P<program>[0-9]{5,})-(?P<acid>[a-z][0-9]{3,})", re.IGNORECASE)
+# The ACID's letter is absent when jwst writes level-3 names without finalizing
+# (`asn_generate --no-finalize` gives e.g. "jw99009-1000_t001_nircam_clear-f090w").
+_PRODUCT_HEAD = re.compile(r"jw(?P<program>[0-9]{5,})-(?P<acid>[a-z]?[0-9]{3,})", re.IGNORECASE)
 _SOURCE = r"\{source_id\}|[sbv][0-9]+"
 _PRODUCT_SUBJECT = re.compile(
     rf"(?:(?P<target>t[0-9]+(?:-[0-9]+)*)(?:-(?P<source>{_SOURCE}))?|(?P<source_only>{_SOURCE}))"
