@@ -7,6 +7,7 @@ import gzip
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -121,4 +122,10 @@ def test_parse_candidates_agrees_with_literal_eval(pairs, blank, opening):
     items = [f"({blank}{a!r},{blank}{b!r}{blank})" for a, b in pairs]
     text = opening + ("," + blank).join(items) + ("," if opening == "(" and len(items) == 1 else "") + closing
     expected = tuple(tuple(item) for item in ast.literal_eval(text))
+    if any(not candidate_id.strip() for candidate_id, _ in expected):
+        # An empty (or blank) candidate id is refused: it would make file names
+        # such as "jw01234-_image2_00001_asn.json".
+        with pytest.raises(PoolError, match="empty candidate id"):
+            parse_candidates(text)
+        return
     assert parse_candidates(text) == expected
