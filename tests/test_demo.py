@@ -262,3 +262,29 @@ def test_bad_demo_folders_are_refused_in_one_line(tmp_path):
     assert done.stderr.count("\n") == 1 and "not a folder" in done.stderr
     done = subprocess.run(demo_command(str(tmp_path / "x"), "--workers", "0"), capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "workers" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_inputs_from_another_demo_version_are_rewritten_not_reused(reference, tmp_path):
+    """A folder an older asnflow filled (no manifest, a CRDS cache that answers N/A for gain) is brought up to date."""
+    source, _, _, expected = reference
+    folder = tmp_path / "demo"
+    shutil.copytree(source, folder)
+    (folder / "asnflow-demo-inputs.json").unlink()
+    stale_rmap = folder / "crds" / "mappings" / "jwst" / "jwst_niriss_gain_0001.rmap"
+    stale_rmap.write_text(stale_rmap.read_text().replace("'jwst_niriss_gain_0001.fits'", "'N/A'"))
+    result, report = run_quietly(folder)
+    assert "(all inputs already there)" not in report
+    assert result.summary.failed == 0
+    assert contents(folder) == expected
+    assert not leftovers(folder)
+
+
+def test_an_input_changed_since_it_was_written_is_rewritten(reference, tmp_path):
+    source, _, _, expected = reference
+    folder = tmp_path / "demo"
+    shutil.copytree(source, folder)
+    raw = sorted(folder.glob("*_uncal.fits"))[0]
+    raw.write_bytes(raw.read_bytes()[:2880])  # truncated: the header block only
+    result, _ = run_quietly(folder)
+    assert result.summary.failed == 0 and result.summary.skipped == NODES  # same bytes again: nothing to redo
+    assert contents(folder) == expected
