@@ -588,8 +588,8 @@ def run_graph(
             )
         if plan.missing:
             raise GraphError(describe_missing(plan.missing), path=str(data_dir))
+        refuse_unavailable(graph, plan.to_run)  # before the store is created: a refused run leaves nothing
         store = stack.enter_context(_writable_store(data_dir)) if provenance else None
-        refuse_unavailable(graph, plan.to_run)
         scratch_root = data_dir / SCRATCH_DIR
         shutil.rmtree(scratch_root, ignore_errors=True)  # stale scratch of a killed run
         # Microseconds too: two runs of one process within a second are two runs in the provenance store.
