@@ -147,8 +147,14 @@ def test_image2_without_wcs_keywords_fails_with_one_line(tmp_path):
 DITHERS = ((0.0, 0.0), (2.4, 1.7), (-1.6, 2.9))
 
 
-def write_cals(folder: Path, *, outlier: tuple[int, int] | None = (9, 30), extra_detector: bool = False) -> list[str]:
-    """Three dithered calibrated images (one with an injected outlier), optionally a second detector."""
+def write_cals(
+    folder: Path,
+    *,
+    outlier: tuple[int, int] | None = (9, 30),
+    extra_detector: bool = False,
+    skies: tuple[float, ...] = (1.0, 1.0, 1.0),
+) -> list[str]:
+    """Three dithered calibrated images (one with an injected outlier, each with its sky), optionally a second detector."""
     rng = np.random.default_rng(11)
     names = []
     detector = "NRCA1" if extra_detector else "NIS"
@@ -156,7 +162,7 @@ def write_cals(folder: Path, *, outlier: tuple[int, int] | None = (9, 30), extra
     if extra_detector:
         plan.append((1, DITHERS[0], "NRCA2"))  # the first exposure read out by a second detector
     for number, dither, detector in plan:
-        data = scene(dither, rng)
+        data = scene(dither, rng, sky=skies[number - 1])
         if outlier is not None and number == 2 and detector != "NRCA2":
             data[outlier] += 30.0
         cal = datamodels.ImageModel(data=data)
@@ -284,3 +290,19 @@ def test_image3_products_are_byte_identical_when_run_twice(tmp_path):
         path.unlink()
     workdir = run_image3(tmp_path, node)
     assert {p.name: p.read_bytes() for p in workdir.iterdir()} == first
+
+
+def test_image3_matches_the_sky_of_the_members_and_drizzles_them_at_the_lowest(tmp_path):
+    skies = (1.3, 1.0, 1.8)
+    node = image3_node(tmp_path, write_cals(tmp_path, outlier=None, skies=skies))
+    workdir = run_image3(tmp_path, node)
+    for number, sky in enumerate(skies, start=1):
+        with datamodels.open(str(workdir / f"jw09999001001_02101_{number:05d}_nis_o001_crf.fits")) as crf:
+            assert crf.meta.cal_step.skymatch == "COMPLETE"
+            assert crf.meta.background.method == "match" and crf.meta.background.subtracted is False
+            # matched down: the faintest sky is the zero point; the data keep their own sky (jwst subtracts on the fly)
+            assert crf.meta.background.level == pytest.approx(sky - min(skies), abs=0.01)
+            assert np.nanmedian(crf.data) == pytest.approx(sky, abs=0.02)
+    with datamodels.open(str(workdir / "jw09999-o001_t001_niriss_clear-f150w_i2d.fits")) as i2d:
+        assert np.nanmedian(i2d.data) == pytest.approx(min(skies), abs=0.02)  # not the mean of the skies (1.37)
+        assert i2d.meta.cal_step.skymatch == "COMPLETE"

@@ -2,7 +2,10 @@
 
 1. One output grid for all science members (stcal ``wcs_from_sregions`` over
    the members' footprints, at the first member's pixel scale and roll).
-2. Outlier flagging with stcal's ``MedianComputer``: members on one pixel
+2. Sky levels matched across overlapping members (stcal ``skymatch``, see
+   :mod:`.algorithms.sky_levels`), recorded as ``meta.background.level``
+   with ``subtracted`` False: outlier detection and drizzling subtract them.
+3. Outlier flagging with stcal's ``MedianComputer``: members on one pixel
    grid are compared with their median by stcal's ``flag_crs``; dithered
    members are drizzled one exposure at a time onto the grid, the median of
    those (low-weight pixels ignored) is blotted back onto each member's
@@ -10,11 +13,11 @@
    smoothing drizzle and blot add to sharp sources (jwst does the same).
    Flagged pixels become OUTLIER and DO_NOT_USE (and NaN). Each member is
    written as ``<member root>_<asn_id>_crf.fits``.
-3. stcal's ``Resample`` drizzles the ``_crf`` images onto the grid (inverse
+4. stcal's ``Resample`` drizzles the ``_crf`` images onto the grid (inverse
    variance weights) → ``<product>_i2d.fits``, with XPOSURE/EFFEXPTM and
    DURATION/TELAPSE summed over distinct exposures (build 10.0, see
    :mod:`.algorithms.exposure_times`).
-4. A simple source catalog (``_cat.ecsv``) and segmentation map
+5. A simple source catalog (``_cat.ecsv``) and segmentation map
    (``_segm.fits``) from the mosaic (see :mod:`.algorithms.sources`).
 
 Run options: ``outlier_snr1``/``outlier_snr2`` (5.0/4.0), ``outlier_scale1``/
@@ -32,8 +35,9 @@ from typing import Any
 
 import numpy as np
 
-from asnflow.calib.algorithms.imaging_wcs import fits_keywords
 from asnflow.calib.algorithms.exposure_times import ExposureTimes, combine_exposure_times
+from asnflow.calib.algorithms.imaging_wcs import fits_keywords
+from asnflow.calib.algorithms.sky_levels import SkyInput, match_sky_levels
 from asnflow.calib.algorithms.sources import estimate_background, measure_sources, segment_sources
 from asnflow.calib.base import ConventionalModule, Node, RunContext, file_root, member_names, products
 from asnflow.calib.image2 import attach_imaging_wcs
@@ -99,33 +103,83 @@ def _resample_input(model: Any, name: str) -> dict[str, Any]:
         "duration": exposure.duration,
         "measurement_time": exposure.measurement_time,
         "pixelarea_steradians": model.meta.photometry.pixelarea_steradians,
-        "level": 0.0,
-        "subtracted": True,
+        "level": model.meta.background.level,
+        "subtracted": model.meta.background.subtracted is not False,  # stcal subtracts the level unless it was
     }
 
 
-def output_grid(models: Sequence[Any]) -> Any:
-    """One gwcs covering every member, at the first member's scale and orientation."""
-    from stcal.alignment.util import wcs_from_sregions
+def unsubtracted_sky(model: Any) -> float:
+    """The sky level skymatch recorded and nobody subtracted yet (0 when none)."""
+    background = model.meta.background
+    return float(background.level) if background.subtracted is False and background.level is not None else 0.0
+
+
+def match_sky(models: Sequence[Any]) -> None:
+    """Record each member's matched sky level in its metadata (jwst's skymatch, nothing subtracted)."""
+    levels = match_sky_levels(
+        [
+            SkyInput(model.data, model.dq, model.meta.wcs.__call__, model.meta.wcs.invert, exposure_identity(model))
+            for model in models
+        ]
+    )
+    for model, sky in zip(models, levels, strict=True):
+        if sky.valid:
+            model.meta.background.method = "match"
+            model.meta.background.level = sky.level
+            model.meta.background.subtracted = False
+        model.meta.cal_step.skymatch = "COMPLETE" if sky.valid else "SKIPPED"
+
+
+@dataclass(frozen=True)
+class OutputGrid:
+    """The mosaic's gwcs and its pixel scale (arcsec), which stcal's Resample is given as jwst gives it."""
+
+    wcs: Any
+    pixel_scale: float
+    pixel_scale_ratio: float = 1.0
+
+    @property
+    def array_shape(self) -> tuple[int, int]:
+        ny, nx = self.wcs.array_shape
+        return int(ny), int(nx)
+
+
+def output_grid(models: Sequence[Any]) -> OutputGrid:
+    """One gwcs covering every member, at the first member's scale and orientation.
+
+    Built as jwst's resample builds it: from the members' S_REGION polygons
+    (not their gwcs footprints, which differ from S_REGION by a fraction of
+    a pixel and so move the grid), at the pixel scale of the first member
+    measured at its reference point (RA_REF, DEC_REF).
+    """
+    from stcal.alignment.util import compute_s_region_imaging, compute_scale, wcs_from_sregions
 
     reference = models[0]
     wcsinfo = reference.meta.wcsinfo
-    ref_wcsinfo = {
-        "ra_ref": wcsinfo.ra_ref if wcsinfo.ra_ref is not None else wcsinfo.crval1,
-        "dec_ref": wcsinfo.dec_ref if wcsinfo.dec_ref is not None else wcsinfo.crval2,
-        "roll_ref": wcsinfo.roll_ref if wcsinfo.roll_ref is not None else 0.0,
-        "v3yangle": wcsinfo.v3yangle if wcsinfo.v3yangle is not None else 0.0,
-        "vparity": wcsinfo.vparity if wcsinfo.vparity is not None else -1,
-    }
-    footprints = [model.meta.wcs.footprint() for model in models]
-    return wcs_from_sregions(footprints, reference.meta.wcs, ref_wcsinfo, pscale_ratio=1.0)
+    ref_wcsinfo = dict(wcsinfo.instance)
+    ref_wcsinfo.update(
+        ra_ref=wcsinfo.ra_ref if wcsinfo.ra_ref is not None else wcsinfo.crval1,
+        dec_ref=wcsinfo.dec_ref if wcsinfo.dec_ref is not None else wcsinfo.crval2,
+        roll_ref=wcsinfo.roll_ref if wcsinfo.roll_ref is not None else 0.0,
+        v3yangle=wcsinfo.v3yangle if wcsinfo.v3yangle is not None else 0.0,
+        vparity=wcsinfo.vparity if wcsinfo.vparity is not None else -1,
+    )
+    regions = []
+    for model in models:
+        region = str(model.meta.wcsinfo.s_region or compute_s_region_imaging(model.meta.wcs))
+        # S_REGION may hold several polygons: each counts, rewritten as jwst rewrites them
+        parts = [part.strip() for part in region.split("POLYGON ICRS")]
+        regions += ["POLYGON ICRS " + part for part in parts if part] if "POLYGON ICRS" in region else [region]
+    scale = compute_scale(reference.meta.wcs, fiducial=np.array([ref_wcsinfo["ra_ref"], ref_wcsinfo["dec_ref"]]))
+    wcs = wcs_from_sregions(regions, reference.meta.wcs, ref_wcsinfo, pscale_ratio=1.0, pscale=scale)
+    return OutputGrid(wcs, 3600.0 * float(scale))
 
 
-def _drizzle(inputs: Sequence[dict[str, Any]], grid: Any, *, enable_var: bool) -> dict[str, Any]:
+def _drizzle(inputs: Sequence[dict[str, Any]], grid: OutputGrid, *, enable_var: bool) -> dict[str, Any]:
     from stcal.resample import Resample
 
     resampler = Resample(
-        output_wcs={"wcs": grid},
+        output_wcs={"wcs": grid.wcs, "pixel_scale": grid.pixel_scale, "pixel_scale_ratio": grid.pixel_scale_ratio},
         n_input_models=len(inputs),
         weight_type="ivm",
         good_bits=GOOD_BITS,
@@ -151,7 +205,7 @@ def _same_pixel_grid(models: Sequence[Any]) -> bool:
     return all(signature(model) == first for model in models[1:])
 
 
-def flag_outliers(models: Sequence[Any], names: Sequence[str], grid: Any, options: OutlierOptions) -> list[int]:
+def flag_outliers(models: Sequence[Any], names: Sequence[str], grid: OutputGrid, options: OutlierOptions) -> list[int]:
     """Flag outliers in place on ``models``; return how many pixels each got.
 
     Members on one pixel grid are compared with the median of the members
@@ -199,13 +253,20 @@ def flag_outliers(models: Sequence[Any], names: Sequence[str], grid: Any, option
         if aligned:
             reference = median_image
         else:
-            reference = gwcs_blot(median_image, grid, model.data.shape, model.meta.wcs, fillval=np.nan)
+            reference = gwcs_blot(median_image, grid.wcs, model.data.shape, model.meta.wcs, fillval=np.nan)
         with np.errstate(invalid="ignore"):
             if aligned:
                 outliers = flag_crs(model.data, model.err, reference, options.snr1)
             else:
                 outliers = flag_resampled_crs(
-                    model.data, model.err, reference, options.snr1, options.snr2, options.scale1, options.scale2, 0.0
+                    model.data,
+                    model.err,
+                    reference,
+                    options.snr1,
+                    options.snr2,
+                    options.scale1,
+                    options.scale2,
+                    unsubtracted_sky(model),  # the median is sky-subtracted, the member is not
                 )
             outliers &= np.isfinite(reference) & np.isfinite(model.data)
         model.dq = np.where(outliers, model.dq | np.uint32(OUTLIER | DO_NOT_USE), model.dq).astype(np.uint32)
@@ -283,6 +344,9 @@ class Image3Module(ConventionalModule):
         except (ValueError, KeyError) as exc:
             raise CalibrationError(f"cannot build the output grid of {name}: {exc}") from None
 
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            match_sky(models)
         flag_outliers(models, members, grid, outlier_options)
         for member, model in zip(members, models, strict=True):
             model.meta.asn.pool_name = str((node.association or {}).get("asn_pool", ""))
@@ -318,8 +382,8 @@ class Image3Module(ConventionalModule):
             i2d.wht = np.asarray(mosaic["wht"], dtype=np.float32)
             i2d.con = np.asarray(mosaic["con"], dtype=np.int32)
             i2d.dq = np.where(np.isfinite(i2d.data), 0, DO_NOT_USE).astype(np.uint32)
-            i2d.meta.wcs = grid
-            _set_fits_wcs(i2d, grid)
+            i2d.meta.wcs = grid.wcs
+            _set_fits_wcs(i2d, grid.wcs)
             _set_exposure_times(i2d, times)
             i2d.meta.resample.pixfrac = 1.0
             i2d.meta.resample.weight_type = "ivm"
@@ -327,10 +391,11 @@ class Image3Module(ConventionalModule):
             i2d.meta.asn.pool_name = str((node.association or {}).get("asn_pool", ""))
             i2d.meta.asn.table_name = node.path.name if node.path is not None else ""
             i2d.meta.cal_step.outlier_detection = "COMPLETE"
+            i2d.meta.cal_step.skymatch = models[0].meta.cal_step.skymatch
             i2d.meta.cal_step.resample = "COMPLETE"
             from stcal.alignment.util import compute_s_region_imaging
 
-            i2d.meta.wcsinfo.s_region = compute_s_region_imaging(grid)
+            i2d.meta.wcsinfo.s_region = compute_s_region_imaging(grid.wcs)
             save_model(i2d, ctx.workdir / f"{name}_i2d.fits", date)
             self._write_catalog(i2d, name, ctx, date)
 
