@@ -288,3 +288,17 @@ def test_an_input_changed_since_it_was_written_is_rewritten(reference, tmp_path)
     result, _ = run_quietly(folder)
     assert result.summary.failed == 0 and result.summary.skipped == NODES  # same bytes again: nothing to redo
     assert contents(folder) == expected
+
+
+def test_products_name_the_crds_context_their_references_came_from(reference):
+    import importlib.metadata
+
+    from astropy.io import fits
+
+    folder, _, _, _ = reference
+    products = [*folder.glob("*_rate.fits"), *folder.glob("*_cal.fits"), *folder.glob("*_crf.fits"), *folder.glob("*_i2d.fits")]
+    assert len(products) == 6 + 6 + 6 + 2
+    for path in products:
+        header = fits.getheader(path, 0)
+        assert header["CRDS_CTX"] == "jwst_0001.pmap", path.name  # the demo cache's only context
+        assert header["CRDS_VER"] == importlib.metadata.version("crds"), path.name

@@ -109,6 +109,7 @@ def run_detector1(
     check_exposure(ramp, name, parameters)
     ramp.data = ramp.data.astype(np.float32, copy=False)
     references = provider.reference_models(ramp, required_reftypes(parameters))
+    provider.record_context(ramp)  # the products inherit it: CRDS_CTX, CRDS_VER
     try:
         rate, rateints = Detector1Chain(ramp, references, parameters, on_step=on_step).run()
     finally:

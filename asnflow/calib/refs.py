@@ -96,6 +96,20 @@ class ReferenceProvider(ABC):
         """Step parameters from ``pars-*`` references: reftype -> parameters (absent: none)."""
         return {}
 
+    def context_name(self) -> str | None:
+        """The CRDS context (``jwst_NNNN.pmap``) references come from; None when not from CRDS."""
+        return None
+
+    def record_context(self, model: Any) -> None:
+        """Write CRDS_CTX and CRDS_VER into ``model`` as jwst does, when the references come from CRDS."""
+        context = self.context_name()
+        if context is None:
+            return
+        import importlib.metadata
+
+        model.meta.ref_file.crds.context_used = context
+        model.meta.ref_file.crds.sw_version = importlib.metadata.version("crds")
+
     def optional_path(self, model: Any, reftype: str) -> Path | None:
         """The file of a reference a module uses only when present (distortion, area); None if absent."""
         return None
@@ -344,6 +358,17 @@ class CrdsRefs(ReferenceProvider):
 
     def describe(self) -> str:
         return f"CRDS cache {self.cache_path()} (offline)"
+
+    def context_name(self) -> str | None:
+        """The context pinned by ``context``, else the cache's (its server_config), as crds resolves it."""
+        cache = self._checked_cache()
+        with offline_crds_environment(cache):
+            from crds.core import heavy_client
+
+            try:
+                return str(heavy_client.get_context_name("jwst", self.context))
+            except Exception as exc:  # crds raises many unrelated types
+                raise CalibrationError(f"CRDS cache {cache} names no usable context: {' '.join(str(exc).split())}") from None
 
     def lookup(self, model: Any, reftypes: Sequence[str]) -> dict[str, Path]:
         """The cached reference file CRDS selects for each reftype."""
