@@ -41,6 +41,10 @@ def name_problem(value: object, *, limit: int = NAME_MAX - SUFFIX_ROOM) -> str |
     return None
 
 
+_ABSOLUTE = "is an absolute path"
+_CLIMBS = "climbs out of its folder with '..'"
+
+
 def relative_path_problem(value: object) -> str | None:
     """Why ``value`` cannot be a path inside a folder (``sub/x.fits`` can), or None."""
     if not isinstance(value, str):
@@ -48,10 +52,10 @@ def relative_path_problem(value: object) -> str | None:
     if not value:
         return "is empty"
     if value.startswith(("/", "\\")) or (len(value) > 1 and value[1] == ":"):
-        return "is an absolute path"
+        return _ABSOLUTE
     parts = value.replace("\\", "/").split("/")
     if ".." in parts:
-        return "climbs out of its folder with '..'"
+        return _CLIMBS
     for part in parts:
         if part and part != ".":
             problem = name_problem(part, limit=NAME_MAX)
@@ -80,25 +84,30 @@ def check_name(value: object, what: str, *, limit: int = NAME_MAX - SUFFIX_ROOM,
     raise _refusal(value, what, "is not a plain file name", problem, **place)
 
 
-def check_relative_path(value: object, what: str, **place) -> str:
+def check_relative_path(value: object, what: str, *, outside_hint: str | None = None, **place) -> str:
     """Return ``value`` if it is a path that stays inside its folder (``sub/x.fits``); else raise.
 
-    ``place`` is as for :func:`check_name`.
+    ``place`` is as for :func:`check_name`; ``outside_hint`` replaces the
+    hint for a path that is absolute or climbs out with ``..`` (the caller
+    knows how such a value came about).
     """
     problem = relative_path_problem(value)
     if problem is None:
         return value  # type: ignore[return-value]
-    raise _refusal(value, what, "is not a path inside its folder", problem, **place)
+    if outside_hint is None:
+        outside_hint = "give the path relative to the folder, inside it"
+    hint = outside_hint if problem in (_ABSOLUTE, _CLIMBS) else None
+    raise _refusal(value, what, "is not a path inside its folder", problem, hint=hint, **place)
 
 
 def _refusal(value: object, what: str, verdict: str, problem: str, *, path: str | None = None,
              line: int | None = None, column: int | None = None, option: str | None = None,
-             error: type[AsnflowError] = InputError) -> AsnflowError:
+             error: type[AsnflowError] = InputError, hint: str | None = None) -> AsnflowError:
     subject = f"{option} {what}" if option else what
     return error(
         f"{subject} {shown(value)} {verdict}: it {problem}",
         path=path,
         line=line,
         column=column,
-        hint="use letters, digits and - _ . + only",
+        hint=hint or "use letters, digits and - _ . + only",
     )

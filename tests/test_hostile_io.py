@@ -162,6 +162,8 @@ def test_pool_names_refused_at_their_cell(cli, tmp_path, row, what, why):
     proc = cli(["generate", "pool.csv", "-p", "out"], tmp_path)
     line = refused(proc, what, why)
     assert line.startswith("pool.csv:3:"), line  # the row, and its column
+    if what == "FILENAME":  # the hint says how to write one that stays beside the pool
+        assert "relative to the pool's folder" in line and "make-pool --names-only" in line, line
     assert snapshot(tmp_path) == before
 
 

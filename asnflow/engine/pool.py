@@ -44,6 +44,8 @@ _PAIR = r"\([ \t]*'([^'\\]*)'[ \t]*,[ \t]*'([^'\\]*)'[ \t]*,?[ \t]*\)"
 _PAIR_LIST = re.compile(rf"\[[ \t]*(?:{_PAIR}[ \t]*,[ \t]*)*(?:{_PAIR}[ \t]*)?\]")
 _PAIR_ITEM = re.compile(_PAIR)
 _SHOWN_CHARS = 60
+# a pool names exposures beside it; make-pool writes a path as it was given
+FILENAME_OUTSIDE_HINT = "name the exposure relative to the pool's folder; asnflow make-pool --names-only writes bare names"
 # FILENAME values that need no closer look (cells are lower-cased by now).
 _PLAIN_FILENAME = re.compile(r"[a-z0-9_+-][a-z0-9_.+-]{0,190}")
 # PROGRAM goes into every association file name; real ones have five digits.
@@ -472,7 +474,7 @@ class _TableReader:
         if not _PLAIN_FILENAME.fullmatch(filename):
             # Member names become file paths: nothing absolute, nothing climbing out with "..".
             check_relative_path(filename, "FILENAME", path=self.where, line=number, column=self.filename_at + 1,
-                                error=PoolError)
+                                error=PoolError, outside_hint=FILENAME_OUTSIDE_HINT)
         # jwst's test pools repeat the header as data rows (with FILENAME
         # "set acid" and a bare candidate number); jwst reads them as rows
         # that match no rule, and so do we.
