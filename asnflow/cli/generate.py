@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     import logging
     from pathlib import Path
 
-    from asnflow.engine.asnfile import file_names, write_folders
+    from asnflow.engine.asnfile import write_folders
     from asnflow.engine.generate import Options
     from asnflow.engine.needed_columns import pool_warning
     from asnflow.engine.pool import read_pool
@@ -118,25 +118,39 @@ def run(args: argparse.Namespace) -> int:
             check_output_folder(folder, option="-p")
     orphans: list = []
     outcomes = []
-    # Every pool is generated before anything is written: a pool that fails
-    # leaves every output folder as it was.
-    for pool, folder in zip(pools, folders):
+    for pool in pools:
         if not len(pool):
             print(f"{pool.name}: the pool has a header and no rows: no associations, nothing written",
                   file=sys.stderr)
-            continue
+    work = [(pool, folder) for pool, folder in zip(pools, folders) if len(pool)]
+    show_progress = not args.quiet and level > logging.INFO
+    whole_pools = _whole_pools_in_parallel(args, len(work))
+    if whole_pools:
+        from asnflow.engine.parallel import generate_pools
+
+        with ProgressBar(f"{len(work)} pools", sum(len(pool) for pool, _ in work), "exposures",
+                         enabled=show_progress) as bar:
+            generated = generate_pools([pool for pool, _ in work], rules, options, args.format,
+                                       files=not args.dry_run, jobs=args.jobs, scheduler=args.scheduler,
+                                       progress=bar.advance, timeout=args.timeout)
+    # Every pool is generated before anything is written: a pool that fails
+    # leaves every output folder as it was.
+    for number, (pool, folder) in enumerate(work):
         if args.orphans:  # found by a second run, so generate pays nothing without --orphans
             from asnflow.engine.orphans import find_orphans
 
             orphans.extend(find_orphans(pool, rules, options))
-        with ProgressBar(pool.name, 0, enabled=not args.quiet and level > logging.INFO) as bar:
-            def progress(amount: int, bar=bar) -> None:
-                bar.advance(amount)
+        if whole_pools:
+            outcome = generated[number]
+        else:
+            with ProgressBar(pool.name, 0, enabled=show_progress) as bar:
+                def progress(amount: int, bar=bar) -> None:
+                    bar.advance(amount)
 
-            outcome = generate_documents(pool, rules, options, progress=progress, jobs=args.jobs,
-                                         scheduler=args.scheduler, on_plan=lambda total, bar=bar: bar.restart(total),
-                                         timeout=args.timeout)
-        idle = _idle_user_rules(rules, args.rules, outcome.documents)
+                outcome = generate_documents(pool, rules, options, progress=progress, jobs=args.jobs,
+                                             scheduler=args.scheduler,
+                                             on_plan=lambda total, bar=bar: bar.restart(total), timeout=args.timeout)
+        idle = _idle_user_rules(rules, args.rules, outcome)
         if idle and args.strict:
             first = idle[0]
             raise AsnflowError(f"rule {first.name} made no association"
@@ -147,10 +161,11 @@ def run(args: argparse.Namespace) -> int:
     reports: dict[int, object] = {}
     if args.dry_run:
         for _pool, folder, outcome, _idle in outcomes:
-            for name in file_names(outcome.documents, args.format):
+            for name in outcome.names(args.format):
                 print(folder / name)
     else:
-        written = write_folders([(outcome.documents, folder) for _, folder, outcome, _ in outcomes], args.format,
+        written = write_folders([(outcome.rendered or outcome.documents, folder)
+                                 for _, folder, outcome, _ in outcomes], args.format,
                                 remove_stale=args.remove_stale)
         for number, ((_pool, _folder, outcome, _idle), report) in enumerate(zip(outcomes, written)):
             outcome.written = report.paths
@@ -161,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"{pool.name}: warning: candidate {cid} is not in the pool", file=sys.stderr)
         if not args.quiet:
             _summarise_warnings(pool.name, outcome.warnings)
-            lacking = pool_warning(rules.rules, pool, bool(outcome.documents))
+            lacking = pool_warning(rules.rules, pool, bool(outcome.made))
             if lacking:
                 print(f"{pool.name}: warning: {lacking}", file=sys.stderr)
             for rule in idle:
@@ -170,7 +185,7 @@ def run(args: argparse.Namespace) -> int:
         if not args.quiet:
             counts = ", ".join(f"{t} {n}" for t, n in sorted(outcome.counts().items()))
             where = "(dry run, nothing written)" if args.dry_run else f"in {folder}"
-            print(f"{pool.name}: {outcome.pool_rows} exposures, {len(outcome.documents)} associations"
+            print(f"{pool.name}: {outcome.pool_rows} exposures, {len(outcome.made)} associations"
                   f"{' (' + counts + ')' if counts else ''} {where}", file=sys.stderr)
             if report is not None:
                 print(f"{pool.name}: {report.line()}", file=sys.stderr)
@@ -187,14 +202,25 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _idle_user_rules(rules, user_files: list[str], documents) -> list:
+def _whole_pools_in_parallel(args: argparse.Namespace, pools: int) -> bool:
+    """Whether the pools themselves are the units of parallel work (several pools, and -j or --scheduler)."""
+    if pools < 2:
+        return False
+    if args.scheduler:
+        return True
+    from asnflow.workers import worker_count
+
+    return worker_count(args.jobs, pools) > 1
+
+
+def _idle_user_rules(rules, user_files: list[str], outcome) -> list:
     """The rules of the -r files (as given) that made none of the written associations."""
     from pathlib import Path
 
     if not user_files:
         return []
     given = {Path(path).resolve() for path in user_files}
-    made = {document.rule for document in documents}
+    made = {rule for _, rule in outcome.made}
     return [rule for rule in rules.rules if Path(rule.path).resolve() in given and rule.name not in made]
 
 

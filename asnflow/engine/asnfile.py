@@ -472,22 +472,41 @@ def write_changes(
     return write_folders([(asns, folder)], fmt, remove_stale=remove_stale)[0]
 
 
-def write_folders(batches: Iterable[tuple[Iterable[Mapping], str | os.PathLike[str]]],
+@dataclass(frozen=True)
+class Rendered:
+    """Association files ready to be written: their names and bytes, in order.
+
+    What a worker process sends back for a pool: bytes cost next to nothing
+    to move between processes, the documents they come from do not.
+    """
+
+    names: list[str]
+    payloads: list[bytes]
+
+
+def render(asns: Iterable[Mapping], fmt: str = "json") -> Rendered:
+    """Validate each association and serialise it under the name it is written as."""
+    asns = list(asns)
+    names = file_names(asns, fmt)
+    payloads = []
+    for asn, name in zip(asns, names, strict=True):
+        validate(asn, source=name)
+        payloads.append(dumps(asn, fmt).encode("utf-8"))
+    return Rendered(names, payloads)
+
+
+def write_folders(batches: Iterable[tuple[Iterable[Mapping] | Rendered, str | os.PathLike[str]]],
                   fmt: str = "json", *, remove_stale: bool = False) -> list[WriteReport]:
     """:func:`write_changes` for several folders at once: every file of every folder, or none.
 
     All associations are validated and every destination checked before
     any folder is changed; files already holding the bytes to write are left
-    untouched.
+    untouched. A batch may be given already :func:`render`-ed.
     """
     prepared = []
     for asns, folder in batches:
-        asns = list(asns)
-        names = file_names(asns, fmt)
-        payloads = []
-        for asn, name in zip(asns, names, strict=True):
-            validate(asn, source=name)
-            payloads.append(dumps(asn, fmt).encode("utf-8"))
+        rendered = asns if isinstance(asns, Rendered) else render(asns, fmt)
+        names, payloads = rendered.names, rendered.payloads
         destination = Path(folder)
         report = WriteReport(destination, [destination / name for name in names])
         earlier = _association_files_in(destination)

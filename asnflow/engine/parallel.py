@@ -1,8 +1,12 @@
-"""Running generation passes in parallel: local processes or a Dask cluster.
+"""Running generation in parallel: local processes or a Dask cluster.
 
-Passes (one per candidate, plus discovery) are independent, so they can run
-anywhere; the associations come back in pass order and are finalized where
-the run started, which makes the output identical to a serial run.
+Two units of work. With several pools in one command, a pool is the unit: a
+worker generates it whole and sends back only its rendered files (names and
+bytes); the parent writes them in command-line order. With one pool, the
+passes (one per candidate, plus discovery) are the units: they are
+independent, so they can run anywhere; the associations come back in pass
+order and are finalized where the run started. Either way the output is
+identical to a serial run.
 
 Local processes are forked: they inherit the compiled rules and the pool,
 and send back associations (their rule is named by its position in the rule
@@ -17,6 +21,7 @@ import io
 import multiprocessing
 import os
 import pickle
+import threading
 from collections.abc import Callable
 
 from asnflow.assoc_rules.compile import RuleSet
@@ -30,6 +35,10 @@ _INHERITED: tuple | None = None
 _PREPARED: dict[str, tuple] = {}
 _RUN_INFO: dict = {}
 _CACHES: dict[int, tuple] = {}
+# A Dask worker runs one task of ours at a time: a rule set is bound to one
+# pool's columns while it runs, and the engine's caches are not made for
+# threads (several threads in one worker would gain nothing under the GIL).
+_ONE_AT_A_TIME = threading.Lock()
 
 
 def _run_state(ruleset, pool_name, column_names):
@@ -92,15 +101,17 @@ def _cache(ruleset, columns, run):
 
 def _run_remote(digest: str, payload: bytes, unit):
     """Run one pass on a Dask worker (rules compiled once per worker and run)."""
-    from asnflow.assoc_rules.compile import compile_files
-    from asnflow.assoc_rules.parse import parse_text
+    with _ONE_AT_A_TIME:
+        return _run_remote_locked(digest, payload, unit)
+
+
+def _run_remote_locked(digest: str, payload: bytes, unit):
     from asnflow.engine.generate import bind_rows, run_unit
 
     prepared = _PREPARED.get(digest)
     if prepared is None:
         texts, registered, pool = pickle.loads(payload)
-        files = [parse_text(text, path) for path, text in texts]
-        ruleset = compile_files(files, [f for f in files if f.path in registered])
+        ruleset = _compile_texts(texts, registered)
         columns, rows = bind_rows(pool, ruleset)
         prepared = _PREPARED[digest] = (ruleset, rows, columns, pool.name, tuple(pool.columns))
     ruleset, rows, columns, pool_name, column_names = prepared
@@ -143,10 +154,7 @@ def _on_processes(units, ruleset, rows, jobs, progress) -> list[bytes]:
     global _INHERITED
     columns = rows[0].columns if rows else {}
     _INHERITED = (ruleset, rows, columns, _RUN_INFO["pool_name"], _RUN_INFO["columns"])
-    try:
-        context = multiprocessing.get_context("fork")
-    except ValueError:  # pragma: no cover - platforms without fork
-        raise AsnflowError("--jobs needs a platform that can fork processes; use --jobs 1") from None
+    context = _fork_context()
     results: list[bytes | None] = [None] * len(units)
     pool = context.Pool(worker_count(jobs, len(units)), initializer=leave_with_owner, initargs=(os.getpid(),))
     try:
@@ -166,10 +174,7 @@ def _on_processes(units, ruleset, rows, jobs, progress) -> list[bytes]:
 
 
 def _on_dask(units, pool, ruleset, scheduler, progress, timeout: float = DEFAULT_TIMEOUT) -> list[bytes]:
-    try:
-        from distributed import as_completed
-    except ImportError:
-        raise AsnflowError("--scheduler needs Dask distributed", hint="pip install 'asnflow[dask]'") from None
+    as_completed = _dask_as_completed()
     texts = [(f.path, "\n".join(f.lines) + "\n") for f in ruleset.files]
     registered = {rule.path for rule in ruleset.rules}
     payload = pickle.dumps((texts, registered, pool), protocol=pickle.HIGHEST_PROTOCOL)
@@ -188,3 +193,135 @@ def _on_dask(units, pool, ruleset, scheduler, progress, timeout: float = DEFAULT
         return results  # type: ignore[return-value]
     finally:
         client.close()
+
+
+# ---------------------------------------------------------------- whole pools
+# With several pools, a pool is the unit of work: a worker generates it,
+# validates and serialises its files and sends back only their names and
+# bytes (plus the few facts the summary lines need); the parent writes them
+# in the order of the command line, as a serial run does.
+
+_POOLS: tuple | None = None  # what forked workers inherit: (pools, ruleset, options, fmt, files)
+_RULES: dict[str, RuleSet] = {}  # a Dask worker's compiled rule sets, by the digest of their text
+
+
+class _Failed:
+    """An AsnflowError raised in a worker, carried back whole (its place and hint included)."""
+
+    def __init__(self, error: AsnflowError) -> None:
+        self.kind = type(error)
+        self.fields = dict(vars(error))
+
+    def error(self) -> AsnflowError:
+        error = self.kind.__new__(self.kind)
+        Exception.__init__(error, self.fields.get("message", ""))
+        vars(error).update(self.fields)
+        return error
+
+
+def _outcome_of(pool, ruleset: RuleSet, options, fmt: str, files: bool):
+    from asnflow.engine.session import rendered_outcome
+
+    try:
+        return rendered_outcome(pool, ruleset, options, fmt, files)
+    except AsnflowError as error:
+        return _Failed(error)
+
+
+def _pool_forked(index: int):
+    pools, ruleset, options, fmt, files = _POOLS
+    return index, _outcome_of(pools[index], ruleset, options, fmt, files)
+
+
+def _pool_remote(digest: str, rules_payload: bytes, pool, options, fmt: str, files: bool):
+    """One whole pool on a Dask worker (the rules compiled once per worker)."""
+    with _ONE_AT_A_TIME:
+        ruleset = _RULES.get(digest)
+        if ruleset is None:
+            ruleset = _RULES[digest] = _compile_texts(*pickle.loads(rules_payload))
+        return _outcome_of(pool, ruleset, options, fmt, files)
+
+
+def _compile_texts(texts, registered) -> RuleSet:
+    from asnflow.assoc_rules.compile import compile_files
+    from asnflow.assoc_rules.parse import parse_text
+
+    files = [parse_text(text, path) for path, text in texts]
+    return compile_files(files, [f for f in files if f.path in registered])
+
+
+def _rules_payload(ruleset: RuleSet) -> bytes:
+    texts = [(f.path, "\n".join(f.lines) + "\n") for f in ruleset.files]
+    registered = {rule.path for rule in ruleset.rules}
+    return pickle.dumps((texts, registered), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def generate_pools(pools: list, ruleset: RuleSet, options, fmt: str = "json", files: bool = True,
+                   jobs: int = 1, scheduler: str | None = None,
+                   progress: Callable[[int], None] | None = None, timeout: float = DEFAULT_TIMEOUT) -> list:
+    """The :class:`~asnflow.engine.session.Outcome` of each pool (in the order given), pools run in
+    ``jobs`` processes or on the Dask ``scheduler``; each has its files rendered (or, without
+    ``files``, only their names). The first pool (in that order) that failed raises its error."""
+    order = sorted(range(len(pools)), key=lambda i: -len(pools[i]))  # largest first: the last to finish is small
+    if scheduler:
+        results = _pools_on_dask(pools, order, ruleset, options, fmt, files, scheduler, progress, timeout)
+    else:
+        results = _pools_on_processes(pools, order, ruleset, options, fmt, files, jobs, progress)
+    for result in results:
+        if isinstance(result, _Failed):
+            raise result.error()
+    return results
+
+
+def _pools_on_processes(pools, order, ruleset, options, fmt, files, jobs, progress) -> list:
+    global _POOLS
+    _POOLS = (pools, ruleset, options, fmt, files)
+    context = _fork_context()
+    results: list = [None] * len(pools)
+    workers = context.Pool(worker_count(jobs, len(pools)), initializer=leave_with_owner, initargs=(os.getpid(),))
+    try:
+        for index, outcome in workers.imap_unordered(_pool_forked, order):
+            results[index] = outcome
+            if progress is not None:
+                progress(len(pools[index]))
+        workers.close()
+    finally:
+        workers.terminate()
+        workers.join()
+        _POOLS = None
+    return results
+
+
+def _pools_on_dask(pools, order, ruleset, options, fmt, files, scheduler, progress, timeout) -> list:
+    as_completed = _dask_as_completed()
+    payload = _rules_payload(ruleset)
+    digest = hashlib.sha256(payload).hexdigest()
+    client = connect(scheduler, timeout)
+    try:
+        shared = client.scatter(payload, broadcast=True)
+        futures = {client.submit(_pool_remote, digest, shared, pools[i], options, fmt, files, pure=False): i
+                   for i in order}
+        results: list = [None] * len(pools)
+        for future in as_completed(list(futures)):
+            index = futures[future]
+            results[index] = future.result()
+            if progress is not None:
+                progress(len(pools[index]))
+        return results
+    finally:
+        client.close()
+
+
+def _fork_context():
+    try:
+        return multiprocessing.get_context("fork")
+    except ValueError:  # pragma: no cover - platforms without fork
+        raise AsnflowError("--jobs needs a platform that can fork processes; use --jobs 1") from None
+
+
+def _dask_as_completed():
+    try:
+        from distributed import as_completed
+    except ImportError:
+        raise AsnflowError("--scheduler needs Dask distributed", hint="pip install 'asnflow[dask]'") from None
+    return as_completed

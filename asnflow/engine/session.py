@@ -13,6 +13,7 @@ from pathlib import Path
 
 from asnflow.assoc_rules.compile import RuleSet, load_rule_set
 from asnflow.config import load_config
+from asnflow.engine.asnfile import Rendered, file_names, render
 from asnflow.engine.generate import Options, generate
 from asnflow.engine.scheduler import DEFAULT_TIMEOUT
 from asnflow.engine.write import AssociationDict, to_documents
@@ -66,9 +67,21 @@ class Outcome:
     warnings: list[str] = field(default_factory=list)
     missing_ids: list[str] = field(default_factory=list)
     pool_rows: int = 0
+    made: list[tuple[str, str]] = field(default_factory=list)  # (asn_type, rule name) of each document
+    # Set by :func:`rendered_outcome`, which leaves ``documents`` empty:
+    rendered: Rendered | None = None  # the files to write
+    file_names: list[str] | None = None  # or only their names (a dry run)
 
     def counts(self) -> Counter:
-        return Counter(doc["asn_type"] for doc in self.documents)
+        return Counter(asn_type for asn_type, _ in self.made)
+
+    def names(self, fmt: str) -> list[str]:
+        """The names of the files this outcome writes."""
+        if self.rendered is not None:
+            return self.rendered.names
+        if self.file_names is not None:
+            return self.file_names
+        return file_names(self.documents, fmt)
 
 
 def generate_documents(pool, rules: RuleSet, options: Options, progress=None, jobs: int = 1,
@@ -76,7 +89,20 @@ def generate_documents(pool, rules: RuleSet, options: Options, progress=None, jo
     result = generate(pool, rules, options, progress=progress, jobs=jobs, scheduler=scheduler, on_plan=on_plan,
                       timeout=timeout)
     documents = to_documents(result.associations)
-    return Outcome(documents, warnings=result.warnings, missing_ids=result.missing_ids, pool_rows=len(pool))
+    return Outcome(documents, warnings=result.warnings, missing_ids=result.missing_ids, pool_rows=len(pool),
+                   made=[(doc["asn_type"], doc.rule) for doc in documents])
+
+
+def rendered_outcome(pool, rules: RuleSet, options: Options, fmt: str = "json", files: bool = True) -> Outcome:
+    """:func:`generate_documents` with the files rendered (validated, serialised) instead of the documents
+    kept, or with ``files`` false only their names: what a worker process sends back for a whole pool."""
+    outcome = generate_documents(pool, rules, options)
+    if files:
+        outcome.rendered = render(outcome.documents, fmt)
+    else:
+        outcome.file_names = file_names(outcome.documents, fmt)
+    outcome.documents = []
+    return outcome
 
 
 def write_documents(documents: list[AssociationDict], folder: Path, fmt: str = "json", remove_stale: bool = False):

@@ -1,0 +1,87 @@
+"""`generate -j N` and `--scheduler` write exactly the files a serial run writes.
+
+Several pools in one command are run as whole pools in the workers; one pool
+is run as candidate passes. Either way the bytes of every file, the file
+names and the summary lines must not depend on where the work ran. Each run
+has a hard timeout so that a hang fails instead of stalling the suite; there
+are no timing assertions here (see benchmarks/).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+POOLS = Path(__file__).parent / "data" / "compat" / "pools"
+# Pools of every kind (imaging, spectroscopy, TSO, WFS, nods, duplicates, many candidates).
+SEVERAL = ["mega_pool.csv", "pool_004_wfs.csv", "pool_013_coron_nircam.csv", "pool_021_tso.csv",
+           "pool_023_nirspec_msa_3nod.csv", "pool_duplicate.csv", "jw00632_dups.csv", "seed_fs2_pool.csv",
+           "cover_nrcwfss_pool.csv", "pool_001_candidates.csv"]
+RUN_TIMEOUT = 600  # seconds: a hang fails the test rather than stalling the suite
+
+
+@pytest.fixture(scope="module")
+def generate(tmp_path_factory):
+    cache = tmp_path_factory.getbasetemp() / "rule-cache"
+
+    def run(pools: list[str], out: Path, *options: str) -> subprocess.CompletedProcess:
+        env = dict(os.environ, ASNFLOW_CACHE_DIR=str(cache))
+        proc = subprocess.run([sys.executable, "-m", "asnflow", "generate", *(str(POOLS / p) for p in pools),
+                               "-p", str(out), *options], env=env, capture_output=True, text=True,
+                              timeout=RUN_TIMEOUT, check=False)
+        assert proc.returncode == 0, proc.stderr
+        assert "Traceback" not in proc.stderr
+        return proc
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def scheduler():
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, protocol="tcp://",
+                                  dashboard_address=None) as cluster:
+        yield cluster.scheduler_address
+
+
+def files_in(folder: Path) -> dict[str, bytes]:
+    return {str(path.relative_to(folder)): path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+def test_several_pools_give_the_same_files_and_lines_with_jobs_and_a_scheduler(generate, scheduler, tmp_path):
+    serial = generate(SEVERAL, tmp_path / "serial", "-j", "1")
+    expected = files_in(tmp_path / "serial")
+    assert len({name.split("/")[0] for name in expected}) == len(SEVERAL)  # one folder per pool, none empty
+    for label, options in (("jobs", ("-j", "2")), ("dask", ("--scheduler", scheduler))):
+        proc = generate(SEVERAL, tmp_path / label, *options)
+        assert files_in(tmp_path / label) == expected, label
+        assert proc.stderr.replace(f"/{label}/", "/serial/") == serial.stderr, label
+
+
+def test_one_pool_gives_the_same_files_with_jobs_and_a_scheduler(generate, scheduler, tmp_path):
+    pool = ["mega_pool.csv"]  # many candidates: the passes are spread over the workers
+    generate(pool, tmp_path / "serial", "-q")
+    expected = files_in(tmp_path / "serial")
+    assert len(expected) > 50
+    for label, options in (("jobs", ("-j", "2")), ("dask", ("--scheduler", scheduler))):
+        generate(pool, tmp_path / label, "-q", *options)
+        assert files_in(tmp_path / label) == expected, label
+
+
+def test_several_pools_dry_run_lists_the_same_paths_with_jobs(generate, tmp_path):
+    serial = generate(SEVERAL[:4], tmp_path / "out", "--dry-run", "-q")
+    parallel = generate(SEVERAL[:4], tmp_path / "out", "--dry-run", "-q", "-j", "2")
+    assert parallel.stdout == serial.stdout
+    assert len(serial.stdout.splitlines()) > 20
+    assert not (tmp_path / "out").exists()
+
+
+def test_several_pools_with_options_give_the_same_files_with_jobs(generate, tmp_path):
+    options = ("--no-finalize", "--version-id", "r1", "-q")
+    generate(SEVERAL[:5], tmp_path / "serial", *options)
+    generate(SEVERAL[:5], tmp_path / "jobs", *options, "-j", "2")
+    assert files_in(tmp_path / "jobs") == files_in(tmp_path / "serial")
