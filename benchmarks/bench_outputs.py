@@ -62,3 +62,9 @@ def _comparable(path: Path) -> dict | str:
     if not isinstance(document, dict):
         return f"{path}: not a JSON object"
     return {key: value for key, value in document.items() if key not in IGNORED_KEYS}
+
+
+def tree_digests(folder: Path) -> dict[str, str]:
+    """:func:`digests` over ``folder`` and its sub-folders (one per pool when several pools ran), by relative path."""
+    return {str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in sorted(folder.rglob(ASSOCIATION_GLOB))}

@@ -37,6 +37,7 @@ class ProcessResult:
     tree_kib: int
     returncode: int | None  # None: killed after the time limit
     stderr_tail: str
+    cpu_seconds: float = 0.0  # user + system time of the process and the descendants it waited for
 
 
 def run_measured(command: list[str], cwd: Path, log: Path, env: dict[str, str] | None = None,
@@ -72,7 +73,7 @@ def run_measured(command: list[str], cwd: Path, log: Path, env: dict[str, str] |
         tree_kib = sampler.stop()
     peak_kib = usage.ru_maxrss // 1024 if sys.platform == "darwin" else usage.ru_maxrss  # bytes on macOS
     returncode = None if timed_out.is_set() else proc.returncode
-    return ProcessResult(seconds, peak_kib, tree_kib, returncode, _tail(log))
+    return ProcessResult(seconds, peak_kib, tree_kib, returncode, _tail(log), usage.ru_utime + usage.ru_stime)
 
 
 def _kill_group(pid: int, flag: threading.Event) -> None:

@@ -222,7 +222,7 @@ def generate(pool, ruleset: RuleSet, options: Options = Options(),
                 run.warnings.append(warning)
         for associations in outputs:
             for asn in associations:
-                asn.attach(ruleset.rules[asn.rule_index], run)
+                asn.attach(asn.rule or ruleset.rules[asn.rule_index], run)  # rule: run here; index: sent
     else:
         on_item = (lambda: progress(1)) if progress is not None else None
         cache = RunCache(ruleset, columns, run)

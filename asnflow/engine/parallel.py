@@ -48,35 +48,60 @@ def _run_state(ruleset, pool_name, column_names):
     return RunState(vocab=ruleset.vocab, pool_name=pool_name, code_version=__version__, columns=column_names)
 
 
-class _RowPickler(pickle.Pickler):
-    """Sends pool rows (and per-candidate copies of them) as references."""
-
-    def persistent_id(self, obj):
-        if type(obj).__name__ == "Row" and obj.origin is not None:
-            return obj.origin
-        return None
+# Rows travel as references: (position in the pool, replaced ASN_CANDIDATE
+# cell or None), resolved against the receiving process's rows. A reducer per
+# type (rather than a persistent_id hook, which pickle calls for every
+# object) keeps the cost to the rows and members themselves.
+_LOADING: tuple[list, dict] | None = None  # (rows, per-candidate copies) while results are read
 
 
-class _RowUnpickler(pickle.Unpickler):
-    def __init__(self, data: bytes, rows: list) -> None:
-        super().__init__(io.BytesIO(data))
-        self.rows = rows
-        self.copies: dict = {}
+def _row_at(index: int, cell: str | None):
+    rows, copies = _LOADING
+    if cell is None:
+        return rows[index]
+    row = copies.get((index, cell))
+    if row is None:
+        row = copies[(index, cell)] = rows[index].replace("asn_candidate", cell)
+    return row
 
-    def persistent_load(self, origin):
-        index, cell = origin
-        if cell is None:
-            return self.rows[index]
-        row = self.copies.get(origin)
-        if row is None:
-            row = self.copies[origin] = self.rows[index].replace("asn_candidate", cell)
-        return row
+
+def _reduce_row(row):
+    if row.origin is None:
+        return row.__reduce_ex__(pickle.HIGHEST_PROTOCOL)
+    return _row_at, row.origin
+
+
+def _reduce_member(member):
+    return type(member), (dict(member), member.item)
 
 
 def _dumps(made, warnings) -> bytes:
+    from asnflow.engine.association import Member
+    from asnflow.engine.items import Row
+
     buffer = io.BytesIO()
-    _RowPickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump((made, warnings))
+    pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
+    pickler.dispatch_table = {Row: _reduce_row, Member: _reduce_member}
+    pickler.dump((made, warnings))
     return buffer.getvalue()
+
+
+def _loads(blob: bytes, rows: list, copies: dict):
+    global _LOADING
+    _LOADING = (rows, copies)
+    try:
+        return pickle.loads(blob)
+    finally:
+        _LOADING = None
+
+
+def _run_here(unit) -> tuple[list, list[str]]:
+    """A unit run in this process, on its own run state as a worker would."""
+    from asnflow.engine.generate import run_unit
+
+    ruleset, rows, columns, pool_name, column_names = _INHERITED
+    run = _run_state(ruleset, pool_name, column_names)
+    return run_unit(unit, ruleset, rows, columns, run, cache=_cache(ruleset, columns, run)), run.warnings
 
 
 def _run_forked(unit):
@@ -134,8 +159,9 @@ def run_units(units, pool, ruleset: RuleSet, rows: list, jobs: int, scheduler: s
     else:
         results = _on_processes(units, ruleset, rows, jobs, progress)
     outputs, warnings = [], []
-    for blob in results:
-        made, said = _RowUnpickler(blob, rows).load()
+    copies: dict = {}
+    for result in results:
+        made, said = _loads(result, rows, copies) if isinstance(result, bytes) else result
         outputs.append(made)
         warnings.extend(said)
     return outputs, warnings
@@ -150,16 +176,39 @@ def _run_forked_at(index_and_unit):
     return index, _run_forked(unit)
 
 
-def _on_processes(units, ruleset, rows, jobs, progress) -> list[bytes]:
+def _shares(units, jobs: int) -> tuple[list[int], list[int]]:
+    """Units this process runs itself, and units for the ``jobs - 1`` workers (largest first).
+
+    The units are dealt largest first to whichever of ``jobs`` shares holds
+    the fewest exposures; this process keeps the first share, with the
+    largest unit, whose associations it then need not receive from another
+    process (on large pools those are the mosaics with thousands of members).
+    """
+    loads = [0] * jobs
+    shares: list[list[int]] = [[] for _ in range(jobs)]
+    for index in _largest_first(units):
+        least = loads.index(min(loads))
+        loads[least] += units[index].items
+        shares[least].append(index)
+    others = sorted((i for share in shares[1:] for i in share), key=lambda i: -units[i].items)
+    return shares[0], others
+
+
+def _on_processes(units, ruleset, rows, jobs, progress) -> list:
     global _INHERITED
     columns = rows[0].columns if rows else {}
     _INHERITED = (ruleset, rows, columns, _RUN_INFO["pool_name"], _RUN_INFO["columns"])
     context = _fork_context()
-    results: list[bytes | None] = [None] * len(units)
-    pool = context.Pool(worker_count(jobs, len(units)), initializer=leave_with_owner, initargs=(os.getpid(),))
+    results: list = [None] * len(units)
+    mine, theirs = _shares(units, worker_count(jobs, len(units)))
+    pool = context.Pool(worker_count(jobs - 1, len(theirs)), initializer=leave_with_owner, initargs=(os.getpid(),))
     try:
-        work = [(i, units[i]) for i in _largest_first(units)]
-        for index, blob in pool.imap_unordered(_run_forked_at, work):
+        done = pool.imap_unordered(_run_forked_at, [(i, units[i]) for i in theirs])
+        for index in mine:  # while the workers run theirs
+            results[index] = _run_here(units[index])
+            if progress is not None:
+                progress(units[index].items)
+        for index, blob in done:
             results[index] = blob
             if progress is not None:
                 progress(units[index].items)

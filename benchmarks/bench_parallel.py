@@ -1,0 +1,168 @@
+"""-j 1 against -j 2 and against a 2-worker Dask cluster, on the same work, runs interleaved.
+
+Each workload (one large pool; every pool of a corpus in one command) is run
+as a whole process with each configuration in turn, round after round, so
+that every configuration sees the same conditions on a shared machine. All
+runs of a workload must write byte-identical files, whatever the
+configuration.
+"""
+
+from __future__ import annotations
+
+import shutil
+import statistics
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench_outputs import digest_differences, tree_digests
+from bench_process import ProcessResult, run_measured
+
+JOBS_1, JOBS_2, DASK_2 = "-j 1", "-j 2", "dask, 2 workers"
+
+
+@dataclass(frozen=True)
+class Workload:
+    label: str
+    pools: tuple[Path, ...]
+
+
+@dataclass
+class ParallelMeasurement:
+    workload: str
+    config: str
+    runs: list[ProcessResult]
+    problems: list[str]
+
+    @property
+    def median_seconds(self) -> float | None:
+        if not self.runs or any(run.returncode != 0 for run in self.runs):
+            return None
+        return statistics.median(run.seconds for run in self.runs)
+
+    @property
+    def median_cpu(self) -> float | None:
+        return statistics.median(run.cpu_seconds for run in self.runs) if self.runs else None
+
+
+class DaskCluster:
+    """A local Dask cluster of two single-threaded worker processes that import this checkout."""
+
+    def __init__(self, repo: Path) -> None:
+        self.repo = repo
+        self.cluster = None
+
+    def __enter__(self) -> str:
+        try:
+            from distributed import LocalCluster
+        except ImportError as exc:
+            raise RuntimeError("Dask distributed is not installed (pip install 'asnflow[dask]')") from exc
+        if str(self.repo) not in sys.path:  # worker processes start with this process's import path
+            sys.path.insert(0, str(self.repo))
+        self.cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+        return self.cluster.scheduler_address
+
+    def __exit__(self, *exc) -> None:
+        self.cluster.close()
+
+
+def measure_parallel(workloads: list[Workload], runs: int, workroot: Path, env: dict[str, str],
+                     scheduler: str | None, timeout: float | None, progress) -> list[ParallelMeasurement]:
+    configs = {JOBS_1: ["-j", "1"], JOBS_2: ["-j", "2"]}
+    if scheduler:
+        configs[DASK_2] = ["--scheduler", scheduler, "--timeout", "60"]
+    results = {(w.label, c): ParallelMeasurement(w.label, c, [], []) for w in workloads for c in configs}
+    reference: dict[str, dict[str, str]] = {}
+    for number in range(1, runs + 1):
+        for workload in workloads:
+            for config, options in configs.items():
+                measurement = results[(workload.label, config)]
+                if measurement.problems:
+                    continue
+                folder = workroot / "parallel" / _slug(workload.label) / _slug(config)
+                output = folder / f"run{number}"
+                shutil.rmtree(output, ignore_errors=True)
+                output.mkdir(parents=True)
+                command = [sys.executable, "-m", "asnflow", "generate", *map(str, workload.pools), "-p", str(output),
+                           "-q", *options]
+                progress(f"{workload.label}, {config}, run {number}/{runs} ...", end="")
+                result = run_measured(command, cwd=folder, log=folder / f"run{number}.log", env=env,
+                                      timeout=timeout)
+                measurement.runs.append(result)
+                if result.returncode != 0:
+                    last = (result.stderr_tail.splitlines() or ["no output"])[-1]
+                    measurement.problems.append(f"run {number} failed ({result.returncode}): {last}")
+                    progress(" failed", prefix="")
+                    continue
+                progress(f" {result.seconds:.2f} s", prefix="")
+                found = tree_digests(output)
+                if workload.label not in reference:
+                    reference[workload.label] = found
+                else:
+                    changed = digest_differences(reference[workload.label], found)
+                    if changed:
+                        measurement.problems.append(f"run {number} wrote other files than {JOBS_1} run 1 "
+                                                    f"({len(changed)}: {changed[0]}, ...)")
+                shutil.rmtree(output)
+    return list(results.values())
+
+
+def parallel_report(measurements: list[ParallelMeasurement], goal_speedup: float, goal_dask: float) -> list[str]:
+    header = ("workload", "configuration", "runs", "median s", "min-max s", "cpu s", "tree MiB", "vs -j 1")
+    table = [header]
+    by_key = {(m.workload, m.config): m for m in measurements}
+    for m in measurements:
+        serial = by_key.get((m.workload, JOBS_1))
+        base = serial.median_seconds if serial else None
+        median = m.median_seconds
+        done = [r for r in m.runs if r.returncode == 0]
+        table.append((
+            m.workload, m.config, str(len(m.runs)),
+            f"{median:.2f}" if median is not None else "failed",
+            f"{min(r.seconds for r in done):.2f}-{max(r.seconds for r in done):.2f}" if done else "-",
+            f"{m.median_cpu:.2f}" if m.median_cpu is not None else "-",
+            f"{max(r.tree_kib for r in m.runs) / 1024:.0f}" if m.runs else "-",
+            f"{base / median:.2f}x" if base and median else "-",
+        ))
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(w) if i < 2 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
+             .rstrip() for row in table]
+    for m in measurements:
+        lines += [f"! {m.workload}, {m.config}: {problem}" for problem in m.problems]
+    lines.append("")
+    for workload in dict.fromkeys(m.workload for m in measurements):
+        one, two = by_key.get((workload, JOBS_1)), by_key.get((workload, JOBS_2))
+        dask = by_key.get((workload, DASK_2))
+        speedup = (one.median_seconds / two.median_seconds
+                   if one and two and one.median_seconds and two.median_seconds else None)
+        lines.append(_goal(f"{workload}: -j 2 speed-up over -j 1", speedup, "{:.2f}x", f">= {goal_speedup:g}x",
+                           lambda v: v >= goal_speedup))
+        ratio = (dask.median_seconds / two.median_seconds
+                 if dask and two and dask.median_seconds and two.median_seconds else None)
+        lines.append(_goal(f"{workload}: Dask time / -j 2 time", ratio, "{:.2f}", f"<= {goal_dask:g}",
+                           lambda v: v <= goal_dask, "" if dask else " (no Dask: give --dask)"))
+    return lines
+
+
+def _goal(label: str, value, template: str, goal: str, met, note: str = "") -> str:
+    verdict = "not measured" + note if value is None else ("met" if met(value) else "NOT MET")
+    shown = "-" if value is None else template.format(value)
+    return f"{label:<48} {shown:>8}  {goal:<8}  {verdict}"
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in text).strip("_")
+
+
+def corpus_pools(folder: Path) -> tuple[Path, ...]:
+    return tuple(sorted(p for p in folder.iterdir() if p.suffix in (".csv", ".gz") and p.is_file()))
+
+
+def default_corpus(repo: Path) -> Path:
+    """The shared parity corpus beside the repository, else the copy under tests/data."""
+    shared = repo.parent / "shared" / "compat" / "pools"
+    return shared if shared.is_dir() else repo / "tests" / "data" / "compat" / "pools"
+
+
+__all__ = ["DaskCluster", "ParallelMeasurement", "Workload", "corpus_pools", "default_corpus", "measure_parallel",
+           "parallel_report", "os"]
