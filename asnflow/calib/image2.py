@@ -70,7 +70,8 @@ def attach_imaging_wcs(model: Any, name: str, provider: ReferenceProvider | None
             raise CalibrationError(f"{name} has no usable WCS: {exc.args[0]}") from None
         wcs = imaging_wcs(keywords, tuple(model.data.shape[-2:]))
     model.meta.wcs = wcs
-    model.meta.wcsinfo.s_region = compute_s_region_imaging(wcs)
+    # the footprint's outer pixel edges, not the edge pixels' centres, as jwst's assign_wcs writes it
+    model.meta.wcsinfo.s_region = compute_s_region_imaging(wcs, shape=model.data.shape[-2:], center=False)
     model.meta.cal_step.assign_wcs = "COMPLETE"
     return used
 

@@ -166,7 +166,8 @@ def output_grid(models: Sequence[Any]) -> OutputGrid:
     )
     regions = []
     for model in models:
-        region = str(model.meta.wcsinfo.s_region or compute_s_region_imaging(model.meta.wcs))
+        region = model.meta.wcsinfo.s_region or compute_s_region_imaging(model.meta.wcs, model.data.shape, center=False)
+        region = str(region)
         # S_REGION may hold several polygons: each counts, rewritten as jwst rewrites them
         parts = [part.strip() for part in region.split("POLYGON ICRS")]
         regions += ["POLYGON ICRS " + part for part in parts if part] if "POLYGON ICRS" in region else [region]
