@@ -93,5 +93,7 @@ def test_the_mosaic_is_jwst_s_bit_for_bit(mosaics):
         ny, nx = expected.data.shape
         corners = (np.array([0, nx - 1, 0, nx - 1]), np.array([0, 0, ny - 1, ny - 1]))
         assert np.allclose(ours.meta.wcs(*corners), expected.meta.wcs(*corners), rtol=0, atol=1e-12)  # one grid
+        for field in ("pixelarea_steradians", "pixelarea_arcsecsq"):  # the mosaic pixel's, for fluxes
+            assert getattr(ours.meta.photometry, field) == getattr(expected.meta.photometry, field), field
         for array in ("data", "err", "wht", "con", "var_rnoise", "var_poisson", "var_flat"):
             assert np.array_equal(getattr(ours, array), getattr(expected, array), equal_nan=True), array

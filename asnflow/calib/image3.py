@@ -386,6 +386,10 @@ class Image3Module(ConventionalModule):
             i2d.meta.wcs = grid.wcs
             _set_fits_wcs(i2d, grid.wcs)
             _set_exposure_times(i2d, times)
+            # the mosaic pixel's own area (from the grid's scale), not the first member's
+            i2d.meta.photometry.pixelarea_steradians = float(mosaic["pixelarea_steradians"])
+            i2d.meta.photometry.pixelarea_arcsecsq = float(mosaic["pixelarea_arcsecsq"])
+            i2d.meta.resample.pixel_scale_ratio = grid.pixel_scale_ratio
             i2d.meta.resample.pixfrac = 1.0
             i2d.meta.resample.weight_type = "ivm"
             i2d.meta.resample.pointings = len({exposure_identity(m) for m in models})
