@@ -79,17 +79,16 @@ def main(argv: list[str] | None = None) -> int:
     uncal = make_inputs(folder, args.instrument, 2048, args.ngroups, args.nframes, 1)
     cache = folder / "crds"
     results: dict[str, dict[str, list[float]]] = {}
+    routes = [(name, template) for name, template in (("native", NATIVE), ("jwst", JWST)) if args.only in (name, "both")]
     for cores in args.cores.split(","):
-        for name, template in (("native", NATIVE), ("jwst", JWST)):
-            if args.only not in (name, "both"):
-                continue
-            times = []
-            for run in range(args.runs):
+        # the routes take turns, so a change in the machine's load falls on both alike
+        for run in range(args.runs):
+            for name, template in routes:
                 out = folder / f"{name}-{cores}-{run}"
                 out.mkdir(exist_ok=True)
-                times.append(run_once(template, uncal=str(uncal), cache=str(cache), out=str(out), cores=cores))
-                print(f"{name} maximum_cores={cores} run {run + 1}: {times[-1]:.1f} s", file=sys.stderr)
-            results.setdefault(cores, {})[name] = times
+                took = run_once(template, uncal=str(uncal), cache=str(cache), out=str(out), cores=cores)
+                results.setdefault(cores, {}).setdefault(name, []).append(took)
+                print(f"{name} maximum_cores={cores} run {run + 1}: {took:.1f} s", file=sys.stderr)
     print(f"\n{args.instrument.upper()} 2048x2048, 1 integration x {args.ngroups} groups x {args.nframes} frames; "
           f"median of {args.runs} runs ({time.strftime('%Y-%m-%d %H:%M')})\n")
     print("| maximum_cores | native (s) | jwst 3.0.0 (s) | jwst / native |")
