@@ -85,3 +85,36 @@ def test_several_pools_with_options_give_the_same_files_with_jobs(generate, tmp_
     generate(SEVERAL[:5], tmp_path / "serial", *options)
     generate(SEVERAL[:5], tmp_path / "jobs", *options, "-j", "2")
     assert files_in(tmp_path / "jobs") == files_in(tmp_path / "serial")
+
+
+@pytest.fixture(scope="module")
+def documents():
+    from asnflow.engine.generate import Options
+    from asnflow.engine.pool import read_pool
+    from asnflow.engine.session import generate_documents, rule_set
+
+    return generate_documents(read_pool(POOLS / "mega_pool.csv"), rule_set(), Options()).documents
+
+
+def test_files_rendered_in_worker_processes_are_those_rendered_here(documents, monkeypatch):
+    from asnflow.engine import parallel
+    from asnflow.engine.asnfile import render
+
+    monkeypatch.setattr(parallel, "RENDER_IN_PARALLEL_FROM", 10)  # split even this pool's files
+    assert len(documents) > 20
+    assert parallel.render_documents(documents, "json", 2) == render(documents, "json")
+    assert parallel.render_documents(documents, "yaml", 2) == render(documents, "yaml")
+
+
+def test_an_invalid_document_rendered_in_a_worker_is_reported_as_here(documents, monkeypatch):
+    from asnflow.engine import parallel
+    from asnflow.engine.write import AssociationDict
+    from asnflow.errors import AssociationFileError
+
+    monkeypatch.setattr(parallel, "RENDER_IN_PARALLEL_FROM", 10)
+    broken = list(documents)
+    last = broken[-1]  # in the worker's slice
+    broken[-1] = AssociationDict({key: value for key, value in last.items() if key != "products"}, last.name)
+    with pytest.raises(AssociationFileError, match="missing required key 'products'") as raised:
+        parallel.render_documents(broken, "json", 2)
+    assert raised.value.path == last.name + ".json"

@@ -37,10 +37,11 @@ def register(subparsers) -> None:
     parser.add_argument("--merge", action="store_true", help="merge level-2 associations per candidate and type")
     parser.add_argument("--format", choices=("json", "yaml"), default="json", help="file format (default: json)")
     parser.add_argument("-j", "--jobs", type=_jobs, default=1, metavar="N",
-                        help="run candidates in N processes (0: one per CPU; never more than the CPUs or the "
-                        "candidates); the files are the same")
+                        help="run in N processes: whole pools when several are given, else the candidates' passes "
+                        "(0: one per CPU; never more than the CPUs or the work); the files are the same")
     parser.add_argument("--scheduler", metavar="ADDRESS",
-                        help="run candidates on a Dask distributed scheduler (tcp://host:8786) instead")
+                        help="run the pools (or one pool's candidates) on a Dask distributed scheduler "
+                        "(tcp://host:8786) instead")
     parser.add_argument("--timeout", type=positive_seconds, default=DEFAULT_TIMEOUT, metavar="SECONDS",
                         help=f"how long to try to reach --scheduler (default: {DEFAULT_TIMEOUT:g})")
     parser.add_argument("--strict", action="store_true",
@@ -150,6 +151,10 @@ def run(args: argparse.Namespace) -> int:
                 outcome = generate_documents(pool, rules, options, progress=progress, jobs=args.jobs,
                                              scheduler=args.scheduler,
                                              on_plan=lambda total, bar=bar: bar.restart(total), timeout=args.timeout)
+            if args.jobs > 1 and not args.scheduler and not args.dry_run:
+                from asnflow.engine.parallel import render_documents
+
+                outcome.rendered = render_documents(outcome.documents, args.format, args.jobs)
         idle = _idle_user_rules(rules, args.rules, outcome)
         if idle and args.strict:
             first = idle[0]

@@ -73,11 +73,12 @@ def _json_text(value: Any, indent: str) -> str:
     encoder; here the C string encoder does the escaping and the layout is
     assembled directly. Anything unusual goes through ``json.dumps``.
     """
-    if type(value) is str:
+    kind = type(value)
+    if kind is str:
         return _encode_string(value)
     if value is None:
         return "null"
-    if isinstance(value, Mapping):
+    if kind is dict or isinstance(value, Mapping):
         if not value:
             return "{}"
         inner = indent + "    "
@@ -87,11 +88,11 @@ def _json_text(value: Any, indent: str) -> str:
                 return _json_fallback(value, indent)
             parts.append(inner + _encode_string(key) + ": " + _json_text(item, inner))
         return "{\n" + ",\n".join(parts) + "\n" + indent + "}"
-    if isinstance(value, (list, tuple)):
+    if kind is list or isinstance(value, (list, tuple)):
         if not value:
             return "[]"
         inner = indent + "    "
-        return "[\n" + ",\n".join(inner + _json_text(item, inner) for item in value) + "\n" + indent + "]"
+        return "[\n" + ",\n".join([inner + _json_text(item, inner) for item in value]) + "\n" + indent + "]"
     return _json_fallback(value, indent)
 
 
@@ -241,12 +242,18 @@ def _structural_schema(level: str) -> bool:
     return structural(_validator(level).schema)
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def _shape(value: Any):
+    kind = type(value)
+    if kind in _SCALARS:  # most values: answered before the (slower) abstract-class checks
+        return kind
     if isinstance(value, Mapping):
-        return tuple((key, _shape(item)) for key, item in value.items())
+        return tuple([(key, _shape(item)) for key, item in value.items()])
     if isinstance(value, (list, tuple)):
-        return ("[]", frozenset(_shape(item) for item in value))
-    return type(value)
+        return ("[]", frozenset([_shape(item) for item in value]))
+    return kind
 
 
 def _first_error(validator, instance):

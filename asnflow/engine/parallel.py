@@ -374,3 +374,57 @@ def _dask_as_completed():
     except ImportError:
         raise AsnflowError("--scheduler needs Dask distributed", hint="pip install 'asnflow[dask]'") from None
     return as_completed
+
+
+# ---------------------------------------------------------------- rendering files
+# Validating and serialising a large pool's files is a third of its run; the
+# documents are split in contiguous slices, this process renders the first
+# and forked workers (which inherit the documents) the others.
+
+RENDER_IN_PARALLEL_FROM = 1000  # documents; below this a fork costs more than it saves
+_DOCUMENTS: tuple | None = None  # what forked renderers inherit: (documents, names, fmt)
+
+
+def _render_slice(bounds: tuple[int, int]):
+    from asnflow.engine.asnfile import dumps, validate
+
+    documents, names, fmt = _DOCUMENTS
+    start, stop = bounds
+    payloads = []
+    try:
+        for index in range(start, stop):
+            validate(documents[index], source=names[index])
+            payloads.append(dumps(documents[index], fmt).encode("utf-8"))
+    except AsnflowError as error:
+        return start, _Failed(error)
+    return start, payloads
+
+
+def render_documents(documents: list, fmt: str, jobs: int):
+    """:func:`asnflow.engine.asnfile.render` over ``jobs`` processes (this one included)."""
+    from asnflow.engine.asnfile import Rendered, file_names, render
+
+    jobs = worker_count(jobs, len(documents) // (RENDER_IN_PARALLEL_FROM // 2) or 1)
+    if jobs < 2:
+        return render(documents, fmt)
+    global _DOCUMENTS
+    names = file_names(documents, fmt)
+    _DOCUMENTS = (documents, names, fmt)
+    step = -(-len(documents) // jobs)
+    bounds = [(start, min(start + step, len(documents))) for start in range(0, len(documents), step)]
+    workers = _fork_context().Pool(len(bounds) - 1, initializer=leave_with_owner, initargs=(os.getpid(),))
+    try:
+        others = workers.map_async(_render_slice, bounds[1:])
+        slices = dict([_render_slice(bounds[0]), *others.get()])
+        workers.close()
+    finally:
+        workers.terminate()
+        workers.join()
+        _DOCUMENTS = None
+    payloads: list[bytes] = []
+    for start, _ in bounds:  # in document order, so the first invalid document is the one reported
+        part = slices[start]
+        if isinstance(part, _Failed):
+            raise part.error()
+        payloads.extend(part)
+    return Rendered(names, payloads)
