@@ -163,6 +163,3 @@ def default_corpus(repo: Path) -> Path:
     shared = repo.parent / "shared" / "compat" / "pools"
     return shared if shared.is_dir() else repo / "tests" / "data" / "compat" / "pools"
 
-
-__all__ = ["DaskCluster", "ParallelMeasurement", "Workload", "corpus_pools", "default_corpus", "measure_parallel",
-           "parallel_report", "os"]
