@@ -15,12 +15,12 @@ import pytest
 
 from asnflow import __version__
 from asnflow.cli import main
+from asnflow.constraints.nodes import Attempt
+from asnflow.constraints.rows import Row
 from asnflow.engine.association import Association, RunState
 from asnflow.engine.explain import Outcomes, SourceIndex, Tracer, explain, find_rows, passes_of, try_rule
 from asnflow.engine.generate import CANDIDATE_REGISTRY, DISCOVER_REGISTRY, Options, generate
 from asnflow.engine.passes import candidate_test
-from asnflow.engine.items import Row
-from asnflow.engine.match import Attempt
 from asnflow.engine.pool import read_pool
 from asnflow.engine.session import rule_set
 

@@ -15,10 +15,10 @@ import pytest
 
 from asnflow import __version__
 from asnflow.cli import main
+from asnflow.constraints.nodes import Attempt
 from asnflow.engine.association import Association, RunState
 from asnflow.engine.explain import passes_of
 from asnflow.engine.generate import DISCOVER_REGISTRY, Options, generate
-from asnflow.engine.match import Attempt
 from asnflow.engine.orphans import find_orphans, format_orphans
 from asnflow.engine.pool import read_pool
 from asnflow.engine.session import rule_set
@@ -78,7 +78,7 @@ def test_orphans_are_the_exposures_jwst_left_out(pool_name, compat_dir, rules):
 
 
 def _rows(pool):
-    from asnflow.engine.items import Row
+    from asnflow.constraints.rows import Row
 
     columns = {name: i for i, name in enumerate(pool.columns)}
     return [Row(values, columns, line) for values, line in zip(pool.rows, pool.lines)]

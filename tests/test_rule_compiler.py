@@ -158,14 +158,14 @@ def test_a_name_that_is_no_predicate_is_a_column_with_a_warning(tmp_path, caplog
 def test_settings_and_their_defaults(default_files):
     compiled = compile_user(default_files, rule("    pin a = b", "Asn_Three") + rule(
         "    pin a = b", "Asn_Two", header="    level 2b\n    asn_type spec2\n    valid has_science\n"
-        "    ints_for tso\n    finalize multi_obs_check\n"))
+        "    ints_for tso\n    finalize prune_imprints\n"))
     three, two = compiled.rules  # alphabetical: Asn_Three < Asn_Two
     assert (three.name, three.level, three.asn_type, three.exposure_policy_name, three.validity, three.product,
             three.finalize, three.ints_for, three.frame) == (
         "Asn_Three", "3", "image3", "level3", ("has_science",), "default", (), frozenset({"coron", "ami", "tso"}),
         None)
     assert (two.level, two.asn_type, two.exposure_policy_name, two.validity, two.product, two.finalize,
-            two.ints_for) == ("2b", "spec2", "level2", ("has_science",), "level2", ("multi_obs_check",),
+            two.ints_for) == ("2b", "spec2", "level2", ("has_science",), "level2", ("prune_imprints",),
                               frozenset({"tso"}))
     assert three.description == "test" and three.path == USER
 

@@ -242,10 +242,24 @@ class FrameDef:
 
 
 @dataclass(frozen=True)
+class HookArg:
+    """``name: word ...`` given to a hook in a setting (``finalize multi_obs_check(types: group)``)."""
+
+    name: str
+    values: tuple[str, ...]
+    pos: Pos
+
+
+@dataclass(frozen=True)
 class Setting:
     key: str
     values: tuple[str, ...]
     pos: Pos
+    arguments: tuple[tuple[HookArg, ...], ...] = ()  # per value, for settings that name hooks
+    inherited: bool = False  # taken from the file's `defaults` block
+
+    def arguments_of(self, index: int) -> tuple[HookArg, ...]:
+        return self.arguments[index] if index < len(self.arguments) else ()
 
 
 @dataclass(frozen=True)
@@ -271,3 +285,4 @@ class RuleFile:
     path: str
     items: tuple[Item, ...]
     lines: tuple[str, ...] = field(default=(), repr=False)
+    defaults: tuple[Setting, ...] = ()  # the `defaults` block (already merged into the file's rules)

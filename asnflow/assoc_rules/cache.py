@@ -32,7 +32,7 @@ from asnflow.assoc_rules.source import read_rule_bytes
 from asnflow.errors import AsnflowError
 
 GRAMMAR = Path(__file__).with_name("grammar.lark")
-FORMAT = "asnflow-rules-ast-1"
+FORMAT = "asnflow-rules-ast-2"
 KEEP_ENTRIES = 64  # older entries are removed when a new one is written
 
 # The classes an entry may name: the AST dataclasses and nothing else.

@@ -14,19 +14,20 @@ rule set that passes the checker always loads.
 
 from __future__ import annotations
 
-from typing import Any
-
 import difflib
 import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from asnflow import hooks
 from asnflow.assoc_rules import ast, limits
+from asnflow.assoc_rules.compile import DEFAULTS, hook_argument, hook_reads_hint, hook_reads_message
 from asnflow.assoc_rules.parse import parse_file
 from asnflow.assoc_rules.regex_safety import UNSAFE_REGEX_HINT, compile_problem
-from asnflow.engine.exposure import VOCABULARY_LISTS, VOCABULARY_TABLES
+from asnflow.constraints.vocabulary import VOCABULARY_LISTS, VOCABULARY_TABLES
 from asnflow.errors import AsnflowError, RuleError
 from asnflow.pathnames import name_problem
 
@@ -153,7 +154,7 @@ class _RuleScope:
 class _Checker:
     def __init__(self, files: Sequence[ast.RuleFile], targets: set[str], registered: set[str],
                  columns: frozenset[str] | None, calibration: Mapping[str, Any] | None) -> None:
-        from asnflow.engine import hooks
+        from asnflow import hooks
 
         self.hooks = hooks
         self.files = list(files)
@@ -483,7 +484,6 @@ class _Checker:
             self._rule(item, rule_file.path in self.registered)
 
     def _rule(self, rule: ast.RuleDef, registered: bool) -> None:
-        hooks = self.hooks
         settings: dict[str, ast.Setting] = {}
         for setting in rule.settings:
             if setting.key in settings and setting.key in SETTINGS_ONCE:
@@ -514,13 +514,7 @@ class _Checker:
             if asn_type != "None" and asn_type not in self.calibration:
                 self.report(WARNING, "no-calibration", f"no calibration module for asn_type {asn_type}",
                             settings["asn_type"].pos, "add it under calibration: in rules.yaml", text=asn_type)
-        for key, table in (("exposure_types", hooks.EXPOSURE_POLICIES), ("valid", hooks.VALIDITY_CHECKS),
-                           ("product", hooks.PRODUCT_TEMPLATES), ("finalize", hooks.FINALIZE_STEPS)):
-            setting = settings.get(key)
-            for name in setting.values if setting else ():
-                if name not in table:
-                    self.report(ERROR, "unknown-hook", f"unknown {table.kind} hook {name}", setting.pos,
-                                close_names(name, table) or f"known: {', '.join(sorted(table))}", text=name)
+        used_hooks = self._hooks_of(rule, settings)
         shapes = settings.get("ints_for")
         for shape in shapes.values if shapes else ():
             if shape not in SHAPES:
@@ -549,6 +543,11 @@ class _Checker:
         if not rule.body:
             self.report(WARNING, "empty-rule", f"rule {rule.name} has no constraints: it never matches", rule.pos,
                         text=rule.name)
+        for hook, pos in used_hooks:
+            missing = hooks.missing_reads(hook, scope.slot_names)
+            if missing:
+                self.report(ERROR, "hook-needs-constraint", hook_reads_message(hook, missing, rule.name), pos,
+                            hook_reads_hint(missing), text=hook.name)
         for dynamic in scope.dynamic_refs:
             if dynamic.argument not in scope.slot_names:
                 self.report(ERROR, "unknown-constraint",
@@ -556,6 +555,32 @@ class _Checker:
                             f"in rule {rule.name}", dynamic.pos,
                             close_names(dynamic.argument, scope.slot_names)
                             or "name a pin, match or set of the same rule", text=dynamic.argument)
+
+    def _hooks_of(self, rule: ast.RuleDef, settings: dict[str, ast.Setting]) -> list[tuple[hooks.Hook, ast.Pos]]:
+        """The hooks a rule uses (its settings, else its level's defaults); reports unknown ones and bad arguments."""
+        level = settings["level"].values[0] if "level" in settings else None
+        found = []
+        for key, table in hooks.SETTING_TABLES.items():
+            setting = settings.get(key)
+            if setting is None:
+                default = DEFAULTS.get(level, {}).get(key, ())
+                names = (default,) if isinstance(default, str) else default
+                found += [(table[name], rule.pos) for name in names if name in table]
+                continue
+            for index, name in enumerate(setting.values):
+                hook = table.get(name)
+                if hook is None:
+                    self.report(ERROR, "unknown-hook", f"unknown {table.kind} hook {name}", setting.pos,
+                                close_names(name, table) or f"known: {', '.join(sorted(table))}", text=name)
+                    continue
+                found.append((hook, setting.pos))
+                for argument in setting.arguments_of(index):
+                    try:
+                        hook_argument(hook, argument)
+                    except RuleError as exc:
+                        self.report(ERROR, "bad-hook-argument", exc.message, argument.pos, exc.hint,
+                                    text=argument.name)
+        return found
 
     def _expand(self, statements: Iterable[ast.Stmt], scope: _RuleScope, stack: tuple[str, ...],
                 body: tuple[ast.Stmt, ...] | None, depth: int = 0) -> None:

@@ -4,33 +4,60 @@ Names are resolved across all files of a rule set (lists, tables,
 predicates, fragments, frames), each ``use`` builds fresh test nodes (state
 is per rule), frames wrap a rule's constraints, and every name a rule gives
 (exposure types, validity checks, product template, finalize steps) is looked
-up among the engine's hooks. Anything unknown is a :class:`RuleError` at the
-exact place it is written.
+up in the hook registry (:mod:`asnflow.hooks`), bound to the parameters the
+rule gives it, and checked for the constraints it reads. Anything unknown is
+a :class:`RuleError` at the exact place it is written. A compiled rule is
+immutable and shared by every pool; what depends on a pool (column
+positions) is bound by the run.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from asnflow import hooks
 from asnflow.assoc_rules import ast, limits
 from asnflow.assoc_rules.cache import parsed_file
 from asnflow.assoc_rules.regex_safety import UNSAFE_REGEX_HINT, compile_problem
-from asnflow.engine import hooks
-from asnflow.engine.exposure import VOCABULARY_LISTS, VOCABULARY_TABLES, Vocabulary
-from asnflow.engine.match import AttrTest, CheckTest, Group, Node, ReportUnmatched, SetTest
-from asnflow.engine.queue import CATEGORY_NAMES
+from asnflow.constraints.nodes import AttrTest, CheckTest, Group, Node, ReportUnmatched, SetTest
+from asnflow.constraints.queue import CATEGORY_NAMES
+from asnflow.constraints.vocabulary import VOCABULARY_LISTS, VOCABULARY_TABLES, Vocabulary
 from asnflow.errors import RuleError
 from asnflow.pathnames import check_name
 
-LEVELS = ("2b", "3")
+# What a rule of each level uses when neither it nor its file's `defaults` says.
 DEFAULTS = {
     "2b": {"exposure_types": "level2", "valid": ("has_science", "allowed_candidates"), "product": "level2"},
     "3": {"exposure_types": "level3", "valid": ("has_science",), "product": "default"},
 }
 ALL_SHAPES = ("coron", "ami", "tso")
+
+
+def hook_argument(hook: hooks.Hook, argument: ast.HookArg) -> Any:
+    """The value of one parameter a rule gives a hook; a RuleError where it is written if it does not fit."""
+    param = hook.param(argument.name)
+    if param is None:
+        known = ", ".join(p.name for p in hook.params)
+        raise _error(f"hook {hook.name} has no parameter {argument.name}", argument.pos,
+                     f"its parameters: {known}" if known else f"{hook.name} takes no parameters")
+    try:
+        return param.convert(argument.values)
+    except ValueError as exc:
+        raise _error(f"parameter {argument.name} of {hook.name} {exc}", argument.pos,
+                     param.describe()) from None
+
+
+def hook_reads_message(hook: hooks.Hook, missing: list[str], rule_name: str) -> str:
+    return (f"{hook.name} reads constraint{'s' if len(missing) > 1 else ''} {', '.join(missing)}, "
+            f"which rule {rule_name} does not have")
+
+
+def hook_reads_hint(missing: list[str]) -> str:
+    return f"add a pin, match or set named {missing[0]} (or use a fragment that has one)"
 
 
 class _Missing:
@@ -59,9 +86,9 @@ def _close_names(name: str, names: Iterable[str]) -> str | None:
     return f"did you mean {', '.join(close)}?" if close else None
 
 
-@dataclass
+@dataclass(frozen=True, eq=False)
 class CompiledRule:
-    """One rule, ready to test exposures (shared by all associations of the rule)."""
+    """One rule, ready to test exposures (shared by all associations, pools and runs)."""
 
     name: str
     description: str
@@ -116,12 +143,6 @@ class RuleSet:
             if rule.name == name:
                 return rule
         raise KeyError(name)
-
-    def bind(self, columns: dict[str, int]) -> None:
-        """Resolve column names to positions for one pool."""
-        for rule in self.rules:
-            for test in rule.attr_tests:
-                test.bind(columns)
 
 
 # ---------------------------------------------------------------------- expressions
@@ -555,6 +576,7 @@ class _Compiler:
 
     def rule(self, rule: ast.RuleDef, path: str) -> CompiledRule:
         self._dynamic_refs: list[dict] = []
+        self._hooks_used: list[tuple[hooks.Hook, ast.Pos]] = []
         self._built = 0
         level_setting = self._setting_values(rule, "level")
         if level_setting is None:
@@ -570,9 +592,9 @@ class _Compiler:
                    column=(asn_type_pos.column or None) if asn_type_pos else None, error=RuleError)
         defaults = DEFAULTS[level]
 
-        policy_name = (self._setting_values(rule, "exposure_types") or ((defaults["exposure_types"],), None))
-        policy_name, policy_pos = policy_name[0][0], policy_name[1]
-        policy = self._hook(hooks.EXPOSURE_POLICIES, policy_name, policy_pos or rule.pos)
+        policy_setting = rule.setting("exposure_types")
+        policy_name = policy_setting.values[0] if policy_setting else defaults["exposure_types"]
+        policy = self._hook(hooks.EXPOSURE_POLICIES, policy_setting, 0, policy_name, rule)
 
         shapes_setting = self._setting_values(rule, "ints_for")
         shapes = frozenset(shapes_setting[0]) if shapes_setting else frozenset(ALL_SHAPES)
@@ -580,18 +602,19 @@ class _Compiler:
             if shape not in ALL_SHAPES:
                 raise _error(f"unknown exposure shape {shape}", shapes_setting[1], f"known: {', '.join(ALL_SHAPES)}")
 
-        valid_setting = self._setting_values(rule, "valid")
-        validity = valid_setting[0] if valid_setting else defaults["valid"]
-        checks = {name: self._hook(hooks.VALIDITY_CHECKS, name, valid_setting[1] if valid_setting else rule.pos)
-                  for name in validity}
+        valid_setting = rule.setting("valid")
+        validity = valid_setting.values if valid_setting else defaults["valid"]
+        checks = {name: self._hook(hooks.VALIDITY_CHECKS, valid_setting, i, name, rule)
+                  for i, name in enumerate(validity)}
 
-        product_setting = self._setting_values(rule, "product")
-        product = product_setting[0][0] if product_setting else defaults["product"]
-        template = self._hook(hooks.PRODUCT_TEMPLATES, product, product_setting[1] if product_setting else rule.pos)
+        product_setting = rule.setting("product")
+        product = product_setting.values[0] if product_setting else defaults["product"]
+        template = self._hook(hooks.PRODUCT_TEMPLATES, product_setting, 0, product, rule)
 
-        finalize_setting = self._setting_values(rule, "finalize")
-        finalize = finalize_setting[0] if finalize_setting else ()
-        steps = tuple(self._hook(hooks.FINALIZE_STEPS, name, finalize_setting[1]) for name in finalize)
+        finalize_setting = rule.setting("finalize")
+        finalize = finalize_setting.values if finalize_setting else ()
+        steps = tuple(self._hook(hooks.FINALIZE_STEPS, finalize_setting, i, name, rule)
+                      for i, name in enumerate(finalize))
 
         frame_setting = self._setting_values(rule, "frame")
         grows_to = self.expanded_size(rule, self.frames.get(frame_setting[0][0]) if frame_setting else None)
@@ -614,7 +637,9 @@ class _Compiler:
         else:
             root = rule_group
 
-        compiled = CompiledRule(
+        slots = self._assign_slots(rule, root)
+        self._check_reads(rule, slots["lookup"])
+        return CompiledRule(
             name=rule.name,
             description=rule.description or "",
             level=level,
@@ -632,24 +657,38 @@ class _Compiler:
             frame=frame_name,
             source=rule,
             path=path,
+            **slots,
         )
-        self._assign_slots(compiled)
-        return compiled
 
-    def _hook(self, table: hooks.HookTable, name: str, pos: ast.Pos) -> Callable:
+    def _hook(self, table: hooks.HookTable, setting: ast.Setting | None, index: int, name: str,
+              rule: ast.RuleDef) -> Callable:
+        """The hook a setting names, bound to the parameters written after it."""
+        pos = setting.pos if setting is not None else rule.pos
         hook = table.get(name)
         if hook is None:
             raise _error(f"unknown {table.kind} hook {name}", pos,
                          _close_names(name, table) or f"known: {', '.join(sorted(table))}")
         self.used.add((table.kind, name))
-        return hook.function
+        self._hooks_used.append((hook, pos))
+        arguments: dict[str, Any] = {}
+        for argument in setting.arguments_of(index) if setting is not None else ():
+            arguments[argument.name] = hook_argument(hook, argument)
+        return hook.bind(arguments)
 
-    def _assign_slots(self, rule: CompiledRule) -> None:
+    def _check_reads(self, rule: ast.RuleDef, lookup: dict[str, Node]) -> None:
+        # Hooks read a constraint's state through the first node of that name.
+        with_state = [name for name, node in lookup.items() if getattr(node, "slot", -1) >= 0]
+        for hook, pos in self._hooks_used:
+            missing = hooks.missing_reads(hook, with_state)
+            if missing:
+                raise _error(hook_reads_message(hook, missing, rule.name), pos, hook_reads_hint(missing))
+
+    def _assign_slots(self, rule: ast.RuleDef, root: Group) -> dict[str, Any]:
         slot = 0
         lookup: dict[str, Node] = {}
         targets: list[Node] = []
         attr_tests: list[AttrTest] = []
-        nodes = list(rule.root.walk())[1:]  # jwst looks names up below the root
+        nodes = list(root.walk())[1:]  # jwst looks names up below the root
         for node in nodes:
             if node.name is not None and node.name not in lookup:
                 lookup[node.name] = node
@@ -669,15 +708,17 @@ class _Compiler:
                 raise _error(f"no constraint named {holder['name']} in rule {rule.name}", holder["pos"],
                              _close_names(holder["name"], lookup))
             holder["slot"] = node.slot
-        rule.acid_slot = slot
-        rule.n_slots = slot + 1
-        rule.lookup = lookup
-        rule.target_nodes = tuple(targets)
-        rule.attr_tests = tuple(attr_tests)
         force = lookup.get("force_match")
-        rule.force_match_node = force if isinstance(force, ReportUnmatched) else None
         is_tso = lookup.get("is_tso")
-        rule.is_tso_node = is_tso if isinstance(is_tso, AttrTest) else None
+        return {
+            "acid_slot": slot,
+            "n_slots": slot + 1,
+            "lookup": lookup,
+            "target_nodes": tuple(targets),
+            "attr_tests": tuple(attr_tests),
+            "force_match_node": force if isinstance(force, ReportUnmatched) else None,
+            "is_tso_node": is_tso if isinstance(is_tso, AttrTest) else None,
+        }
 
     # ------------------------------------------------------------ vocabulary
     def vocabulary(self) -> Vocabulary:
@@ -732,9 +773,7 @@ def compile_files(files: list[ast.RuleFile], rule_files: list[ast.RuleFile] | No
             seen[rule.name] = rule.pos
         for rule in sorted(rules, key=lambda r: r.name):
             registry[rule.name] = compiler.rule(rule, rule_file.path)
-    compiled = list(registry.values())
-    for index, rule in enumerate(compiled):
-        rule.index = index
+    compiled = [dataclasses.replace(rule, index=index) for index, rule in enumerate(registry.values())]
     return RuleSet(
         rules=compiled,
         vocab=compiler.vocabulary(),

@@ -11,14 +11,12 @@ rule set, so a test can check that the committed file is current.
 
 from __future__ import annotations
 
-from typing import Any
-
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from asnflow.assoc_rules import ast
 from asnflow.assoc_rules.compile import CompiledRule, RuleSet
-from asnflow.calib.base import describe_routes
 from asnflow.assoc_rules.show import (
     Piece,
     display_path,
@@ -28,6 +26,7 @@ from asnflow.assoc_rules.show import (
     show_rule,
     value_text,
 )
+from asnflow.calib.base import describe_routes
 
 NON_SCIENCE_TYPES = ("target_acquisition", "background", "imprint", "psf", "direct_image")
 
@@ -217,7 +216,7 @@ def _users(rule_set: RuleSet) -> dict[tuple[str, str], list[str]]:
 
 
 def _used_by(users: dict, kind: str, name: str) -> str:
-    from asnflow.engine.exposure import VOCABULARY_LISTS, VOCABULARY_TABLES
+    from asnflow.constraints.vocabulary import VOCABULARY_LISTS, VOCABULARY_TABLES
 
     names = users.get((kind, name), [])
     if names:
@@ -230,7 +229,6 @@ def _used_by(users: dict, kind: str, name: str) -> str:
 def catalogue(rule_set: RuleSet, config) -> str:
     """The whole Markdown catalogue of a rule set."""
     from asnflow.assoc_rules.show import definition_text, statement_text
-    from asnflow.engine import hooks
 
     calibration = dict(config.calibration)
     rules = rule_set.rules
@@ -282,14 +280,43 @@ def catalogue(rule_set: RuleSet, config) -> str:
             text, pos = definition_text(kind, name, rule_set)
             out.append(f"- `{text}` (`{display_path(pos.path)}:{pos.line}`); {_used_by(users, kind, name)}")
         out.append("")
-    out += ["## Hooks", "", "Names rules give to settings and values; each is a Python function of the engine.", ""]
-    for table in (hooks.EXPOSURE_POLICIES, hooks.VALIDITY_CHECKS, hooks.PRODUCT_TEMPLATES, hooks.FINALIZE_STEPS,
-                  hooks.DYNAMIC_VALUES, hooks.PROPERTIES, hooks.FUNCTIONS):
+    out += ["## Hooks", "", "Names rules give to settings and values; each is a Python function in "
+            "`asnflow/hooks/`, with the constraints it reads and the parameters it takes "
+            "(see docs/language.md).", ""]
+    out += hook_catalogue()
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+LANGUAGE_HOOKS_BEGIN = "<!-- hooks: generated from the hook registry; do not edit by hand -->"
+LANGUAGE_HOOKS_END = "<!-- end of hooks -->"
+
+
+def with_hook_reference(text: str) -> str:
+    """The language reference ``text`` with its generated hook list made current.
+
+    The list sits between two marker comments; ValueError when they are missing.
+    """
+    begin = text.find(LANGUAGE_HOOKS_BEGIN)
+    end = text.find(LANGUAGE_HOOKS_END)
+    if begin < 0 or end < begin:
+        raise ValueError(f"the file has no {LANGUAGE_HOOKS_BEGIN} ... {LANGUAGE_HOOKS_END} section")
+    block = "\n".join(["", *(line.replace("### ", "#### ", 1) for line in hook_catalogue()), ""])
+    return text[: begin + len(LANGUAGE_HOOKS_BEGIN)] + "\n" + block.strip("\n") + "\n\n" + text[end:]
+
+
+def hook_catalogue() -> list[str]:
+    """One Markdown section per hook table: each hook, what it does, reads and takes."""
+    from asnflow import hooks
+
+    out = []
+    for table in hooks.ALL_TABLES:
         out += [f"### {table.kind}", ""]
         for name in sorted(table):
-            out.append(f"- `{name}`: {table[name].doc}")
+            hook = table[name]
+            contract = hook.contract()
+            out.append(f"- `{name}`: {hook.doc}" + (f" ({contract})" if contract else ""))
         out.append("")
-    return "\n".join(out).rstrip("\n") + "\n"
+    return out
 
 
 def _definition_body(statements, statement_text, depth: int = 0) -> list[str]:

@@ -6,6 +6,7 @@ the offending text and, where one of the known mistakes matches, a hint.
 
 from __future__ import annotations
 
+import dataclasses
 from functools import lru_cache
 from pathlib import Path
 
@@ -300,10 +301,26 @@ class _ToAst(Transformer):
         return ast.FrameDef(name, group_name, tuple(rest), self._pos(meta))
 
     def _setting(self, key, meta, children):
+        if children and all(isinstance(c, tuple) for c in children):  # hook names, with their arguments
+            names = tuple(name for name, _ in children)
+            return ast.Setting(key, names, self._pos(meta), tuple(arguments for _, arguments in children))
         values = tuple(
             _unquote(c) if isinstance(c, Token) and c.type == "STRING" else str(c) for c in children
         )
         return ast.Setting(key, values, self._pos(meta))
+
+    def hook_use(self, children):
+        name, *arguments = children
+        return str(name), tuple(arguments)
+
+    @v_args(meta=True)
+    def hook_arg(self, meta, children):
+        name, *values = children
+        return ast.HookArg(str(name), tuple(values), self._pos(meta))
+
+    @v_args(meta=True)
+    def defaults_def(self, meta, children):
+        return _Defaults(tuple(children), self._pos(meta))
 
     @v_args(meta=True)
     def s_description(self, meta, children):
@@ -357,6 +374,44 @@ class _ToAst(Transformer):
 
     def start(self, children):
         return tuple(children)
+
+
+class _Defaults:
+    """A file's `defaults` block while parsing (merged into the file's rules, then dropped)."""
+
+    def __init__(self, settings: tuple[ast.Setting, ...], pos: ast.Pos) -> None:
+        self.settings = settings
+        self.pos = pos
+
+
+# `frame none` / `finalize none` in a rule: no frame / no finalize steps, whatever the defaults say.
+_CAN_BE_NONE = ("frame", "finalize")
+
+
+def _with_defaults(items: tuple, path: str) -> tuple[tuple, tuple[ast.Setting, ...]]:
+    """Give each rule the file's default settings it does not set itself."""
+    blocks = [item for item in items if isinstance(item, _Defaults)]
+    if len(blocks) > 1:
+        pos = blocks[1].pos
+        raise RuleError(f"a file has one defaults block (the first is at line {blocks[0].pos.line})", path=path,
+                        line=pos.line or None, column=pos.column or None)
+    defaults = blocks[0].settings if blocks else ()
+    for setting in defaults:
+        if setting.key == "description":
+            raise RuleError("a description belongs to one rule, not to the defaults", path=path,
+                            line=setting.pos.line or None, column=setting.pos.column or None)
+    out = []
+    for item in items:
+        if isinstance(item, _Defaults):
+            continue
+        if isinstance(item, ast.RuleDef):
+            own = {setting.key for setting in item.settings}
+            settings = tuple(s for s in item.settings if not (s.key in _CAN_BE_NONE and s.values == ("none",)))
+            inherited = tuple(dataclasses.replace(s, inherited=True) for s in defaults if s.key not in own)
+            if inherited or len(settings) != len(item.settings):
+                item = dataclasses.replace(item, settings=settings + inherited)
+        out.append(item)
+    return tuple(out), defaults
 
 
 # Known mistakes, matched against lark's parser state (as in lark's
@@ -602,7 +657,8 @@ def parse_text(text: str, path: str = "<rules>") -> ast.RuleFile:
         items = _ToAst(path).transform(tree)
     except VisitError as exc:  # pragma: no cover - transformer bugs surface as RuleError
         raise RuleError(f"cannot read rule file: {exc.orig_exc}", path=path) from None
-    return ast.RuleFile(path=path, items=tuple(items), lines=tuple(text.splitlines()))
+    items, defaults = _with_defaults(tuple(items), path)
+    return ast.RuleFile(path=path, items=items, lines=tuple(text.splitlines()), defaults=defaults)
 
 
 def parse_file(path: str | Path) -> ast.RuleFile:

@@ -9,11 +9,10 @@ The text is printed back from the syntax tree in the rule language itself.
 
 from __future__ import annotations
 
-from typing import Any
-
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from asnflow.assoc_rules import ast
 from asnflow.assoc_rules.compile import DEFAULTS, CompiledRule, RuleSet
@@ -288,7 +287,7 @@ class SettingLine:
 
 def settings(rule: CompiledRule, calibration: Mapping[str, Any] | None = None) -> list[SettingLine]:
     """Every setting of a rule, defaults filled in, each hook with what it does."""
-    from asnflow.engine import hooks
+    from asnflow import hooks
 
     source = rule.source
     defaults = DEFAULTS[rule.level]
@@ -299,7 +298,19 @@ def settings(rule: CompiledRule, calibration: Mapping[str, Any] | None = None) -
 
     def doc(table: hooks.HookTable, name: str) -> str:
         hook = table.get(name)
-        return hook.doc if hook is not None else ""
+        note = hook.doc if hook is not None else ""
+        setting = source.setting(table.setting)
+        if setting is not None and setting.inherited:
+            note = f"(file default) {note}"
+        return note
+
+    def named(key: str, index: int, name: str) -> str:
+        """The hook name with the arguments the rule gives it."""
+        setting = source.setting(key)
+        arguments = setting.arguments_of(index) if setting is not None else ()
+        if not arguments:
+            return name
+        return name + "(" + ", ".join(f"{a.name}: {' '.join(a.values)}" for a in arguments) + ")"
 
     out = [SettingLine("level", rule.level, "", pos_of("level"))]
     entry = (calibration or {}).get(rule.asn_type)
@@ -311,11 +322,14 @@ def settings(rule: CompiledRule, calibration: Mapping[str, Any] | None = None) -
     out.append(SettingLine("exposure_types", rule.exposure_policy_name, note, pos_of("exposure_types")))
     shapes = " ".join(s for s in ("coron", "ami", "tso") if s in rule.ints_for)
     out.append(SettingLine("ints_for", shapes or "-", "" if pos_of("ints_for") else "(default)", pos_of("ints_for")))
-    for name in rule.validity:
-        out.append(SettingLine("valid", name, doc(hooks.VALIDITY_CHECKS, name), pos_of("valid")))
-    out.append(SettingLine("product", rule.product, doc(hooks.PRODUCT_TEMPLATES, rule.product), pos_of("product")))
-    for name in rule.finalize:
-        out.append(SettingLine("finalize", name, doc(hooks.FINALIZE_STEPS, name), pos_of("finalize")))
+    for index, name in enumerate(rule.validity):
+        out.append(SettingLine("valid", named("valid", index, name), doc(hooks.VALIDITY_CHECKS, name),
+                               pos_of("valid")))
+    out.append(SettingLine("product", named("product", 0, rule.product), doc(hooks.PRODUCT_TEMPLATES, rule.product),
+                           pos_of("product")))
+    for index, name in enumerate(rule.finalize):
+        out.append(SettingLine("finalize", named("finalize", index, name), doc(hooks.FINALIZE_STEPS, name),
+                               pos_of("finalize")))
     if rule.frame:
         out.append(SettingLine("frame", rule.frame, "", pos_of("frame")))
     return out

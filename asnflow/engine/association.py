@@ -4,7 +4,7 @@
 do on each add (init hook, member naming, validity, sequence counters); the
 per-rule differences come from the compiled rule (exposure-type policy,
 shapes that get ``ints`` suffixes, validity checks, product template,
-finalize steps), which name hooks in :mod:`asnflow.engine.hooks`.
+finalize steps), which name hooks in :mod:`asnflow.hooks`.
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from asnflow.engine import exposure
-from asnflow.engine.items import INVALID_VALUES, Row
-from asnflow.engine.match import Attempt, escaped
-from asnflow.engine.queue import ProcessList
+from asnflow.constraints import vocabulary
+from asnflow.constraints.nodes import Attempt
+from asnflow.constraints.queue import ProcessList
+from asnflow.constraints.rows import INVALID_VALUES, Row
+from asnflow.constraints.state import ConstraintState, escaped
 from asnflow.naming.asn_names import ACID
 from asnflow.naming.members import level2_product_name, level2a_member_name, level2b_member_name
 
@@ -81,7 +82,7 @@ class RunState:
     visible only with --no-finalize, where sequences are not renumbered.
     """
 
-    vocab: exposure.Vocabulary
+    vocab: vocabulary.Vocabulary
     pool_name: str
     code_version: str
     columns: tuple[str, ...] = ()
@@ -89,6 +90,24 @@ class RunState:
     level3_sequences: dict[str, Counter] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     warned: set[str] = field(default_factory=set)
+    _bindings: dict[int, tuple] = field(default_factory=dict, repr=False)
+
+    def binding(self, rule: CompiledRule) -> tuple:
+        """Per state slot of ``rule``, the positions of the columns its test reads in this pool.
+
+        Compiled rules are shared by every pool (and every run), so the pool's
+        column positions live here, not in the rule.
+        """
+        found = self._bindings.get(id(rule))
+        if found is None or found[0] is not rule:
+            positions = {name: index for index, name in enumerate(self.columns)}
+            slots: list = [()] * rule.n_slots
+            for test in rule.attr_tests:
+                slots[test.slot] = test.column_indexes(positions)
+            # The candidate constraint appended to a rule in a candidate pass.
+            slots[rule.acid_slot] = (positions.get("asn_candidate"),)
+            found = self._bindings[id(rule)] = (rule, tuple(slots))
+        return found[1]
 
 
 class Association:
@@ -100,7 +119,8 @@ class Association:
         self.registry = registry
         self.run = run
         self.version_id = version_id
-        self.states: list = [None] * rule.n_slots
+        self.states: list[ConstraintState | None] = [None] * rule.n_slots
+        self.bound = run.binding(rule)
         self.products: list[dict] = []
         self.filenames: set[str] = set()
         self.initialized = False
@@ -133,7 +153,7 @@ class Association:
 
     def acid_from(self, states: list) -> ACID:
         state = states[self.rule.acid_slot]
-        if state is None or not state[3]:
+        if state is None or not state.found:
             return DISCOVERED_ACID
         cached = self._acid_cache
         if cached is not None and cached[0] is state:
@@ -143,8 +163,8 @@ class Association:
         return acid
 
     @staticmethod
-    def _parse_acid(state: tuple) -> ACID:
-        return _acid_from_found(state[3])
+    def _parse_acid(state: ConstraintState) -> ACID:
+        return _acid_from_found(state.found)
 
     @property
     def acid(self) -> ACID:
@@ -156,7 +176,14 @@ class Association:
         if node is None:
             raise KeyError(name)
         state = (states or self.states)[node.slot] if node.slot >= 0 else None
-        return sorted(escaped(state[3])) if state and len(state) > 3 else []
+        return sorted(escaped(state.found)) if state is not None else []
+
+    def state_of(self, name: str, states: list | None = None) -> ConstraintState | None:
+        """The state of the first constraint called ``name`` (None: no such constraint, or untouched)."""
+        node = self.rule.lookup.get(name)
+        if node is None or node.slot < 0:
+            return None
+        return (states if states is not None else self.states)[node.slot]
 
     def pinned_value(self, name: str) -> str | None:
         """The escaped pinned value of the first constraint called ``name`` (jwst ``.value``)."""
@@ -164,22 +191,27 @@ class Association:
         if node is None or node.slot < 0:
             raise KeyError(name)
         state = self.states[node.slot]
-        if state is None or state[0] is None:
+        if state is None or state.pinned is None:
             return None
-        return re.escape(state[0])
+        return re.escape(state.pinned)
 
     def target_values(self) -> list[str]:
         # jwst get_target: the first constraint named "target" with values found.
         for node in self.rule.target_nodes:
             state = self.states[node.slot]
-            if state and state[3]:
-                return escaped(state[3])
+            if state is not None and state.found:
+                return escaped(state.found)
         return []
 
     # ------------------------------------------------------------ members
     @property
     def members(self) -> list[Member]:
         return self.products[-1]["members"] if self.products else []
+
+    @staticmethod
+    def new_member(data: dict) -> Member:
+        """A member made by a finalize step (a level-3 catalog, say), from no pool row."""
+        return Member(data)
 
     def has_science(self) -> bool:
         return self.science_count > 0
@@ -204,7 +236,7 @@ class Association:
         node = self.rule.is_tso_node
         if node is not None:
             state = self.states[node.slot]
-            pinned = state[0] if state else None
+            pinned = state.pinned if state is not None else None
         memo = row.memo
         if memo is None:
             memo = row.memo = {}
@@ -217,12 +249,12 @@ class Association:
     def _uses_integrations(self, row: Row, pinned: str | None) -> bool:
         vocab = self.run.vocab
         shapes = self.rule.ints_for
-        if "coron" in shapes and exposure.is_coron(vocab, row):
+        if "coron" in shapes and vocabulary.is_coron(vocab, row):
             return True
-        if "ami" in shapes and exposure.is_ami(vocab, row):
+        if "ami" in shapes and vocabulary.is_ami(vocab, row):
             return True
         if "tso" in shapes:
-            return exposure.is_tso(vocab, row, pinned)
+            return vocabulary.is_tso(vocab, row, pinned)
         return False
 
     def make_member(self, row: Row) -> Member:
@@ -276,10 +308,8 @@ class Association:
                 self.initialized = True
             self._add_member(row)
         node = self.rule.force_match_node
-        if node is not None:
-            state = self.states[node.slot]
-            if state is not None:
-                matched = state[0]
+        if node is not None and self.states[node.slot] is not None:
+            matched = False  # report_unmatched ran: every later add reports "not matched"
         return matched, reprocess
 
     def _test(self, row: Row) -> tuple[bool, Any]:
@@ -360,7 +390,7 @@ class Association:
         self.sequence = next(counter)
 
     # ------------------------------------------------------------ moving between processes
-    _RUN_BOUND = ("rule", "root", "run", "memo", "index_slot", "guard_basis", "_acid_cache")
+    _RUN_BOUND = ("rule", "root", "run", "bound", "memo", "index_slot", "guard_basis", "_acid_cache")
 
     def __getstate__(self) -> dict:
         state = {k: v for k, v in self.__dict__.items() if k not in self._RUN_BOUND}
@@ -377,6 +407,7 @@ class Association:
         self.rule = rule
         self.root = rule.root
         self.run = run
+        self.bound = run.binding(rule)
 
     # ------------------------------------------------------------ validity, names
     @property

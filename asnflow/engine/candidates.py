@@ -11,7 +11,7 @@ import logging
 from ast import literal_eval
 from functools import lru_cache
 
-from asnflow.engine.items import Row
+from asnflow.constraints.rows import Row
 
 log = logging.getLogger("asnflow.candidates")
 

@@ -29,8 +29,8 @@ from pathlib import Path
 
 from asnflow.assoc_rules import ast
 from asnflow.assoc_rules.compile import CompiledRule, RuleSet
-from asnflow.engine.items import INVALID_VALUES, Row
-from asnflow.engine.match import AttrTest, CheckTest, Group, Node
+from asnflow.constraints.nodes import AttrTest, CheckTest, Group, Node
+from asnflow.constraints.rows import INVALID_VALUES, Row
 
 # ---------------------------------------------------------------------- where things are written
 
@@ -163,7 +163,7 @@ class _Trace:
 
 
 class Tracer:
-    """Walks a constraint tree as :class:`asnflow.engine.match.Group` does, keeping the deciding leaf."""
+    """Walks a constraint tree as :class:`asnflow.constraints.nodes.Group` does, keeping the deciding leaf."""
 
     def __init__(self, index: SourceIndex, attempt, lenient: bool = False) -> None:
         self.index = index
@@ -236,7 +236,7 @@ class Tracer:
             if self.lenient:
                 # Going on past failures pins values a strict walk never reaches;
                 # each alternative starts afresh so they do not leak into the next.
-                from asnflow.engine.match import Attempt
+                from asnflow.constraints.nodes import Attempt
 
                 saved = self.attempt
                 self.attempt = Attempt(saved.asn, saved.row)
@@ -338,8 +338,8 @@ class Tracer:
 
     def _values(self, expr: ast.Expr, seen: tuple[str, ...] = ()) -> list[str]:
         """``name = value`` for the columns and properties an expression reads (through predicates)."""
+        from asnflow import hooks
         from asnflow.assoc_rules.check import walk_expr
-        from asnflow.engine import hooks
 
         out: list[str] = []
         for node in walk_expr(expr):
@@ -403,9 +403,9 @@ def try_rule(rule: CompiledRule, view: PassView, rule_set: RuleSet, run, index: 
     With ``lenient``, also count how many constraints stopped it (a second
     walk that goes on past failures), to tell which rule came closest.
     """
+    from asnflow.constraints.nodes import Attempt
     from asnflow.engine.association import Association
     from asnflow.engine.generate import CANDIDATE_REGISTRY, DISCOVER_REGISTRY
-    from asnflow.engine.match import Attempt
     from asnflow.engine.passes import candidate_test
 
     columns = view.row.columns
@@ -676,7 +676,7 @@ def explain(pool, rule_set: RuleSet, filename: str, options=None, rule_names: It
 def accepted_text(stop: Stop) -> str:
     """What to say when the constraints accept the exposure but no association of the rule holds it."""
     if stop.invalid:
-        from asnflow.engine import hooks
+        from asnflow import hooks
 
         checks = "; ".join(f"{name} ({hooks.VALIDITY_CHECKS[name].doc.rstrip('.')})" if name in hooks.VALIDITY_CHECKS
                            else name for name in stop.invalid)
@@ -804,7 +804,7 @@ def _by_family(explanation: Explanation, shared: dict) -> list[str]:
         families.setdefault(verdict.rule.asn_type, []).append(verdict)
     lines = {asn_type: _family_line(verdicts, explanation.exp_type, shared) for asn_type, verdicts in families.items()}
     said = {asn_type: line for asn_type, line in lines.items() if line is not None}
-    out = [f"by asn_type (for the rest, the rule that came nearest; --full for every rule):"]
+    out = ["by asn_type (for the rest, the rule that came nearest; --full for every rule):"]
     width = max((len(t) for t in said), default=0)
     for asn_type, line in said.items():
         out.append(f"  {asn_type.ljust(width)}  {line}")

@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 
 from asnflow import __version__
 from asnflow.assoc_rules.compile import RuleSet
+from asnflow.constraints.rows import Row
 from asnflow.engine import candidates as cands
 from asnflow.engine.association import Association, RunState
 from asnflow.engine.finalize import finalize_one, settle_product_names
-from asnflow.engine.items import Row
 from asnflow.engine.passes import Pass, RunCache
 from asnflow.engine.prune import DupNamer, asns_equal, merge_level2, prune, resequence
 from asnflow.engine.scheduler import DEFAULT_TIMEOUT
@@ -122,7 +122,6 @@ class Plan:
 
 def bind_rows(pool, ruleset: RuleSet) -> tuple[dict[str, int], list[Row]]:
     columns = {name: index for index, name in enumerate(pool.columns)}
-    ruleset.bind(columns)
     return columns, [
         Row(values, columns, line, (index, None))
         for index, (values, line) in enumerate(zip(pool.rows, pool.lines))

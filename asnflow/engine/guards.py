@@ -24,8 +24,8 @@ known), or ``None`` when the tree cannot match in this state.
 
 from __future__ import annotations
 
-from asnflow.engine.items import INVALID_VALUES
-from asnflow.engine.match import AttrTest, CheckTest, Group, Node, ReportUnmatched, SetTest, full_match
+from asnflow.constraints.nodes import AttrTest, CheckTest, Group, Node, ReportUnmatched, SetTest, full_match
+from asnflow.constraints.rows import INVALID_VALUES
 
 # Association properties that change only when a member is added or the
 # association is created, so a test reading only these is fixed between adds.
@@ -64,7 +64,7 @@ def _limit(alternatives: list[tuple]) -> list[tuple]:
 def necessary(node: Node, asn, states) -> list[tuple] | None:
     """Alternatives of conditions under which ``node`` can match, given the association's state."""
     if isinstance(node, AttrTest):
-        conditions = _attr(node, states)
+        conditions = _attr(node, asn, states)
         return None if conditions is None else [conditions]
     if isinstance(node, CheckTest):
         if node.reprocess is not None:
@@ -104,16 +104,16 @@ def necessary(node: Node, asn, states) -> list[tuple] | None:
     return NOTHING_KNOWN
 
 
-def _attr(node: AttrTest, states) -> tuple | None:
+def _attr(node: AttrTest, asn, states) -> tuple | None:
     if node.onlyif is not None or node.undefined or node.evaluate_cell:
         return ()
     state = states[node.slot]
-    pinned = state[0] if state is not None else None
+    pinned = state.pinned if state is not None else None
     if pinned is not None:
-        return (("eq" if node.required else "opt", state[1][0], pinned),)
+        return (("eq" if node.required else "opt", state.indexes[0], pinned),)
     if not node.required:
         return ()
-    indexes = tuple(i for i in node.indexes if i is not None)
+    indexes = tuple(i for i in asn.bound[node.slot] if i is not None)
     if not indexes:
         return None  # the pool has none of its columns: a required test always fails
     if node.dynamic is not None:

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from operator import itemgetter
 from typing import Any
 
+from asnflow.constraints.rows import INVALID_VALUES, Row
 from asnflow.engine import guards
-from asnflow.engine.items import INVALID_VALUES, Row
 
 _ANY = object()  # a key part that any filed value fits (an optional test without a value)
 _ALWAYS = "always"  # filing: offered every exposure

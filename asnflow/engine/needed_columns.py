@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 
-from asnflow.engine.match import AttrTest, Group, Node
+from asnflow.constraints.nodes import AttrTest, Group, Node
 
 
 def needed_sources(node: Node) -> frozenset[tuple[str, ...]]:

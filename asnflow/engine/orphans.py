@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from asnflow.constraints.rows import Row
 from asnflow.engine.explain import (
     Outcomes,
     SourceIndex,
@@ -33,7 +34,6 @@ from asnflow.engine.explain import (
     place,
     try_rule,
 )
-from asnflow.engine.items import Row
 
 
 @dataclass(frozen=True)

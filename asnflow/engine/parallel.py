@@ -76,8 +76,8 @@ def _reduce_member(member):
 
 
 def _dumps(made, warnings) -> bytes:
+    from asnflow.constraints.rows import Row
     from asnflow.engine.association import Member
-    from asnflow.engine.items import Row
 
     buffer = io.BytesIO()
     pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)

@@ -4,7 +4,7 @@ This is jwst's generator/generate.py loop, reproduced exactly: exposures in
 pool order, each offered first to the existing associations of the allowed
 rules (in creation order), then to every allowed rule it did not already
 join (in registry order); the exposures constraints ask to see again are
-queued by category (:mod:`asnflow.engine.queue`).
+queued by category (:mod:`asnflow.constraints.queue`).
 
 What asnflow adds is never trying what cannot match: associations are found
 through an :class:`~asnflow.engine.index.AssociationIndex`, rules are tried
@@ -19,21 +19,20 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from asnflow.assoc_rules.compile import CompiledRule, RuleSet
+from asnflow.constraints.nodes import AttrTest, full_match
+from asnflow.constraints.queue import BOTH, EXISTING, NONSCIENCE, RULES, ProcessList, ProcessQueue, carry_over
+from asnflow.constraints.rows import INVALID_VALUES, Row
 from asnflow.engine import guards
 from asnflow.engine.association import Association, RunState
 from asnflow.engine.index import AssociationIndex, CheckAnswers
-from asnflow.engine.items import INVALID_VALUES, Row
-from asnflow.engine.match import AttrTest, full_match
-from asnflow.engine.queue import BOTH, EXISTING, NONSCIENCE, RULES, ProcessList, ProcessQueue, carry_over
 
 
 def candidate_test(rule: CompiledRule, candidate_id: str, columns: dict[str, int]) -> AttrTest:
     """jwst's global candidate constraint, appended to each rule's top constraint."""
     test = AttrTest(name="asn_candidate", sources=("asn_candidate",), patterns=(f".+({candidate_id}).+",),
                     pin=True, evaluate_cell=True, is_acid=True)
-    test.slot = rule.acid_slot
+    test.slot = rule.acid_slot  # the run binds this slot to the pool's asn_candidate column
     test.track_found = True
-    test.bind(columns)
     return test
 
 

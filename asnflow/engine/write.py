@@ -44,10 +44,11 @@ def _constraints_summary(asn: Association) -> str:
     columns = asn.run.columns
     for node in asn.rule.attr_tests:
         state = asn.states[node.slot]
-        if node.name is None or state is None or state[0] is None:
+        if node.name is None or state is None or state.pinned is None:
             continue
-        column = columns[state[1][0]] if state[1] and state[1][0] < len(columns) else node.sources[0]
-        lines.append(f"{node.name} = {state[0]} ({column})")
+        indexes = state.indexes
+        column = columns[indexes[0]] if indexes and indexes[0] < len(columns) else node.sources[0]
+        lines.append(f"{node.name} = {state.pinned} ({column})")
     acid = asn.acid
     if acid.type != "DISCOVERED":
         lines.append(f"asn_candidate = {acid.id} ({acid.type})")

@@ -25,8 +25,9 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
-from asnflow.engine.items import INVALID_VALUES, Row
-from asnflow.engine.queue import BOTH, ProcessList
+from asnflow.constraints.queue import BOTH, ProcessList
+from asnflow.constraints.rows import INVALID_VALUES, Row
+from asnflow.constraints.state import ConstraintState
 
 NO_REPROCESS: tuple = ()
 _EMPTY_SET: frozenset = frozenset()
@@ -52,11 +53,6 @@ def evaluate(value: str) -> Any:
         return value
 
 
-def escaped(found) -> list[str]:
-    """Found values as jwst keeps them: regex-escaped (product names show them so)."""
-    return [re.escape(value) for value in found]
-
-
 def is_list_like(value: Any) -> bool:
     # jwst's is_iterable: tuples and strings do not count.
     return not isinstance(value, (str, tuple)) and hasattr(value, "__iter__")
@@ -73,7 +69,7 @@ class Attempt:
         self.states = asn.states
         self._owned = False
 
-    def put(self, slot: int, state: tuple) -> None:
+    def put(self, slot: int, state) -> None:
         if not self._owned:
             self.states = list(self.states)
             self._owned = True
@@ -103,9 +99,10 @@ class Node:
 class AttrTest(Node):
     """jwst's DMSAttrConstraint: a test on pool columns, optionally pinning.
 
-    State slot: (pinned value or None, column indexes or None, still pinning,
-    found values (raw; see escaped()), last result). A check that changes
-    nothing leaves the slot as it is, so unchanged state stays the same object.
+    State slot: a :class:`ConstraintState`. A check that changes nothing
+    leaves the slot as it is, so unchanged state stays the same object. The
+    columns a test reads in one pool are bound by the run
+    (``asn.bound[slot]``), never stored here: a compiled rule serves every pool.
     """
 
     kind = "attr"
@@ -142,38 +139,36 @@ class AttrTest(Node):
         self.pos = pos
         self.value_text = value_text
         self.slot = -1
-        self.indexes: tuple[int | None, ...] = ()
         self.track_found = False
         self.track_matched = False
         self.onlyif_deps: frozenset[str] = frozenset()
         self.onlyif_columns: tuple[str, ...] = ()
 
-    def bind(self, columns: dict[str, int]) -> None:
-        self.indexes = tuple(columns.get(source) for source in self.sources)
+    def column_indexes(self, columns: dict[str, int]) -> tuple[int | None, ...]:
+        """Where this test's columns are in a pool with these columns (None: absent)."""
+        return tuple(columns.get(source) for source in self.sources)
 
-    def initial_state(self) -> tuple:
-        return (None, None, self.pin, _EMPTY_SET, False)
+    def initial_state(self) -> ConstraintState:
+        return ConstraintState(None, None, self.pin, _EMPTY_SET, False)
 
-    def _fail(self, attempt: Attempt, state: tuple | None) -> tuple[bool, Any]:
-        if self.track_matched:
-            state = state or self.initial_state()
-            if state[4]:
-                attempt.put(self.slot, state[:4] + (False,))
+    def _fail(self, attempt: Attempt, state: ConstraintState | None) -> tuple[bool, Any]:
+        if self.track_matched and state is not None and state.matched:
+            attempt.put(self.slot, state._replace(matched=False))
         return False, NO_REPROCESS
 
     def check(self, attempt: Attempt) -> tuple[bool, Any]:
         state = attempt.states[self.slot]
         if state is None:
-            pinned, indexes, pinning, found = None, self.indexes, self.pin, _EMPTY_SET
+            pinned, indexes, pinning, found = None, attempt.asn.bound[self.slot], self.pin, _EMPTY_SET
         else:
             pinned, indexes, pinning, found, _ = state
             if indexes is None:
-                indexes = self.indexes
+                indexes = attempt.asn.bound[self.slot]
         row = attempt.row
 
         if self.onlyif is not None and not self.onlyif(attempt):
-            if self.track_matched and (state is None or not state[4]):
-                attempt.put(self.slot, (pinned, indexes, pinning, found, True))
+            if self.track_matched and (state is None or not state.matched):
+                attempt.put(self.slot, ConstraintState(pinned, indexes, pinning, found, True))
             if self.reprocess is not None:
                 return True, [ProcessList([row], None, self.reprocess, True)]
             return True, NO_REPROCESS
@@ -190,8 +185,8 @@ class AttrTest(Node):
         if source is None:
             if self.required and not self.undefined:
                 return self._fail(attempt, state)
-            if self.track_matched and (state is None or not state[4]):
-                attempt.put(self.slot, (pinned, indexes, pinning, found, True))
+            if self.track_matched and (state is None or not state.matched):
+                attempt.put(self.slot, ConstraintState(pinned, indexes, pinning, found, True))
             return True, NO_REPROCESS
         if self.undefined:
             return self._fail(attempt, state)
@@ -224,7 +219,7 @@ class AttrTest(Node):
             if others:
                 reprocess = [self._copies(row, source, others)]
 
-        changed = state is None or not state[4]
+        changed = state is None or not state.matched
         if self.track_found and value not in found:
             # Found values are kept raw here and escaped when read (escaped()).
             found = found | {value}
@@ -233,7 +228,7 @@ class AttrTest(Node):
             pinned, indexes, pinning = value.lower(), (source,), False
             changed = True
         if changed:
-            attempt.put(self.slot, (pinned, indexes, pinning, found, True))
+            attempt.put(self.slot, ConstraintState(pinned, indexes, pinning, found, True))
         if self.reprocess is not None:
             reprocess = list(reprocess)
             reprocess.append(ProcessList([row], None, self.reprocess, True))
@@ -293,14 +288,18 @@ class SetTest(Node):
         self.slot = -1
         self.track_found = True
 
-    def initial_state(self) -> tuple:
-        return (None, None, True, _EMPTY_SET, False)
+    def initial_state(self) -> ConstraintState:
+        return ConstraintState(None, None, True, _EMPTY_SET, False)
 
     def check(self, attempt: Attempt) -> tuple[bool, Any]:
         state = attempt.states[self.slot]
-        if state is None or self.value not in state[3]:
-            attempt.put(self.slot, (self.value, None, False, frozenset({self.value}), True))
+        if state is None or self.value not in state.found:
+            attempt.put(self.slot, ConstraintState(self.value, None, False, frozenset({self.value}), True))
         return True, NO_REPROCESS
+
+
+# The state of a ``report_unmatched`` test once it ran: the association reports "not matched" from then on.
+REPORTS_UNMATCHED = ConstraintState(None, None, False, _EMPTY_SET, True)
 
 
 class ReportUnmatched(Node):
@@ -318,7 +317,7 @@ class ReportUnmatched(Node):
 
     def check(self, attempt: Attempt) -> tuple[bool, Any]:
         if attempt.states[self.slot] is None:
-            attempt.put(self.slot, (False,))
+            attempt.put(self.slot, REPORTS_UNMATCHED)
         return True, NO_REPROCESS
 
 

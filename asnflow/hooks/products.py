@@ -7,9 +7,12 @@ which jwst keeps regex-escaped, so they are used as such.
 
 from __future__ import annotations
 
-from asnflow.engine.hooks import PRODUCT_TEMPLATES
-from asnflow.engine.match import escaped
+from asnflow.constraints.state import escaped
+from asnflow.hooks.registry import PRODUCT_TEMPLATES
 from asnflow.naming import products as names
+
+# The constraints level-3 names are built from, each read when the rule has it.
+LEVEL3_NAME_PARTS = ("instrument", "target", "opt_elem", "opt_elem2", "fxd_slit", "fxd_slit2", "subarray")
 
 
 def _found(asn, name: str) -> list[str] | None:
@@ -22,11 +25,8 @@ def _found(asn, name: str) -> list[str] | None:
 def _unsorted(asn, name: str) -> list[str]:
     # jwst joins some sets without sorting them; with one value (the usual
     # case, the constraint pins it) the order does not matter.
-    node = asn.rule.lookup.get(name)
-    if node is None or node.slot < 0:
-        return []
-    state = asn.states[node.slot]
-    return escaped(state[3]) if state else []
+    state = asn.state_of(name)
+    return escaped(state.found) if state is not None else []
 
 
 def opt_elem_part(asn) -> str:
@@ -73,10 +73,10 @@ def _level3(template: str):
 
 
 for _template in ("default", "noopt", "sources", "nrsfs_sources", "wfss", "coronimage"):
-    PRODUCT_TEMPLATES.register(_template)(_level3(_template))
+    PRODUCT_TEMPLATES.register(_template, uses=LEVEL3_NAME_PARTS)(_level3(_template))
 
 
-@PRODUCT_TEMPLATES.register("wfscmb")
+@PRODUCT_TEMPLATES.register("wfscmb", reads=("detector", "act_id"), uses=LEVEL3_NAME_PARTS)
 def _wfscmb(asn) -> str:
     """{default}-{detector}_{suffix}-{act_id}: one wavefront-sensing product per detector and activity."""
     existing = names.level3_product_name("default", **level3_parts(asn))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from asnflow.engine.items import Row
+from asnflow.constraints.rows import Row
 
 # Names the rule files must define (the checker reports any that is missing).
 VOCABULARY_LISTS = (
