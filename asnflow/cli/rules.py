@@ -47,6 +47,9 @@ def register(subparsers) -> None:
                               "docs/rules.md is made from the shipped rules).")
     doc.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
     doc.add_argument("--check", metavar="FILE", help="compare with FILE; exit 1 if it is not current")
+    doc.add_argument("--language", action="store_true",
+                     help="the language reference instead: refresh the hook list inside the file given with -o "
+                          "or --check (docs/language.md)")
     _rule_set_options(doc)
     doc.set_defaults(handler=run_doc)
 
@@ -123,18 +126,30 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_doc(args: argparse.Namespace) -> int:
-    from asnflow.assoc_rules.doc import catalogue
+    from asnflow.assoc_rules.doc import catalogue, with_hook_reference
+    from asnflow.errors import InputError
     from asnflow.fsread import read_text
     from asnflow.fsutil import atomic_write_text, check_output_file
 
     if args.output:
         check_output_file(args.output, option="-o")
-    rules, config = _load(args)
-    text = catalogue(rules, config)
+    if args.language:
+        source = args.check or args.output
+        if source is None:
+            raise InputError("--language rewrites a file: give it with -o or --check")
+        try:
+            text = with_hook_reference(read_text(source, "language reference"))
+        except ValueError as exc:
+            raise InputError(str(exc), path=source) from None
+    else:
+        rules, config = _load(args)
+        text = catalogue(rules, config)
     if args.check:
         current = read_text(args.check, "rule catalogue")
         if current != text:
-            print(f"{args.check} is not current; write it with `asnflow rules doc -o {args.check}`", file=sys.stderr)
+            again = "--language " if args.language else ""
+            print(f"{args.check} is not current; write it with `asnflow rules doc {again}-o {args.check}`",
+                  file=sys.stderr)
             return 1
         return 0
     if args.output:
