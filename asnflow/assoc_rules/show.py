@@ -299,10 +299,7 @@ def settings(rule: CompiledRule, calibration: Mapping[str, Any] | None = None) -
     def doc(table: hooks.HookTable, name: str) -> str:
         hook = table.get(name)
         note = hook.doc if hook is not None else ""
-        setting = source.setting(table.setting)
-        if setting is not None and setting.inherited:
-            note = f"(file default) {note}"
-        return note
+        return f"{inherited(table.setting)} {note}".strip()
 
     def named(key: str, index: int, name: str) -> str:
         """The hook name with the arguments the rule gives it."""
@@ -312,7 +309,11 @@ def settings(rule: CompiledRule, calibration: Mapping[str, Any] | None = None) -
             return name
         return name + "(" + ", ".join(f"{a.name}: {' '.join(a.values)}" for a in arguments) + ")"
 
-    out = [SettingLine("level", rule.level, "", pos_of("level"))]
+    def inherited(key: str) -> str:
+        setting = source.setting(key)
+        return "(file default)" if setting is not None and setting.inherited else ""
+
+    out = [SettingLine("level", rule.level, inherited("level"), pos_of("level"))]
     entry = (calibration or {}).get(rule.asn_type)
     target = describe_routes(entry) if entry is not None else None
     out.append(SettingLine("asn_type", rule.asn_type, f"calibration {target}" if target else "", pos_of("asn_type")))
@@ -331,7 +332,7 @@ def settings(rule: CompiledRule, calibration: Mapping[str, Any] | None = None) -
         out.append(SettingLine("finalize", named("finalize", index, name), doc(hooks.FINALIZE_STEPS, name),
                                pos_of("finalize")))
     if rule.frame:
-        out.append(SettingLine("frame", rule.frame, "", pos_of("frame")))
+        out.append(SettingLine("frame", rule.frame, inherited("frame"), pos_of("frame")))
     return out
 
 
