@@ -24,7 +24,6 @@ class Config:
     path: Path
     rule_files: tuple[Path, ...]
     definition_files: tuple[Path, ...] = ()
-    registries: dict[str, str] = field(default_factory=dict)
     calibration: dict[str, tuple[Route, ...]] = field(default_factory=dict)  # asn_type -> routes, first match wins
     naming_profile: str = "jwst-3.0"
     pool_columns: tuple[str, ...] | None = None  # declared pool columns rules may read (None: not declared)
@@ -59,7 +58,6 @@ def load_config(path: str | Path | None = None) -> Config:
         path=config_path,
         rule_files=rule_files,
         definition_files=definition_files,
-        registries=dict(data.get("registries") or {}),
         calibration=_calibration_table(data.get("calibration"), config_path),
         naming_profile=str(naming.get("profile", "jwst-3.0")),
         pool_columns=tuple(columns) if columns is not None else None,
@@ -78,12 +76,11 @@ def _calibration_table(table: object, config_path: Path) -> dict[str, tuple[Rout
         raise RuleError(str(exc), path=str(config_path)) from None
 
 
-# What each key of rules.yaml holds: "names" a list of strings, "table" a
-# mapping of strings to strings, "naming" a mapping with a string profile.
-_KEY_KINDS = {"rules": "names", "definitions": "names", "pool_columns": "names", "registries": "table",
+# What each key of rules.yaml holds: "names" a list of strings, "naming" a
+# mapping with a string profile.
+_KEY_KINDS = {"rules": "names", "definitions": "names", "pool_columns": "names",
               "naming": "naming"}  # calibration: see _calibration_table
-_KIND_TEXT = {"names": "a list of names", "table": "a mapping of names to text",
-              "naming": "a mapping with a `profile` name"}
+_KIND_TEXT = {"names": "a list of names", "naming": "a mapping with a `profile` name"}
 
 
 def _check_types(data: dict, config_path: Path, text: str) -> None:
@@ -94,9 +91,6 @@ def _check_types(data: dict, config_path: Path, text: str) -> None:
             continue
         if kind == "names":
             good = isinstance(value, list) and all(isinstance(item, str) and item for item in value)
-        elif kind == "table":
-            good = isinstance(value, dict) and all(
-                isinstance(k, str) and isinstance(v, str) for k, v in value.items())
         else:
             good = isinstance(value, dict) and isinstance(value.get("profile", ""), str)
         if not good:

@@ -423,19 +423,20 @@ class _Terminal(io.StringIO):
         return True
 
 
-def test_progress_line_only_on_a_terminal():
-    from asnflow.engine.dispatch import NodeResult, _Progress
-
+def test_progress_line_only_on_a_terminal(wfss, monkeypatch):
+    graph, data = wfss
+    image3 = next(n for n in graph.association_ids() if graph.node(n).asn_type == "image3")
     terminal = _Terminal()
-    meter = _Progress(2, enabled=True, stream=terminal)
-    meter.started("node-a")
-    meter.advance(NodeResult("node-a", FAILED, "boom"))
-    meter.close()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    total = len(plan_run(graph, data).steps)
+    run_graph(graph, data, executor="serial", options={"fail": [image3]})
     text = terminal.getvalue()
-    assert "[0/2] 0 failed  node-a" in text and "[1/2] 1 failed" in text
-    assert text.endswith("\r")
-    for stream, enabled in ((io.StringIO(), True), (_Terminal(), False)):
-        quiet = _Progress(2, enabled=enabled, stream=stream)
-        quiet.started("node-a")
-        quiet.close()
+    # Counts, how many failed and the node that started last, on one rewritten line.
+    assert f"0 failed  {image3}" in text
+    *_, last, blank, end = text.split("\r")
+    assert f"{total}/{total} nodes" in last and last.rstrip().endswith("1 failed")
+    assert blank.strip() == "" and end == ""
+    for enabled, stream in ((False, _Terminal()), (True, io.StringIO())):
+        monkeypatch.setattr(sys, "stderr", stream)
+        run_graph(graph, data, executor="serial", progress=enabled, force=True)
         assert stream.getvalue() == ""

@@ -351,7 +351,6 @@ CONFIGS = {
     "naming-list": ("naming: [jwst-3.0]\n", "naming must be a mapping"),
     "profile-list": ("naming:\n  profile: [a]\n", "naming must be a mapping"),
     "calibration-list": ("calibration: [image2]\n", "calibration must be a mapping"),
-    "registries-number": ("registries: 3\n", "registries must be a mapping"),
     "pool-columns-mapping": ("pool_columns: {a: 1}\n", "pool_columns must be a list"),
     "alias": ("rules: &r [a.rules]\ndefinitions: *r\n", "aliases"),
     "big-int": ("pool_columns: " + "9" * 4400 + "\n", "digits"),

@@ -262,11 +262,6 @@ def _s_region(frame: Frame) -> str:
     return "POLYGON ICRS " + " ".join(f"{a:.9f} {d:.9f}" for a, d in zip(ra, dec, strict=True))
 
 
-def exposure_seconds(exposure: Exposure) -> float:
-    readout = exposure.filter.readout
-    return readout.integration_time * readout.nints
-
-
 # --------------------------------------------------------------------------- the association pool
 
 POOL_COLUMNS: tuple[str, ...] = (

@@ -28,7 +28,6 @@ import os
 import re
 import shutil
 import stat
-import sys
 import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping
@@ -38,14 +37,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TextIO
 
-from asnflow.calib.base import PLACEHOLDER, CalibrationModule, Node, RunContext, UnavailableModule, module_for, module_for_node
+from asnflow.calib.base import PLACEHOLDER, CalibrationModule, Node, RunContext, UnavailableModule, module_for_node
 from asnflow.engine.graph import DependencyGraph, describe_missing, refuse_unavailable
-from asnflow.engine.scheduler import DEFAULT_TIMEOUT
+from asnflow.engine.scheduler import DEFAULT_TIMEOUT, dask_client
 from asnflow.errors import AsnflowError, DispatchError, GraphError
 from asnflow.fsread import kind_of
+from asnflow.progress import ProgressBar
+from asnflow.workers import leave_with_owner
 from asnflow.workflow.fingerprint import Fingerprinter, node_meaning, why_changed
 from asnflow.workflow.provenance import ADOPTED, RUNNING, STORE_NAME, HashCache, ProvenanceStore
-from asnflow.workers import leave_with_owner
 
 SUCCEEDED = "succeeded"
 SKIPPED = "skipped"
@@ -499,41 +499,11 @@ def open_executor(kind: str, workers: int = 2, scheduler: str | None = None,
                     process.terminate()
                 raise
     elif kind == "dask":
-        with _dask_executor(workers, scheduler, timeout) as executor:
-            yield executor
+        with dask_client(scheduler, workers=workers, timeout=timeout, error=DispatchError,
+                         option="--executor dask") as client:
+            yield client.get_executor(pure=False)
     else:
         raise DispatchError(f"unknown executor {kind!r}; choose from {', '.join(EXECUTORS)}")
-
-
-@contextlib.contextmanager
-def _dask_executor(workers: int, scheduler: str | None, timeout: float = DEFAULT_TIMEOUT) -> Iterator[Executor]:
-    try:
-        import dask
-        from distributed import Client, LocalCluster
-
-        from asnflow.engine.scheduler import connect
-    except ImportError:
-        raise DispatchError("--executor dask needs dask.distributed (pip install 'asnflow[dask]')") from None
-    import logging
-
-    with contextlib.ExitStack() as stack:
-        if scheduler is None:
-            # Non-daemonic workers so a module may still use stcal's own process pool
-            # (maximum_cores > 1); daemonic processes cannot have children.
-            with dask.config.set({"distributed.worker.daemon": False}):
-                cluster = stack.enter_context(
-                    LocalCluster(
-                        n_workers=workers,
-                        threads_per_worker=1,
-                        processes=True,
-                        dashboard_address=None,
-                        silence_logs=logging.ERROR,
-                    )
-                )
-            client = stack.enter_context(Client(cluster))
-        else:
-            client = stack.enter_context(connect(scheduler, timeout, DispatchError))
-        yield client.get_executor(pure=False)
 
 
 # ---------------------------------------------------------------------------
@@ -602,7 +572,7 @@ def run_graph(
         except OSError as exc:
             raise DispatchError(f"cannot write in the data folder: {exc.strerror}", path=str(data_dir)) from None
         log = RunLog(data_dir / RUN_LOG, run_id)
-        meter = _Progress(len(plan.steps), enabled=progress)
+        meter = ProgressBar("run", len(plan.steps), unit="nodes", enabled=progress)
         recorder = _Recorder(store, hashes, Fingerprinter(
             {n.asn_type: graph.module(i) for i, n in graph.nodes.items()}, data_dir, settings, provider, hashes
         ), run_id) if store is not None else _NoRecorder()
@@ -742,7 +712,7 @@ class _ReadySet:
         graph: DependencyGraph,
         plan: Plan,
         log: RunLog,
-        meter: _Progress,
+        meter: ProgressBar,
         retries: int,
         recorder: _Recorder | _NoRecorder,
         on_finish: Callable[[NodeResult], None] | None = None,
@@ -754,6 +724,7 @@ class _ReadySet:
         self.order = {s.node_id: i for i, s in enumerate(plan.steps)}
         self.log = log
         self.meter = meter
+        self.failed = 0  # nodes failed so far, for the progress line
         self.retries = retries
         self.results: dict[str, NodeResult] = {}
         self.blocked_by: dict[str, str] = {}  # node -> the failed node that stops it
@@ -773,7 +744,8 @@ class _ReadySet:
             self.results[result.node_id] = result
             self.recorder.finished(self.graph, result)
             self.log.write(self.graph.node(result.node_id), result)
-            self.meter.advance(result)
+            self.failed += result.status == FAILED
+            self.meter.advance(note=f"{self.failed} failed")
             if self.on_finish is not None:
                 self.on_finish(result)
             for child in self.graph.successors(result.node_id):
@@ -795,7 +767,7 @@ class _ReadySet:
                         self.recorder.adopted(self.graph, node_id)
                     finish(NodeResult(node_id, SKIPPED, step.reason))
                 else:
-                    self.meter.started(node_id)
+                    self.meter.note(f"{self.failed} failed  {node_id}")
                     self.recorder.started(self.graph, node_id)
                     submit(node_id, 1)
             if not running:
@@ -914,44 +886,3 @@ def read_run_log(data_dir: str | os.PathLike[str]) -> dict[str, LoggedStatus]:
                 str(record.get("status", "")), str(record.get("reason", "")), str(record.get("run", "")), str(record.get("time", ""))
             )
     return statuses
-
-
-# ---------------------------------------------------------------------------
-# Progress
-
-
-@dataclass
-class _Progress:
-    """One self-rewriting line on stderr: counts and the node last started."""
-
-    total: int
-    enabled: bool = True
-    stream: TextIO = field(default_factory=lambda: sys.stderr)
-    done: int = 0
-    failed: int = 0
-    current: str = ""
-
-    def __post_init__(self) -> None:
-        self.enabled = bool(self.enabled and self.total and hasattr(self.stream, "isatty") and self.stream.isatty())
-
-    def started(self, node_id: str) -> None:
-        self.current = node_id
-        self._draw()
-
-    def advance(self, result: NodeResult) -> None:
-        self.done += 1
-        self.failed += result.status == FAILED
-        self._draw()
-
-    def _draw(self) -> None:
-        if not self.enabled:
-            return
-        width = shutil.get_terminal_size((80, 20)).columns
-        text = f"[{self.done}/{self.total}] {self.failed} failed  {self.current}"
-        self.stream.write("\r" + text[: width - 1].ljust(width - 1))
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.enabled:
-            self.stream.write("\r" + " " * (shutil.get_terminal_size((80, 20)).columns - 1) + "\r")
-            self.stream.flush()

@@ -1,13 +1,50 @@
-"""Connecting to a Dask distributed scheduler: one place for the timeout and the message.
+"""Dask distributed clients: one place that opens them, with the timeout and the messages.
 
-Used by ``generate --scheduler`` and ``run --executor dask --scheduler``. An
+Used by ``generate --scheduler`` and ``run --executor dask [--scheduler]``. An
 address nobody answers at fails after ``timeout`` seconds (distributed's own
 default is tens of seconds) with the address in the message.
 """
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
+from collections.abc import Iterator
+from typing import Any
+
 DEFAULT_TIMEOUT = 5.0
+
+
+@contextlib.contextmanager
+def dask_client(address: str | None, *, workers: int = 1, timeout: float = DEFAULT_TIMEOUT,
+                error: type[Exception] | None = None, option: str = "--scheduler") -> Iterator[Any]:
+    """A ``distributed.Client`` on the scheduler at ``address``, or on a local cluster of
+    ``workers`` processes when ``address`` is None; closed (with its cluster) on leaving.
+
+    ``error`` (an AsnflowError class) is raised when Dask is not installed,
+    naming ``option``, or when the scheduler cannot be reached.
+    """
+    from asnflow.errors import AsnflowError
+
+    error = error or AsnflowError
+    if importlib.util.find_spec("distributed") is None:
+        raise error(f"{option} needs Dask distributed", hint="pip install 'asnflow[dask]'")
+    with contextlib.ExitStack() as stack:
+        if address is None:
+            import logging
+
+            import dask
+            from distributed import Client, LocalCluster
+
+            # Non-daemonic workers so a module may still use stcal's own process pool
+            # (maximum_cores > 1); daemonic processes cannot have children.
+            with dask.config.set({"distributed.worker.daemon": False}):
+                cluster = stack.enter_context(LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                                           dashboard_address=None, silence_logs=logging.ERROR))
+            client = stack.enter_context(Client(cluster))
+        else:
+            client = stack.enter_context(connect(address, timeout, error))
+        yield client
 
 
 def connect(address: str, timeout: float = DEFAULT_TIMEOUT, error: type[Exception] | None = None):

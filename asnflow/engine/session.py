@@ -103,10 +103,3 @@ def rendered_outcome(pool, rules: RuleSet, options: Options, fmt: str = "json", 
         outcome.file_names = file_names(outcome.documents, fmt)
     outcome.documents = []
     return outcome
-
-
-def write_documents(documents: list[AssociationDict], folder: Path, fmt: str = "json", remove_stale: bool = False):
-    """Write into ``folder``; returns the :class:`~asnflow.engine.asnfile.WriteReport` (new, changed, stale, ...)."""
-    from asnflow.engine.asnfile import write_changes
-
-    return write_changes(documents, folder, fmt, remove_stale=remove_stale)

@@ -283,13 +283,6 @@ class ProvenanceStore:
             self._latest = {e.node_id: e for e in self._executions("WHERE id IN (SELECT MAX(id) FROM executions GROUP BY node_id)")}
         return self._latest.get(node_id)
 
-    def latest_made(self, node_id: str) -> Execution | None:
-        """The node's last execution that left its outputs (succeeded or adopted)."""
-        found = self._executions(
-            "WHERE node_id = ? AND status IN ('succeeded', ?) ORDER BY id DESC LIMIT 1", (node_id, ADOPTED)
-        )
-        return found[0] if found else None
-
     def maker_of(self, file_name: str) -> Execution | None:
         """The last execution that left ``file_name`` (succeeded or adopted), whatever its node."""
         if self._makers is None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import numpy as np
 
-DEFAULT_SIGNAL_THRESHOLD = 25_000.0  # DN, the build-10.0 default
 MINIMUM_GROUPS = 3  # with fewer groups the step is skipped, as in jwst
 
 
