@@ -43,7 +43,6 @@ def generate(
     from asnflow.engine.generate import Options
     from asnflow.engine.pool import Pool, read_pool
     from asnflow.engine.session import generate_documents, rule_set
-
     from asnflow.pathnames import check_name
 
     if isinstance(version_id, str):

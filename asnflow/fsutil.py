@@ -65,7 +65,7 @@ _REASONS = {
 
 def os_error(exc: OSError, doing: str, path: str | os.PathLike[str] | None = None) -> OutputError:
     """One line for an OS error met while ``doing`` something (``"cannot write the file"``)."""
-    reason = _REASONS.get(exc.errno) or (exc.strerror or str(exc)).lower()
+    reason = (_REASONS.get(exc.errno) if exc.errno is not None else None) or (exc.strerror or str(exc)).lower()
     where = os.fspath(path) if path is not None else (exc.filename if isinstance(exc.filename, str) else None)
     return OutputError(f"{doing}: {reason}", path=where)
 
@@ -382,7 +382,7 @@ def staged_folders(destinations: Sequence[str | os.PathLike[str]]) -> Iterator[l
                 # From here on the staged files are the run's decision: a run killed
                 # while moving them is completed by the next write into this folder.
                 _mark_complete(staging.path)  # type: ignore[arg-type]
-        for staging, plan in zip(stagings, plans):
+        for staging, plan in zip(stagings, plans, strict=True):
             if staging.whole:
                 _rename_into_place(staging)
             else:
@@ -471,7 +471,7 @@ def _remove_created(created: list[Path]) -> None:
 
 def _planned_moves(staging: Path, destination: Path) -> list[tuple[str, os.stat_result | None]]:
     """Every staged name with the status of the file it replaces; refuse what must not be replaced."""
-    plan = []
+    plan: list[tuple[str, os.stat_result | None]] = []
     for name in sorted(os.listdir(staging)):
         if name == _STAGED_ALL:
             continue

@@ -136,7 +136,7 @@ def science_member(product: Mapping[str, Any]) -> str | None:
 
 def is_integrations(file_name: str | None) -> bool:
     """True for per-integration products (``_rateints``, ``_calints``, ...)."""
-    return bool(file_name) and file_suffix(file_name).endswith("ints")
+    return bool(file_name) and file_suffix(file_name or "").endswith("ints")
 
 
 def fill_placeholders(name: str, **values: str) -> str:
@@ -456,7 +456,7 @@ def resolve_module_spec(spec: str, *, steps: Mapping[str, Mapping[str, Any]] | N
     scheme, _, target = spec.partition(":")
     try:
         if scheme == "native":
-            module = getattr(importlib.import_module(f"asnflow.calib.{target}"), "MODULE")
+            module = importlib.import_module(f"asnflow.calib.{target}").MODULE
         elif scheme == "jwst":
             adapter = importlib.import_module("asnflow.calib.jwst_adapter")
             module = adapter.JwstPipelineModule(target, steps=steps)

@@ -71,7 +71,9 @@ def check_exposure(ramp: Any, name: str, parameters: Mapping[str, Mapping[str, A
         raise CalibrationError(f"{name} lacks header keyword(s) {', '.join(missing)} needed by detector1")
     instrument = str(ramp.meta.instrument.name).upper()
     if instrument not in NATIVE_INSTRUMENTS:
-        raise CalibrationError(f"{name} is a {instrument} exposure; native detector1 covers NIRCam, NIRISS, FGS and NIRSpec")
+        raise CalibrationError(
+            f"{name} is a {instrument} exposure; native detector1 covers NIRCam, NIRISS, FGS and NIRSpec"
+        )
     readpatt = str(ramp.meta.exposure.readpatt or "").upper()
     if "IRS2" in readpatt:
         raise CalibrationError(f"{name} is read out with {readpatt}; native detector1 covers traditional readouts only")

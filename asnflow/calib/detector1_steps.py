@@ -73,7 +73,7 @@ class Detector1Chain:
 
     def reference(self, reftype: str) -> Any | None:
         source, model = self.references[reftype]
-        setattr(getattr(self.ramp.meta.ref_file, reftype), "name", source)
+        getattr(self.ramp.meta.ref_file, reftype).name = source
         return model
 
     def section(self, reftype: str, model: Any, attribute: str) -> np.ndarray | None:
@@ -107,7 +107,9 @@ class Detector1Chain:
             if step == "ramp_fit":
                 products = self.ramp_fit()
             elif step == "gain_scale":
-                products = tuple(self.gain_scale(p) if p is not None else None for p in products)
+                rate, rateints = products
+                products = (self.gain_scale(rate) if rate is not None else None,
+                            self.gain_scale(rateints) if rateints is not None else None)
             else:
                 getattr(self, step)()
             if self.on_step is not None:
@@ -131,6 +133,8 @@ class Detector1Chain:
             self.status("dq_init", "SKIPPED")
             return
         mask_dq = self.section("mask", mask, "dq")
+        if mask_dq is None:
+            raise CalibrationError(f"dq_init: the mask reference for {self.name} has no DQ array")
         dq_init.initialize_dq(self.ramp.pixeldq, self.ramp.groupdq, mask_dq, dqflags.group["DO_NOT_USE"])
         self.status("dq_init", "COMPLETE")
 
@@ -449,7 +453,7 @@ class Detector1Chain:
         if factor is None:
             gain = self.reference("gain")
             factor = gain.meta.exposure.gain_factor if gain is not None else None
-            setattr(product.meta.ref_file.gain, "name", self.references["gain"][0])
+            product.meta.ref_file.gain.name = self.references["gain"][0]
         if factor is None:
             self.status("gain_scale", "SKIPPED", product)
             return product

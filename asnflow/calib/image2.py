@@ -22,13 +22,13 @@ from typing import Any
 
 import numpy as np
 
+from asnflow.calib.algorithms.distortion_wcs import Pointing, distortion_wcs, filter_offset
 from asnflow.calib.algorithms.flat_field import (
     CalibratedArrays,
     flat_field,
     match_nans_and_flags,
     photometric_conversion,
 )
-from asnflow.calib.algorithms.distortion_wcs import Pointing, distortion_wcs, filter_offset
 from asnflow.calib.algorithms.imaging_wcs import WcsKeywords, imaging_wcs
 from asnflow.calib.base import ConventionalModule, Node, RunContext, products, science_member
 from asnflow.calib.modelio import open_model, product_date, save_model
@@ -118,7 +118,9 @@ def _distortion_wcs(model: Any, name: str, provider: Any, path: Path, used: list
         raise CalibrationError(f"cannot build the WCS of {name}: {exc}") from None
 
 
-def pixel_areas(model: Any, provider: ReferenceProvider, photom: Any) -> tuple[float | None, float | None, Any, str | None]:
+def pixel_areas(
+    model: Any, provider: ReferenceProvider, photom: Any
+) -> tuple[float | None, float | None, Any, str | None]:
     """(PIXAR_SR, PIXAR_A2, area map or None, AREA source) as jwst's photom step sets them.
 
     jwst takes both values from the AREA reference's header when there is one,
@@ -143,7 +145,7 @@ def pixel_areas(model: Any, provider: ReferenceProvider, photom: Any) -> tuple[f
         except Exception as exc:
             raise CalibrationError(f"cannot read area reference {area_path}: {' '.join(str(exc).split())}") from None
         where = f"crds://{area_path.name}"
-    values = []
+    values: list[float | None] = []
     for keyword, value in (("PIXAR_SR", area_sr), ("PIXAR_A2", area_a2)):
         if value is None or not math.isfinite(float(value)):
             LOG.warning("The %s keyword is missing from %s", keyword, where)
@@ -159,7 +161,8 @@ class Image2Module(ConventionalModule):
     name = "image2"
 
     def run(self, node: Node, ctx: RunContext) -> None:
-        if ctx.provider is None:
+        provider = ctx.provider
+        if provider is None:
             raise CalibrationError("image2 needs reference data (flat, photom)")
         outputs = iter(self.outputs(node))
         for product in products(node.association):
@@ -173,12 +176,15 @@ class Image2Module(ConventionalModule):
             ]
             out_name = next(outputs)
             try:
-                self._calibrate(node, ctx, science, backgrounds, out_name)
+                self._calibrate(node, ctx, provider, science, backgrounds, out_name)
             except CalibrationError as exc:
                 # say which exposure, unless the reason already does
                 raise CalibrationError(str(exc) if science in str(exc) else f"{science}: {exc}") from None
 
-    def _calibrate(self, node: Node, ctx: RunContext, science: str, backgrounds: list[str], out_name: str) -> None:
+    def _calibrate(
+        self, node: Node, ctx: RunContext, provider: ReferenceProvider, science: str, backgrounds: list[str],
+        out_name: str,
+    ) -> None:
         from stdatamodels.jwst import datamodels
         from stdatamodels.jwst.datamodels import dqflags
 
@@ -196,8 +202,10 @@ class Image2Module(ConventionalModule):
             )
             if backgrounds:
                 arrays = _subtract_background(arrays, [ctx.data_dir / name for name in backgrounds])
-            refs = ctx.provider.fetch(rate, ["flat", "photom"])
+            refs = provider.fetch(rate, ["flat", "photom"])
             flat = refs["flat"]
+            if flat.data is None:
+                raise CalibrationError(f"the flat reference {flat.source} holds no array")
             arrays = flat_field(
                 arrays.data,
                 arrays.dq,
@@ -210,7 +218,7 @@ class Image2Module(ConventionalModule):
                 no_flat_field=dqflags.pixel["NO_FLAT_FIELD"],
             )
             photom = refs["photom"].scalars
-            area_sr, area_a2, area_map, area_source = pixel_areas(rate, ctx.provider, refs["photom"])
+            area_sr, area_a2, area_map, area_source = pixel_areas(rate, provider, refs["photom"])
             arrays = match_nans_and_flags(
                 photometric_conversion(arrays, photom["photmjsr"]), do_not_use=dqflags.pixel["DO_NOT_USE"]
             )
@@ -243,7 +251,7 @@ class Image2Module(ConventionalModule):
                 cal.meta.ref_file.photom.name = refs["photom"].source
                 cal.meta.asn.pool_name = str((node.association or {}).get("asn_pool", ""))
                 cal.meta.asn.table_name = node.path.name if node.path is not None else ""
-                for reftype, source in attach_imaging_wcs(cal, science, ctx.provider):
+                for reftype, source in attach_imaging_wcs(cal, science, provider):
                     getattr(cal.meta.ref_file, reftype).name = source
                 save_model(cal, ctx.workdir / out_name, date)
 

@@ -51,7 +51,7 @@ _PACKAGES = ("jwst.pipeline", "jwst.step")
 JWST_MISSING = "jwst is not installed (pip install 'asnflow[jwst]')"
 
 
-def load_jwst_class(class_name: str) -> type:
+def load_jwst_class(class_name: str) -> type[Any]:
     """jwst's pipeline or step class, or a CalibrationError saying why not."""
     try:
         importlib.import_module("jwst")
@@ -167,4 +167,6 @@ class JwstPipelineModule(ConventionalModule):
                 raise
             except Exception as exc:  # jwst raises anything; the node fails with its message
                 reason = " ".join(str(exc).split()) or type(exc).__name__
-                raise CalibrationError(f"{self.class_name} on {target.name} failed: {type(exc).__name__}: {reason}") from None
+                raise CalibrationError(
+                    f"{self.class_name} on {target.name} failed: {type(exc).__name__}: {reason}"
+                ) from None

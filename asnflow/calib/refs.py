@@ -197,6 +197,12 @@ class ArrayRefs(ReferenceProvider):
         def as_array(value: np.ndarray | float, dtype: type) -> np.ndarray:
             return np.asarray(value, dtype=dtype)
 
+        if pixelarea_a2 is not None:
+            area_a2 = float(pixelarea_a2)
+        elif pixelarea_sr is not None:
+            area_a2 = float(pixelarea_sr) * ARCSEC2_PER_SR
+        else:
+            area_a2 = float("nan")
         refs = {
             "gain": Reference("gain", "array:gain", as_array(gain, np.float32)),
             "readnoise": Reference("readnoise", "array:readnoise", as_array(readnoise, np.float32)),
@@ -220,9 +226,7 @@ class ArrayRefs(ReferenceProvider):
                     "photmjsr": float(photmjsr),
                     "uncertainty": float(photom_uncertainty),
                     "pixelarea_sr": float("nan") if pixelarea_sr is None else float(pixelarea_sr),
-                    "pixelarea_a2": float("nan")
-                    if pixelarea_sr is None and pixelarea_a2 is None
-                    else float(pixelarea_a2 if pixelarea_a2 is not None else pixelarea_sr * ARCSEC2_PER_SR),
+                    "pixelarea_a2": area_a2,
                 },
             ),
         }
@@ -255,7 +259,10 @@ class ArrayRefs(ReferenceProvider):
                 held = self.models[name]
                 out[name] = (f"array:{name}", held.copy())
             elif name in self.references and name in ARRAY_MODEL_TYPES:
-                out[name] = (self.references[name].source, _model_from_arrays(name, self.fetch(model, [name])[name], model))
+                out[name] = (
+                    self.references[name].source,
+                    _model_from_arrays(name, self.fetch(model, [name])[name], model),
+                )
             else:
                 out[name] = ("N/A", None)
         return out
@@ -273,15 +280,18 @@ def _model_from_arrays(reftype: str, ref: Reference, science: Any) -> Any:
 
     from asnflow.calib.reference_models import model_class_name
 
-    arrays = {"data": ref.data}
+    data = ref.data
+    if data is None:
+        raise CalibrationError(f"the {reftype} reference {ref.source} holds no array")
+    arrays = {"data": data}
     if reftype == "saturation":
-        arrays["dq"] = ref.dq if ref.dq is not None else np.zeros(ref.data.shape, np.uint32)
+        arrays["dq"] = ref.dq if ref.dq is not None else np.zeros(data.shape, np.uint32)
     out = getattr(datamodels, model_class_name(reftype, None))(**arrays)
     sub = science.meta.subarray
     out.meta.subarray.xstart = int(sub.xstart or 1)
     out.meta.subarray.ystart = int(sub.ystart or 1)
-    out.meta.subarray.xsize = ref.data.shape[-1]
-    out.meta.subarray.ysize = ref.data.shape[-2]
+    out.meta.subarray.xsize = data.shape[-1]
+    out.meta.subarray.ysize = data.shape[-2]
     return out
 
 
@@ -352,7 +362,8 @@ class CrdsRefs(ReferenceProvider):
         env = os.environ.get("CRDS_PATH")
         if not env:
             raise CalibrationError(
-                "no CRDS cache: give --crds-cache DIR (or set CRDS_PATH) to a synced cache folder, or use in-memory references"
+                "no CRDS cache: give --crds-cache DIR (or set CRDS_PATH) to a synced cache folder, "
+                "or use in-memory references"
             )
         return Path(env).resolve()
 
@@ -386,7 +397,9 @@ class CrdsRefs(ReferenceProvider):
                 message = " ".join(str(exc).split())
                 if "Unknown reference type" in message:  # the cache's rules have no such type at all
                     unknown = [n for n in names if f"'{n}'" in message] or names
-                    raise CalibrationError(f"CRDS cache {cache} has no {unknown[0]} reference (no rules for it)") from None
+                    raise CalibrationError(
+                        f"CRDS cache {cache} has no {unknown[0]} reference (no rules for it)"
+                    ) from None
                 raise CalibrationError(f"CRDS lookup in {cache} failed: {message}") from None
         paths = {}
         for name in names:

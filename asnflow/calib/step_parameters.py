@@ -214,7 +214,9 @@ def _charge_migration_option(step: dict[str, Any], options: Mapping[str, Any]) -
     try:
         value = float(step["signal_threshold"])
     except (TypeError, ValueError):
-        raise CalibrationError(f"charge_migration signal_threshold must be a number, not {step['signal_threshold']!r}") from None
+        raise CalibrationError(
+            f"charge_migration signal_threshold must be a number, not {step['signal_threshold']!r}"
+        ) from None
     if not value > 0 or value == float("inf"):
         raise CalibrationError(f"charge_migration signal_threshold must be positive, not {step['signal_threshold']!r}")
     step["signal_threshold"] = value

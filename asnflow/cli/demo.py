@@ -18,7 +18,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "generate its associations, draw the dependency graph, and run detector1, image2 and image3 "
             "on two workers. Run it again on the same DIR to resume: up-to-date nodes are skipped with "
             "their reason. With matplotlib installed it also writes the graph picture and a PNG preview "
-            "of each _i2d mosaic. It ends by writing DIR/asnflow-report.html (see 'asnflow report') and printing its path. Exit status: 0 all done, 1 some node failed, 2 bad input."
+            "of each _i2d mosaic. It ends by writing DIR/asnflow-report.html (see 'asnflow report') and "
+            "printing its path. Exit status: 0 all done, 1 some node failed, 2 bad input."
         ),
     )
     parser.add_argument(
@@ -26,7 +27,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--executor", choices=EXECUTORS, default="process", help="where nodes run (default: process)")
     parser.add_argument("--workers", type=int, default=2, metavar="N", help="parallel workers (default: 2)")
-    parser.add_argument("--quiet", "-q", action="store_true", help="print only the closing summary line (no progress, graph or node list)")
+    parser.add_argument(
+        "--quiet",
+        "-q",
+        action="store_true",
+        help="print only the closing summary line (no progress, graph or node list)",
+    )
     parser.add_argument("--no-pictures", action="store_true", help="do not write PNG pictures even with matplotlib")
     parser.set_defaults(handler=run)
 

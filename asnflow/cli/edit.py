@@ -85,6 +85,6 @@ def run(args: argparse.Namespace) -> int:
         asnfile.write_file(result.association, output, fmt, option="-o" if args.output else None)
     for warning in result.warnings:
         print(f"asnflow: warning: {warning}", file=sys.stderr)
-    members = sum(len(product["members"]) for product in result.association["products"])
-    print(f"wrote {output} ({len(result.association['products'])} product(s), {members} member(s))")
+    member_count = sum(len(product["members"]) for product in result.association["products"])
+    print(f"wrote {output} ({len(result.association['products'])} product(s), {member_count} member(s))")
     return 0

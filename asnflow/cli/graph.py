@@ -17,13 +17,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "'N associations, E association edges, G generations; X exposures'."
         ),
     )
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="association files (JSON or YAML) or folders of *_asn files")
+    parser.add_argument(
+        "paths", nargs="+", metavar="PATH", help="association files (JSON or YAML) or folders of *_asn files"
+    )
     parser.add_argument("--format", "-f", choices=FORMATS, default="text", help="output format (default: text)")
-    parser.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output (needed for png/svg)")
+    parser.add_argument(
+        "-o", "--output", metavar="FILE", help="write here instead of standard output (needed for png/svg)"
+    )
     parser.add_argument(
         "--data",
         metavar="DIR",
-        help="the data folder: mark external inputs missing from it, and colour nodes by the status its run log records",
+        help="the data folder: mark external inputs missing from it, and colour nodes by the status its run "
+        "log records",
     )
     parser.add_argument(
         "--group",
@@ -69,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
     rendered = render(graph, args.format, view, grouping=args.group)
     if args.output:
         atomic_write(args.output, rendered, option="-o")
+    elif isinstance(rendered, bytes):
+        sys.stdout.buffer.write(rendered)
     else:
         sys.stdout.write(rendered)
     return 0

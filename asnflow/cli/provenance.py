@@ -16,10 +16,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "host, start, duration, status. With --failed: the nodes whose last execution failed, with the reason."
         ),
     )
-    parser.add_argument("file", nargs="?", metavar="FILE", help="a product file (its folder is the data folder unless --data)")
+    parser.add_argument(
+        "file", nargs="?", metavar="FILE", help="a product file (its folder is the data folder unless --data)"
+    )
     parser.add_argument("--failed", action="store_true", help="list the nodes whose last execution failed")
     parser.add_argument("--node", metavar="NODE", help="every execution of one node instead of one file's")
-    parser.add_argument("--data", metavar="DIR", help="the data folder (default: FILE's folder, else the current folder)")
+    parser.add_argument(
+        "--data", metavar="DIR", help="the data folder (default: FILE's folder, else the current folder)"
+    )
     parser.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
     parser.set_defaults(handler=run)
 
@@ -37,7 +41,9 @@ def run(args: argparse.Namespace) -> int:
     if not data_dir.is_dir():
         raise InputError("the data folder does not exist", path=str(data_dir))
     if not (data_dir / STORE_NAME).exists():
-        raise InputError(f"no provenance store ({STORE_NAME}) here: nothing has been run in this folder", path=str(data_dir))
+        raise InputError(
+            f"no provenance store ({STORE_NAME}) here: nothing has been run in this folder", path=str(data_dir)
+        )
     with ProvenanceStore.open(data_dir) as store:
         if args.failed:
             executions = store.failed()
@@ -65,7 +71,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _describe(e) -> str:
     lines = [
-        f"{e.node_id}: {e.status} in run {e.run_id} ({e.reason})" if e.reason else f"{e.node_id}: {e.status} in run {e.run_id}",
+        f"{e.node_id}: {e.status} in run {e.run_id} ({e.reason})"
+        if e.reason
+        else f"{e.node_id}: {e.status} in run {e.run_id}",
         f"  started    {e.started} on {e.host}, {e.duration:.2f} s, {e.attempts} attempt(s)",
         f"  module     {e.module} {e.version}".rstrip(),
         f"  parameters {e.parameters}",

@@ -24,18 +24,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "1 some node failed, 2 nothing ran (bad input, missing files or modules)."
         ),
     )
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="association files (JSON or YAML) or folders of *_asn files")
+    parser.add_argument(
+        "paths", nargs="+", metavar="PATH", help="association files (JSON or YAML) or folders of *_asn files"
+    )
     parser.add_argument(
         "--data",
         metavar="DIR",
-        help="the flat folder inputs are read from and outputs written to (default: the folder of the association files)",
+        help="the flat folder inputs are read from and outputs written to (default: the folder of the "
+        "association files)",
     )
     parser.add_argument("--executor", choices=EXECUTORS, default="process", help="where nodes run (default: process)")
     parser.add_argument(
-        "--workers", type=int, default=os.cpu_count() or 1, metavar="N", help="parallel workers (default: the number of CPUs)"
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        metavar="N",
+        help="parallel workers (default: the number of CPUs)",
     )
     parser.add_argument(
-        "--scheduler", metavar="ADDRESS", help="with --executor dask: a running scheduler (tcp://host:8786) instead of a local cluster"
+        "--scheduler",
+        metavar="ADDRESS",
+        help="with --executor dask: a running scheduler (tcp://host:8786) instead of a local cluster",
     )
     parser.add_argument("--timeout", type=positive_seconds, default=DEFAULT_TIMEOUT, metavar="SECONDS",
                         help=f"how long to try to reach --scheduler (default: {DEFAULT_TIMEOUT:g})")

@@ -86,12 +86,12 @@ def from_list(
             "the association is not valid: no member has exptype science",
             hint="at least one file must be a science member",
         )
-    if level == 2 and acid is not None and acid.startswith("c"):
-        if not any(spec.exptype == "background" for spec in specs):
-            raise InputError(
-                f"the association is not valid: background candidate {acid} has no background member",
-                hint="mark the background exposures as FILE:background, or use an oNNN id",
-            )
+    background_candidate = level == 2 and acid is not None and acid.startswith("c")
+    if background_candidate and not any(spec.exptype == "background" for spec in specs):
+        raise InputError(
+            f"the association is not valid: background candidate {acid} has no background member",
+            hint="mark the background exposures as FILE:background, or use an oNNN id",
+        )
 
     asn: dict = {
         "asn_type": "None",

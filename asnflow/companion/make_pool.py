@@ -154,7 +154,9 @@ def observation_candidate(header, where: str) -> tuple[str, str]:
         )
     observation = header["OBSERVTN"]
     # Headers hold OBSERVTN as text ('001'); an integer is padded the same way.
-    text = f"{observation:03d}" if isinstance(observation, int) and not isinstance(observation, bool) else str(observation)
+    text = (
+        f"{observation:03d}" if isinstance(observation, int) and not isinstance(observation, bool) else str(observation)
+    )
     return (f"o{text.strip()}", "observation")
 
 

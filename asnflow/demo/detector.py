@@ -150,7 +150,9 @@ def pixel_field(layout: Layout, key: tuple[object, ...], kind: str) -> np.ndarra
             tile = rng.standard_normal((TILE, TILE)) if kind == "normal" else rng.random((TILE, TILE))
             ya, yb = max(y0, ty * TILE), min(y1, (ty + 1) * TILE)
             xa, xb = max(x0, tx * TILE), min(x1, (tx + 1) * TILE)
-            out[ya - y0 : yb - y0, xa - x0 : xb - x0] = tile[ya - ty * TILE : yb - ty * TILE, xa - tx * TILE : xb - tx * TILE]
+            out[ya - y0 : yb - y0, xa - x0 : xb - x0] = tile[
+                ya - ty * TILE : yb - ty * TILE, xa - tx * TILE : xb - tx * TILE
+            ]
     return out
 
 
@@ -302,7 +304,11 @@ class Detector:
     def ipc_kernel(self) -> np.ndarray:
         p = self.properties
         kernel = np.array(
-            [[p.ipc_corner, p.ipc_side, p.ipc_corner], [p.ipc_side, 0.0, p.ipc_side], [p.ipc_corner, p.ipc_side, p.ipc_corner]]
+            [
+                [p.ipc_corner, p.ipc_side, p.ipc_corner],
+                [p.ipc_side, 0.0, p.ipc_side],
+                [p.ipc_corner, p.ipc_side, p.ipc_corner],
+            ]
         )
         kernel[1, 1] = 1.0 - kernel.sum()
         return kernel

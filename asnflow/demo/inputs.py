@@ -160,7 +160,9 @@ def write_program_inputs(folder: Path, programs: Sequence[Program]) -> DemoInput
     hashes: dict[str, str] = {}
     written = 0
 
-    def ensure(path: Path, replace: Callable[[Path, Callable[[Path], None]], None], write: Callable[[Path], None]) -> None:
+    def ensure(
+        path: Path, replace: Callable[[Path, Callable[[Path], None]], None], write: Callable[[Path], None]
+    ) -> None:
         nonlocal written
         if not _up_to_date(path, recorded):
             replace(path, write)

@@ -74,7 +74,9 @@ def nircam(ngroups: int = 8) -> Setup:
         exp_type="NRC_IMAGE",
         fastaxis=-1,
         slowaxis=2,
-        optics=Optics(v2_center=120.6, v3_center=-459.2, scale_x=0.0311, scale_y=0.0313, rotation=-0.55, v3yangle=-0.55),
+        optics=Optics(
+            v2_center=120.6, v3_center=-459.2, scale_x=0.0311, scale_y=0.0313, rotation=-0.55, v3yangle=-0.55
+        ),
         filters=(
             Filter("F150W", "CLEAR", 0.262, _readout("BRIGHT2", 2, 0, ngroups), (0.12, -0.08), 1.19),
             Filter("F200W", "CLEAR", 0.221, _readout("SHALLOW2", 2, 3, ngroups), (-0.05, 0.15), 1.66),
@@ -96,7 +98,9 @@ def niriss(ngroups: int = 8) -> Setup:
         exp_type="NIS_IMAGE",
         fastaxis=-2,
         slowaxis=-1,
-        optics=Optics(v2_center=-290.1, v3_center=-697.5, scale_x=0.0656, scale_y=0.0658, rotation=-0.57, v3yangle=-0.57),
+        optics=Optics(
+            v2_center=-290.1, v3_center=-697.5, scale_x=0.0656, scale_y=0.0658, rotation=-0.57, v3yangle=-0.57
+        ),
         filters=(
             Filter("CLEAR", "F150W", 0.245, _readout("NIS", 1, 0, ngroups), (0.3, -0.2), 1.17),
             Filter("CLEAR", "F200W", 0.198, _readout("NIS", 1, 0, ngroups), (-0.25, 0.1), 1.66),

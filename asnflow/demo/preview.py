@@ -73,6 +73,7 @@ def preview_figure(i2d_path: Path, catalog_path: Path | None = None):
     import matplotlib
     from astropy.table import Table
     from astropy.visualization import AsinhStretch, ImageNormalize, ManualInterval
+    from matplotlib.artist import Artist
     from matplotlib.figure import Figure  # no pyplot: no GUI backend, no global figure state
     from matplotlib.lines import Line2D
     from matplotlib.patches import Circle, Patch
@@ -81,8 +82,8 @@ def preview_figure(i2d_path: Path, catalog_path: Path | None = None):
     with datamodels.open(str(i2d_path)) as model:
         data = np.array(model.data, dtype=np.float64)
         instrument = (model.meta.instrument.name or "").upper()
-        optics = [model.meta.instrument.filter, model.meta.instrument.pupil]
-        optics = "/".join(str(o).upper() for o in optics if o and str(o).upper() != "CLEAR")
+        elements = [model.meta.instrument.filter, model.meta.instrument.pupil]
+        optics = "/".join(str(o).upper() for o in elements if o and str(o).upper() != "CLEAR")
         exposure = model.meta.exposure.effective_exposure_time or 0.0
         unit = model.meta.bunit_data or ""
     stretch = stretch_of(data, unit)
@@ -104,7 +105,7 @@ def preview_figure(i2d_path: Path, catalog_path: Path | None = None):
     colour_bar.set_ticks(ticks, labels=[f"{v:.3g}" for v in ticks])
     colour_bar.ax.tick_params(labelsize=7)
 
-    handles = []
+    handles: list[Artist] = []
     if catalog_path is not None and catalog_path.is_file():
         table = Table.read(catalog_path, format="ascii.ecsv")
         for x, y in zip(np.asarray(table["xcentroid"]), np.asarray(table["ycentroid"]), strict=True):

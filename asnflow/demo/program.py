@@ -16,9 +16,9 @@ from pathlib import Path
 
 from asnflow.demo.instruments import niriss
 from asnflow.demo.raw import Exposure, Program, pool_name
+from asnflow.demo.references import FILE_DATE  # noqa: F401  (DATE of every input file: reproducible bytes)
 
 DEMO = Program(niriss(), 64, program="09999")
-from asnflow.demo.references import FILE_DATE  # noqa: F401  (DATE of every input file: reproducible bytes)
 
 
 def exposures() -> list[Exposure]:

@@ -85,7 +85,7 @@ class Program:
         return Detector(self.layout, self.setup.properties)
 
     def exposures(self) -> list[Exposure]:
-        out = []
+        out: list[Exposure] = []
         for number_filter, item in enumerate(self.setup.filters, start=1):
             for number, dither in enumerate(self.dithers, start=1):
                 out.append(
@@ -156,7 +156,13 @@ class Program:
 
     def ramp(self, exposure: Exposure) -> np.ndarray:
         rng = np.random.default_rng(self.seed + 2000 + exposure.index)
-        return read_ramp(self.detector, exposure.filter.readout, self.count_rate(exposure), rng, hits=list(self.artifacts(exposure).cosmic_rays))
+        return read_ramp(
+            self.detector,
+            exposure.filter.readout,
+            self.count_rate(exposure),
+            rng,
+            hits=list(self.artifacts(exposure).cosmic_rays),
+        )
 
     def raw_model(self, exposure: Exposure):
         """The exposure's level-1b model (``_uncal``), 16-bit DN."""

@@ -19,6 +19,7 @@ defaults apply.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -83,7 +84,7 @@ STEP_CLASSES = {
 }
 
 
-def _describe(model, setup: Setup, reftype: str, *, subarray: Layout | None = None) -> object:
+def _describe(model: Any, setup: Setup, reftype: str, *, subarray: Layout | None = None) -> Any:
     meta = model.meta
     meta.telescope = "JWST"
     meta.instrument.name = setup.instrument
@@ -223,7 +224,10 @@ def detector1_references(setup: Setup, detector: Detector, readouts: Iterable[Re
     saturation_dq = np.zeros(shape, np.uint32)
     saturation[detector.no_saturation_check] = np.nan
     saturation_dq[detector.no_saturation_check] = pixel["NO_SAT_CHECK"]
-    add("saturation", _describe(datamodels.SaturationModel(data=saturation, dq=saturation_dq), setup, "saturation", subarray=layout))
+    add(
+        "saturation",
+        _describe(datamodels.SaturationModel(data=saturation, dq=saturation_dq), setup, "saturation", subarray=layout),
+    )
 
     bias_dq = np.zeros(shape, np.uint32)
     bias_dq[detector.dead] = pixel["UNRELIABLE_BIAS"]
@@ -263,7 +267,9 @@ def image_references(setup: Setup, detector: Detector) -> list[CacheReference]:
         _describe(model, setup, "flat", subarray=layout)
         model.meta.instrument.filter = item.filter
         model.meta.instrument.pupil = item.pupil
-        out.append(CacheReference("flat", {DETECTOR: setup.detector, FILTER: item.filter, PUPIL: item.pupil}, model, ins))
+        out.append(
+            CacheReference("flat", {DETECTOR: setup.detector, FILTER: item.filter, PUPIL: item.pupil}, model, ins)
+        )
 
     area_sr = nominal_pixel_area_sr(setup)
     rows = [(f.filter, f.pupil, f.photmjsr, 0.01 * f.photmjsr) for f in setup.filters]
@@ -314,10 +320,12 @@ def _apcorr(setup: Setup):
         for ee in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8):
             # encircled energy of a Gaussian PSF: radius where it reaches ee
             radius_pix = setup.psf_sigma * np.sqrt(-2.0 * np.log(1.0 - ee))
-            rows.append((f.filter, f.pupil, ee, radius_pix, 1.0 / ee, 8.0 * sigma_arcsec / setup.optics.scale_x, 12.0 * sigma_arcsec / setup.optics.scale_x))
+            sky_in, sky_out = (width * sigma_arcsec / setup.optics.scale_x for width in (8.0, 12.0))
+            rows.append((f.filter, f.pupil, ee, radius_pix, 1.0 / ee, sky_in, sky_out))
     table = np.array(
         rows,
-        dtype=[("filter", "S12"), ("pupil", "S15"), ("eefraction", "<f4"), ("radius", "<f4"), ("apcorr", "<f4"), ("skyin", "<f4"), ("skyout", "<f4")],
+        dtype=[("filter", "S12"), ("pupil", "S15"), ("eefraction", "<f4"), ("radius", "<f4"), ("apcorr", "<f4"),
+               ("skyin", "<f4"), ("skyout", "<f4")],
     )
     model_class = datamodels.NrcImgApcorrModel if setup.instrument == "NIRCAM" else datamodels.NisImgApcorrModel
     model = _describe(model_class(apcorr_table=table), setup, "apcorr")
@@ -348,13 +356,21 @@ def parameter_references(setup: Setup) -> list[CacheReference]:
         match = {"META.INSTRUMENT.EXP_TYPE": ANY, FILTER: ANY, PUPIL: ANY}
         tree = _pars_tree(setup, "pars-chargemigrationstep", CHARGE_MIGRATION_PARAMETERS)
         out.append(CacheReference("pars-chargemigrationstep", match, tree, ins))
-        out.append(CacheReference("pars-jumpstep", {FILTER: ANY, PUPIL: ANY}, _pars_tree(setup, "pars-jumpstep", JUMP_PARAMETERS), ins))
+        out.append(
+            CacheReference(
+                "pars-jumpstep", {FILTER: ANY, PUPIL: ANY}, _pars_tree(setup, "pars-jumpstep", JUMP_PARAMETERS), ins
+            )
+        )
     else:
-        out.append(CacheReference("pars-jumpstep", {EXP_TYPE: ANY}, _pars_tree(setup, "pars-jumpstep", JUMP_PARAMETERS), ins))
+        out.append(
+            CacheReference("pars-jumpstep", {EXP_TYPE: ANY}, _pars_tree(setup, "pars-jumpstep", JUMP_PARAMETERS), ins)
+        )
     return out
 
 
-def cache_references(setup: Setup, detector: Detector, readouts: Sequence[Readout] | None = None) -> list[CacheReference]:
+def cache_references(
+    setup: Setup, detector: Detector, readouts: Sequence[Readout] | None = None
+) -> list[CacheReference]:
     """Every reference (and pars-* file) of one set-up, at the detector's layout."""
     readouts = list(readouts) if readouts is not None else [f.readout for f in setup.filters]
     return [

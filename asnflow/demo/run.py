@@ -137,7 +137,8 @@ def run_demo(
     demo = program.DEMO
     say(f"asnflow demo: NIRISS imaging program {demo.program}, observation {demo.observation}, in {folder}")
     say(
-        f"  {len(exposures)} raw ramps ({demo.size}x{demo.size} pixels, {demo.setup.filters[0].readout.ngroups} groups) "
+        f"  {len(exposures)} raw ramps ({demo.size}x{demo.size} pixels, "
+        f"{demo.setup.filters[0].readout.ngroups} groups) "
         f"in {', '.join(filters)}; pool {inputs.pool.name}; CRDS cache {inputs.crds_cache.name}/"
         + ("" if inputs.written else " (all inputs already there)")
     )

@@ -167,7 +167,9 @@ class Frame:
         }
 
 
-def dithered_pointing(frame_optics: Optics, layout: Layout, target: tuple[float, float], roll: float, dither: tuple[float, float]) -> Pointing:
+def dithered_pointing(
+    frame_optics: Optics, layout: Layout, target: tuple[float, float], roll: float, dither: tuple[float, float]
+) -> Pointing:
     """The pointing that puts ``target`` (RA, Dec) at the science centre moved by ``dither`` pixels.
 
     V2_REF/V3_REF are those of the science array's centre, as for a real
@@ -213,7 +215,9 @@ def star_field(
         apart = separation_arcsec * (2.0 if index < len(peaks) else 1.0)
         for _ in range(200):
             east, north = rng.uniform(-radius_arcsec, radius_arcsec, 2)
-            if math.hypot(east, north) <= radius_arcsec and all(math.hypot(east - e, north - n) >= apart for e, n in offsets):
+            if math.hypot(east, north) <= radius_arcsec and all(
+                math.hypot(east - e, north - n) >= apart for e, n in offsets
+            ):
                 break
         else:
             continue

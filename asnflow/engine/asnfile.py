@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-from json.encoder import encode_basestring_ascii as _encode_string
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
+from json.encoder import encode_basestring_ascii as _encode_string
 from pathlib import Path
 from typing import Any
 
@@ -228,13 +228,14 @@ def _structural_schema(level: str) -> bool:
         if isinstance(node, dict):
             for key, value in node.items():
                 if key in ("properties", "definitions"):
-                    if not all(structural(v) for v in value.values()):
-                        return False
-                elif key not in _STRUCTURAL_KEYWORDS:
-                    return False
-                elif key == "additionalProperties" and not isinstance(value, bool):
-                    return False
-                elif key == "items" and not structural(value):
+                    fits = all(structural(v) for v in value.values())
+                elif key == "additionalProperties":
+                    fits = isinstance(value, bool)
+                elif key == "items":
+                    fits = structural(value)
+                else:
+                    fits = key in _STRUCTURAL_KEYWORDS
+                if not fits:
                     return False
             return True
         return False
@@ -298,7 +299,9 @@ def _kind(value: Any) -> str:
 
 
 def _short(value: Any) -> str:
-    text = json.dumps(value) if not isinstance(value, (dict, list)) else ("{...}" if isinstance(value, dict) else "[...]")
+    text = (
+        json.dumps(value) if not isinstance(value, (dict, list)) else ("{...}" if isinstance(value, dict) else "[...]")
+    )
     return text if len(text) <= 40 else text[:37] + "..."
 
 
@@ -355,7 +358,7 @@ def _parse_json(text: str, source: str | None) -> Any:
 
 
 def _long_number_place(text: str) -> tuple[int | None, int | None]:
-    found = re.search(r"[0-9]{%d,}" % (safe_yaml.MAX_INTEGER_DIGITS + 1), text)
+    found = re.search(rf"[0-9]{{{safe_yaml.MAX_INTEGER_DIGITS + 1},}}", text)
     if found is None:
         return None, None
     line = text.count("\n", 0, found.start()) + 1

@@ -246,7 +246,9 @@ def compare_paths(old: str | os.PathLike[str], new: str | os.PathLike[str]) -> C
     old_side, new_side = load_side(old), load_side(new)
     if Path(old).is_file() and Path(new).is_file():
         (old_name, old_asn), (new_name, new_asn) = next(iter(old_side.items())), next(iter(new_side.items()))
-        return compare({new_name: old_asn}, {new_name: new_asn}) if old_name != new_name else compare(old_side, new_side)
+        return (
+            compare({new_name: old_asn}, {new_name: new_asn}) if old_name != new_name else compare(old_side, new_side)
+        )
     return compare(old_side, new_side)
 
 

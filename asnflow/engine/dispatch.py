@@ -33,7 +33,7 @@ import traceback
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -220,7 +220,9 @@ def plan_run(
         if own_store:
             store.close()
     missing_modules = {t: _unavailable(m) for t, m in modules.items()}
-    unavailable = {n: missing_modules[graph.node(n).asn_type] for n in running if missing_modules[graph.node(n).asn_type]}
+    unavailable = {
+        n: missing_modules[graph.node(n).asn_type] for n in running if missing_modules[graph.node(n).asn_type]
+    }
     return Plan(tuple(steps), graph.missing_inputs(data_dir, running), unavailable)
 
 
@@ -341,9 +343,8 @@ def _why_run_by_time(graph: DependencyGraph, node_id: str, data_dir: Path, listi
             if oldest_output is None or stamp < oldest_output[0]:
                 oldest_output = (stamp, file_name)
     for name in graph.inputs(node_id):
-        if name in listing and oldest_output is not None:
-            if (data_dir / name).stat().st_mtime_ns > oldest_output[0]:
-                return f"no provenance record, and input {name} is newer than output {oldest_output[1]}"
+        if name in listing and oldest_output is not None and (data_dir / name).stat().st_mtime_ns > oldest_output[0]:
+            return f"no provenance record, and input {name} is newer than output {oldest_output[1]}"
     return None
 
 
@@ -550,7 +551,11 @@ def run_graph(
     settings = _settings(options)
     with _exclusive(data_dir), contextlib.ExitStack() as stack:
         _refuse_planted_links(data_dir)
-        opened = ProvenanceStore.open(data_dir, rebuild=rebuild_provenance) if provenance else ProvenanceStore.empty(data_dir)
+        opened = (
+            ProvenanceStore.open(data_dir, rebuild=rebuild_provenance)
+            if provenance
+            else ProvenanceStore.empty(data_dir)
+        )
         with opened as reading:
             hashes = HashCache(reading.known_hashes())
             plan = plan_run(
@@ -563,7 +568,7 @@ def run_graph(
         scratch_root = data_dir / SCRATCH_DIR
         shutil.rmtree(scratch_root, ignore_errors=True)  # stale scratch of a killed run
         # Microseconds too: two runs of one process within a second are two runs in the provenance store.
-        run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%f") + f"-{os.getpid()}"
+        run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%f") + f"-{os.getpid()}"
         # One folder per run: a straggling worker of a killed run can neither write
         # into this run's scratch nor publish anything once its own folder is gone.
         scratch_dir = scratch_root / run_id
@@ -636,7 +641,9 @@ def _refuse_planted_links(data_dir: Path) -> None:
 @contextlib.contextmanager
 def _writable_store(data_dir: Path) -> Iterator[ProvenanceStore]:
     if not os.access(data_dir, os.W_OK):
-        raise DispatchError("the data folder is read-only: a run writes its products and provenance there", path=str(data_dir))
+        raise DispatchError(
+            "the data folder is read-only: a run writes its products and provenance there", path=str(data_dir)
+        )
     store = ProvenanceStore.open(data_dir, write=True)
     try:
         yield store
@@ -728,64 +735,73 @@ class _ReadySet:
         self.retries = retries
         self.results: dict[str, NodeResult] = {}
         self.blocked_by: dict[str, str] = {}  # node -> the failed node that stops it
+        self.waiting: dict[str, int] = {}  # node -> producers not finished yet
+        self.ready: list[str] = []  # nodes to start, in plan order
+        self.running: dict[Future, tuple[str, int]] = {}  # -> (node, attempt)
 
     def drive(self, executor: Executor, make_task: Callable[[str], NodeTask]) -> dict[str, NodeResult]:
-        waiting = {n: len(self.graph.predecessors(n)) for n in self.plan}
-        ready = sorted((n for n, k in waiting.items() if k == 0), key=self.order.get)
-        running: dict[Future, tuple[str, int]] = {}
-
-        def submit(node_id: str, attempt: int) -> None:
-            try:
-                running[executor.submit(execute_node, make_task(node_id))] = (node_id, attempt)
-            except Exception as exc:  # a broken pool, an unpicklable provider, ...
-                finish(NodeResult(node_id, FAILED, _one_line(f"could not start: {type(exc).__name__}: {exc}"), 0.0, attempt))
-
-        def finish(result: NodeResult) -> None:
-            self.results[result.node_id] = result
-            self.recorder.finished(self.graph, result)
-            self.log.write(self.graph.node(result.node_id), result)
-            self.failed += result.status == FAILED
-            self.meter.advance(note=f"{self.failed} failed")
-            if self.on_finish is not None:
-                self.on_finish(result)
-            for child in self.graph.successors(result.node_id):
-                if result.status == FAILED or result.node_id in self.blocked_by:
-                    self.blocked_by.setdefault(child, self.blocked_by.get(result.node_id, result.node_id))
-                waiting[child] -= 1
-                if waiting[child] == 0:
-                    ready.append(child)
-            ready.sort(key=self.order.get)
-
-        while ready or running:
-            while ready:
-                node_id = ready.pop(0)
-                step = self.plan[node_id]
-                if node_id in self.blocked_by:
-                    finish(NodeResult(node_id, SKIPPED, f"upstream {self.blocked_by[node_id]} failed"))
-                elif step.action == SKIP:
-                    if step.adopt:
-                        self.recorder.adopted(self.graph, node_id)
-                    finish(NodeResult(node_id, SKIPPED, step.reason))
-                else:
-                    self.meter.note(f"{self.failed} failed  {node_id}")
-                    self.recorder.started(self.graph, node_id)
-                    submit(node_id, 1)
-            if not running:
-                continue
-            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
-            for future in sorted(done, key=lambda f: self.order[running[f][0]]):
-                node_id, attempt = running.pop(future)
-                try:
-                    result = future.result()
-                except Exception as exc:  # the worker itself died
-                    result = NodeResult(node_id, FAILED, _one_line(f"worker failed: {type(exc).__name__}: {exc}"))
-                result = replace(result, attempts=attempt)
-                if result.status == FAILED and attempt <= self.retries:
-                    self.log.write(self.graph.node(node_id), result, retrying=True)
-                    submit(node_id, attempt + 1)
-                else:
-                    finish(result)
+        self.executor, self.make_task = executor, make_task
+        self.waiting = {n: len(self.graph.predecessors(n)) for n in self.plan}
+        self.ready = sorted((n for n, k in self.waiting.items() if k == 0), key=self.order.__getitem__)
+        while self.ready or self.running:
+            while self.ready:
+                self._start(self.ready.pop(0))
+            if self.running:
+                self._collect(wait(list(self.running), return_when=FIRST_COMPLETED).done)
         return self.results
+
+    def _start(self, node_id: str) -> None:
+        """Submit a ready node, or finish it at once as skipped."""
+        step = self.plan[node_id]
+        if node_id in self.blocked_by:
+            self._finish(NodeResult(node_id, SKIPPED, f"upstream {self.blocked_by[node_id]} failed"))
+        elif step.action == SKIP:
+            if step.adopt:
+                self.recorder.adopted(self.graph, node_id)
+            self._finish(NodeResult(node_id, SKIPPED, step.reason))
+        else:
+            self.meter.note(f"{self.failed} failed  {node_id}")
+            self.recorder.started(self.graph, node_id)
+            self._submit(node_id, 1)
+
+    def _submit(self, node_id: str, attempt: int) -> None:
+        try:
+            self.running[self.executor.submit(execute_node, self.make_task(node_id))] = (node_id, attempt)
+        except Exception as exc:  # a broken pool, an unpicklable provider, ...
+            reason = _one_line(f"could not start: {type(exc).__name__}: {exc}")
+            self._finish(NodeResult(node_id, FAILED, reason, 0.0, attempt))
+
+    def _collect(self, done: set[Future]) -> None:
+        """Results of finished futures, in plan order: retried, or finished."""
+        for future in sorted(done, key=lambda f: self.order[self.running[f][0]]):
+            node_id, attempt = self.running.pop(future)
+            try:
+                result = future.result()
+            except Exception as exc:  # the worker itself died
+                result = NodeResult(node_id, FAILED, _one_line(f"worker failed: {type(exc).__name__}: {exc}"))
+            result = replace(result, attempts=attempt)
+            if result.status == FAILED and attempt <= self.retries:
+                self.log.write(self.graph.node(node_id), result, retrying=True)
+                self._submit(node_id, attempt + 1)
+            else:
+                self._finish(result)
+
+    def _finish(self, result: NodeResult) -> None:
+        """Record a node's result and release its children (skipped if it or its producer failed)."""
+        self.results[result.node_id] = result
+        self.recorder.finished(self.graph, result)
+        self.log.write(self.graph.node(result.node_id), result)
+        self.failed += result.status == FAILED
+        self.meter.advance(note=f"{self.failed} failed")
+        if self.on_finish is not None:
+            self.on_finish(result)
+        for child in self.graph.successors(result.node_id):
+            if result.status == FAILED or result.node_id in self.blocked_by:
+                self.blocked_by.setdefault(child, self.blocked_by.get(result.node_id, result.node_id))
+            self.waiting[child] -= 1
+            if self.waiting[child] == 0:
+                self.ready.append(child)
+        self.ready.sort(key=self.order.__getitem__)
 
 
 @contextlib.contextmanager
@@ -826,7 +842,7 @@ class RunLog:
     def write(self, node: Node, result: NodeResult, *, retrying: bool = False) -> None:
         record = {
             "run": self.run_id,
-            "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "time": datetime.now(UTC).isoformat(timespec="seconds"),
             "node": node.node_id,
             "kind": node.kind,
             "asn_type": node.asn_type,
@@ -883,6 +899,9 @@ def read_run_log(data_dir: str | os.PathLike[str]) -> dict[str, LoggedStatus]:
             if not isinstance(record, dict) or "node" not in record or record.get("status") == "retrying":
                 continue
             statuses[str(record["node"])] = LoggedStatus(
-                str(record.get("status", "")), str(record.get("reason", "")), str(record.get("run", "")), str(record.get("time", ""))
+                str(record.get("status", "")),
+                str(record.get("reason", "")),
+                str(record.get("run", "")),
+                str(record.get("time", "")),
             )
     return statuses

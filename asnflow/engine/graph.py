@@ -229,7 +229,9 @@ class DependencyGraph:
         """The node that writes ``file_name``, or None for an external input."""
         return self._producers.get(file_name)
 
-    def missing_inputs(self, data_dir: str | os.PathLike[str], nodes: Iterable[str] | None = None) -> dict[str, tuple[str, ...]]:
+    def missing_inputs(
+        self, data_dir: str | os.PathLike[str], nodes: Iterable[str] | None = None
+    ) -> dict[str, tuple[str, ...]]:
         """External inputs not in ``data_dir``, with their readers (optionally only for ``nodes``)."""
         data_dir = Path(data_dir)
         only = None if nodes is None else set(nodes)
@@ -295,16 +297,7 @@ def build_graph(
             modules[key] = module_for_node(node, calibration)
         return modules[key]
 
-    digraph = nx.DiGraph()
-    nodes: dict[str, Node] = {}
-    for item in loaded:
-        node_id = item.node_id
-        if node_id in nodes:
-            raise GraphError(
-                f"two association files share the id {node_id!r}: {nodes[node_id].path} and {item.path}",
-                path=str(item.path),
-            )
-        nodes[node_id] = routed(Node(node_id, ASSOCIATION, str(item.data["asn_type"]), item.path, item.data))
+    nodes = {item.node_id: routed(node) for item, node in _association_nodes(loaded)}
 
     files_in: dict[str, list[str]] = {}
     files_out: dict[str, list[str]] = {}
@@ -317,29 +310,13 @@ def build_graph(
 
     for node in nodes.values():
         declare(node)
-    producers = _producers(files_out)
-
     if exposures:
-        wanted: dict[str, list[str]] = {}
-        for node_id in nodes:
-            for file_name in files_in[node_id]:
-                if file_name not in producers and file_suffix(file_name) in DETECTOR1_SUFFIXES:
-                    wanted.setdefault(f"{file_root(file_name)}_uncal", []).append(file_name)
-        for uncal_stem, products in sorted(wanted.items()):
-            exposure = routed(
-                Node(
-                    node_id=f"{DETECTOR1}:{uncal_stem}",
-                    kind=EXPOSURE,
-                    asn_type=DETECTOR1,
-                    path=Path(data_dir) / f"{uncal_stem}.fits" if data_dir is not None else None,
-                    association=None,
-                    wanted=tuple(sorted(set(products))),
-                )
-            )
+        for unrouted in _exposure_nodes(files_in, _producers(files_out), data_dir):
+            exposure = routed(unrouted)
             nodes[exposure.node_id] = exposure
             declare(exposure)
-        producers = _producers(files_out)
 
+    digraph = nx.DiGraph()
     for node_id, node in nodes.items():
         digraph.add_node(
             node_id,
@@ -350,16 +327,7 @@ def build_graph(
             optional=tuple(optional[node_id]),
             module=module(node).name,
         )
-    external: dict[str, list[str]] = {}
-    for node_id in nodes:
-        for file_name in files_in[node_id]:
-            producer = producers.get(file_name)
-            if producer is None:
-                external.setdefault(file_name, []).append(node_id)
-            elif digraph.has_edge(producer, node_id):
-                digraph.edges[producer, node_id]["files"].append(file_name)
-            else:
-                digraph.add_edge(producer, node_id, files=[file_name])
+    external = _connect(digraph, files_in, _producers(files_out))
     _refuse_cycles(digraph)
     for _, _, data in digraph.edges(data=True):
         data["files"] = tuple(data["files"])
@@ -369,6 +337,59 @@ def build_graph(
         {f: tuple(sorted(readers)) for f, readers in sorted(external.items())},
         calibration,
     )
+
+
+def _association_nodes(loaded: list[LoadedAssociation]) -> Iterator[tuple[LoadedAssociation, Node]]:
+    """One node per association file; two files with one id are refused."""
+    seen: dict[str, LoadedAssociation] = {}
+    for item in loaded:
+        node_id = item.node_id
+        if node_id in seen:
+            raise GraphError(
+                f"two association files share the id {node_id!r}: {seen[node_id].path} and {item.path}",
+                path=str(item.path),
+            )
+        seen[node_id] = item
+        yield item, Node(node_id, ASSOCIATION, str(item.data["asn_type"]), item.path, item.data)
+
+
+def _exposure_nodes(
+    files_in: Mapping[str, list[str]], producers: Mapping[str, str], data_dir: str | os.PathLike[str] | None
+) -> list[Node]:
+    """The detector1 layer: one node per raw exposure whose products (_rate, ...) nothing else makes."""
+    wanted: dict[str, list[str]] = {}
+    for inputs in files_in.values():
+        for file_name in inputs:
+            if file_name not in producers and file_suffix(file_name) in DETECTOR1_SUFFIXES:
+                wanted.setdefault(f"{file_root(file_name)}_uncal", []).append(file_name)
+    return [
+        Node(
+            node_id=f"{DETECTOR1}:{uncal_stem}",
+            kind=EXPOSURE,
+            asn_type=DETECTOR1,
+            path=Path(data_dir) / f"{uncal_stem}.fits" if data_dir is not None else None,
+            association=None,
+            wanted=tuple(sorted(set(products))),
+        )
+        for uncal_stem, products in sorted(wanted.items())
+    ]
+
+
+def _connect(
+    digraph: nx.DiGraph, files_in: Mapping[str, list[str]], producers: Mapping[str, str]
+) -> dict[str, list[str]]:
+    """An edge from each file's producer to each node reading it; returns the files nothing makes, with readers."""
+    external: dict[str, list[str]] = {}
+    for node_id, inputs in files_in.items():
+        for file_name in inputs:
+            producer = producers.get(file_name)
+            if producer is None:
+                external.setdefault(file_name, []).append(node_id)
+            elif digraph.has_edge(producer, node_id):
+                digraph.edges[producer, node_id]["files"].append(file_name)
+            else:
+                digraph.add_edge(producer, node_id, files=[file_name])
+    return external
 
 
 def _as_loaded(items: Iterable[LoadedAssociation | str | os.PathLike[str]]) -> list[LoadedAssociation]:
@@ -417,7 +438,10 @@ def _name_some(items: Sequence[str]) -> str:
 
 def describe_missing(missing: Mapping[str, Sequence[str]]) -> str:
     """One line naming missing external inputs and who needs them."""
-    items = [f"{f} (needed by {', '.join(readers[:2])}{' ...' if len(readers) > 2 else ''})" for f, readers in missing.items()]
+    items = [
+        f"{f} (needed by {', '.join(readers[:2])}{' ...' if len(readers) > 2 else ''})"
+        for f, readers in missing.items()
+    ]
     return f"{len(missing)} input file(s) are neither produced by any node nor on disk: {_name_some(items)}"
 
 

@@ -35,8 +35,13 @@ _PHYSICAL_BREAK_BYTES = re.compile(rb"\r\n|\r|\n")
 # Characters str.splitlines() also breaks on, which astropy (and so jwst)
 # honours as line ends; lines are still numbered by physical breaks.
 _OTHER_BREAK_CHARS = "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
-_BREAK_NAMES = {"\x0b": "a vertical tab (\\x0b)", "\x0c": "a form feed (\\x0c)", "\x85": "a next-line character (U+0085)",
-                "\u2028": "a line separator (U+2028)", "\u2029": "a paragraph separator (U+2029)"}
+_BREAK_NAMES = {
+    "\x0b": "a vertical tab (\\x0b)",
+    "\x0c": "a form feed (\\x0c)",
+    "\x85": "a next-line character (U+0085)",
+    "\u2028": "a line separator (U+2028)",
+    "\u2029": "a paragraph separator (U+2029)",
+}
 # The usual ASN_CANDIDATE spelling, parsed without ast: [('o001', 'observation'), ...].
 # Blanks are only those Python's tokenizer skips, so this accepts nothing
 # that ast.literal_eval would refuse.
@@ -305,7 +310,7 @@ class _TableReader:
         )
         self.any_quoted_blank_edges = self.quoted and any(edge in text for edge in self.quoted_blank_edges)
         raw_lines = text.splitlines()
-        numbered = zip(_line_numbers(text, len(raw_lines)), source.splitlines(), raw_lines)
+        numbered = zip(_line_numbers(text, len(raw_lines)), source.splitlines(), raw_lines, strict=False)
 
         self.comments: list[str] = []
         self.columns, self.header_line = self._find_header(numbered)

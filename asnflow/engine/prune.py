@@ -168,6 +168,13 @@ def _remove_equal(asns: list, asn) -> None:
     raise ValueError("association not in list")
 
 
+def _warn(warnings: list[str] | None, message: str) -> None:
+    if warnings is not None:
+        warnings.append(message)  # reported by the command that ran the generator
+    else:
+        log.warning(message)
+
+
 def prune_duplicate_products(asns: list, dups: DupNamer, warnings: list[str] | None = None) -> list:
     known_dups, valid = _split_known_dups(asns)
     names = Counter(a.products[0]["name"] for a in valid)
@@ -202,27 +209,25 @@ def prune_duplicate_products(asns: list, dups: DupNamer, warnings: list[str] | N
                     to_prune.append(entrant)
                     continue
                 if membership_diffs(asn.products[0], entrant.products[0], strict=False):
-                    message = (
-                        f"associations with the same product name {product_name} but different members: "
-                        f"{asn.asn_rule} ({asn.acid.id}) and {entrant.asn_rule} ({entrant.acid.id}); both kept"
-                    )
-                    if warnings is not None:
-                        warnings.append(message)  # reported by the command that ran the generator
-                    else:
-                        log.warning(message)
+                    _warn(warnings, f"associations with the same product name {product_name} but different members: "
+                          f"{asn.asn_rule} ({asn.acid.id}) and {entrant.asn_rule} ({entrant.acid.id}); both kept")
             full_prune.extend(to_prune)
             for pruned in to_prune:
                 winners[id(pruned)] = asn
                 _remove_equal(to_keep, pruned)
     for asn in full_prune:
-        for index, other in enumerate(ordered):
-            if other is asn:
-                del ordered[index]
-                break
-        else:
-            raise ValueError("expected duplicate association not found")
+        _remove_identical(ordered, asn)
         dups.remove(asn, known_dups, winners.get(id(asn)), "subset of an association with the same product name")
     return ordered + known_dups
+
+
+def _remove_identical(asns: list, asn) -> None:
+    """Remove ``asn`` itself (not an equal one) from ``asns``."""
+    for index, other in enumerate(asns):
+        if other is asn:
+            del asns[index]
+            return
+    raise ValueError("expected duplicate association not found")
 
 
 def resequence(asns: list) -> None:

@@ -12,21 +12,20 @@ import importlib.util
 from collections.abc import Iterator
 from typing import Any
 
+from asnflow.errors import AsnflowError
+
 DEFAULT_TIMEOUT = 5.0
 
 
 @contextlib.contextmanager
 def dask_client(address: str | None, *, workers: int = 1, timeout: float = DEFAULT_TIMEOUT,
-                error: type[Exception] | None = None, option: str = "--scheduler") -> Iterator[Any]:
+                error: type[AsnflowError] = AsnflowError, option: str = "--scheduler") -> Iterator[Any]:
     """A ``distributed.Client`` on the scheduler at ``address``, or on a local cluster of
     ``workers`` processes when ``address`` is None; closed (with its cluster) on leaving.
 
     ``error`` (an AsnflowError class) is raised when Dask is not installed,
     naming ``option``, or when the scheduler cannot be reached.
     """
-    from asnflow.errors import AsnflowError
-
-    error = error or AsnflowError
     if importlib.util.find_spec("distributed") is None:
         raise error(f"{option} needs Dask distributed", hint="pip install 'asnflow[dask]'")
     with contextlib.ExitStack() as stack:
@@ -47,11 +46,8 @@ def dask_client(address: str | None, *, workers: int = 1, timeout: float = DEFAU
         yield client
 
 
-def connect(address: str, timeout: float = DEFAULT_TIMEOUT, error: type[Exception] | None = None):
-    """A ``distributed.Client`` for ``address``; ``error`` (an AsnflowError class) when it cannot be reached."""
-    from asnflow.errors import AsnflowError
-
-    error = error or AsnflowError
+def connect(address: str, timeout: float = DEFAULT_TIMEOUT, error: type[AsnflowError] = AsnflowError) -> Any:
+    """A ``distributed.Client`` for ``address``; ``error`` when it cannot be reached."""
     _probe(address, timeout, error)
     from distributed import Client  # seconds to import on a busy machine: only once something answers
 
@@ -68,7 +64,7 @@ def connect(address: str, timeout: float = DEFAULT_TIMEOUT, error: type[Exceptio
                     hint="check the address and port") from None
 
 
-def _probe(address: str, timeout: float, error: type[Exception]) -> None:
+def _probe(address: str, timeout: float, error: type[AsnflowError]) -> None:
     """For a tcp:// (or bare host:port) address, a plain TCP connection first: a refused or silent
     address fails at once (other schemes, tls:// and the like, are left to distributed)."""
     import socket
@@ -94,7 +90,7 @@ def _probe(address: str, timeout: float, error: type[Exception]) -> None:
             if not connection.recv(1):
                 raise error(f"cannot reach the Dask scheduler at {address}: it closed the connection",
                             hint="check the address and port")
-    except socket.timeout:
+    except TimeoutError:
         raise error(f"cannot reach the Dask scheduler at {address}: no answer within {timeout:g} s",
                     hint="is the scheduler running there? --timeout SECONDS waits longer") from None
     except OSError as exc:

@@ -17,7 +17,6 @@ Only plain names are supported as placeholders (``{name}``, ``{name:>5}``,
 from __future__ import annotations
 
 import re
-
 import string
 from collections.abc import Mapping, Sequence
 
@@ -90,7 +89,7 @@ def render_template(
     result = "".join(pieces)
     if not append_unused:
         return result
-    extras = [prepared[key] for key in sorted(set(prepared) - used) if prepared[key] is not None]
+    extras = [extra for key in sorted(set(prepared) - used) if (extra := prepared[key]) is not None]
     return separator.join([result, *extras])
 
 
@@ -122,12 +121,12 @@ def _parse(template: str):
         raise RuleError(f"template {template!r} is malformed: {exc}") from None
 
 
-def _preformat(key: str, value: object | None, key_formats: Mapping[str, Sequence[str]]) -> object | None:
+def _preformat(key: str, value: object | None, key_formats: Mapping[str, Sequence[str]]) -> str | None:
     if value is None:
         return None
     formats = key_formats.get(key, DEFAULT_KEY_FORMAT)
     for key_format in formats:
-        spec = next(field[2] for field in _FORMATTER.parse(key_format) if field[1] is not None)
+        spec = next(field[2] or "" for field in _FORMATTER.parse(key_format) if field[1] is not None)
         convert = _CONVERSIONS.get(spec[-1:], str)
         try:
             return key_format.format(convert(value))

@@ -91,7 +91,8 @@ def _header(facts: ReportFacts) -> str:
 
 def _card(number: object, label: str, colour: str | None = None) -> str:
     style = f' style="border-left: 5px solid {colour}"' if colour else ""
-    return f'<div class="card"{style}><div class="number">{escape(str(number))}</div><div class="label">{escape(label)}</div></div>'
+    return (f'<div class="card"{style}><div class="number">{escape(str(number))}</div>'
+            f'<div class="label">{escape(label)}</div></div>')
 
 
 def _summary(facts: ReportFacts) -> str:
@@ -121,7 +122,8 @@ def _associations(facts: ReportFacts) -> str:
         '<section id="associations"><h2>Associations</h2>'
         '<div class="controls"><input id="asn-filter" type="search" placeholder="filter: name, rule, product, status" '
         'aria-label="filter associations">'
-        f'<select id="asn-type" aria-label="asn_type">{options}</select><span id="asn-count" class="shown"></span></div>'
+        f'<select id="asn-type" aria-label="asn_type">{options}</select>'
+        '<span id="asn-count" class="shown"></span></div>'
         '<table id="asn-table" class="sortable" data-filter-text="asn-filter" data-filter-select="asn-type" '
         f'data-filter-count="asn-count" data-filter-column="1"><thead>{head}</thead><tbody>{body}</tbody></table>'
         "</section>"
@@ -166,12 +168,14 @@ def _run(facts: ReportFacts) -> str:
         )
     return (
         '<section id="run"><h2>Run</h2>'
-        '<div class="controls"><input id="run-filter" type="search" placeholder="filter nodes" aria-label="filter nodes">'
-        f'<select id="run-status" aria-label="status">{options}</select><span id="run-count" class="shown"></span></div>'
+        '<div class="controls">'
+        '<input id="run-filter" type="search" placeholder="filter nodes" aria-label="filter nodes">'
+        f'<select id="run-status" aria-label="status">{options}</select>'
+        '<span id="run-count" class="shown"></span></div>'
         '<div class="scroll"><table id="run-table" class="sortable" data-filter-text="run-filter" '
         'data-filter-select="run-status" data-filter-count="run-count" data-filter-column="2">'
         "<thead><tr><th>Node</th><th>asn_type</th><th>Status</th><th>Reason</th><th>Finished</th></tr></thead>"
-        f'<tbody>{"".join(rows)}</tbody></table></div></section>'
+        f"<tbody>{''.join(rows)}</tbody></table></div></section>"
     )
 
 
@@ -198,11 +202,15 @@ def _orphans(facts: ReportFacts) -> str:
 
 def _previews(facts: ReportFacts) -> str:
     if not facts.previews:
-        return '<section id="previews"><h2>Previews</h2><p class="muted">No _i2d mosaics in the data folder.</p></section>'
+        return (
+            '<section id="previews"><h2>Previews</h2><p class="muted">No _i2d mosaics in the data folder.</p></section>'
+        )
     figures = []
     for preview in facts.previews:
         if preview.png is None:
-            figures.append(f"<figure><figcaption>{escape(preview.product)}: {escape(preview.note)}</figcaption></figure>")
+            figures.append(
+                f"<figure><figcaption>{escape(preview.product)}: {escape(preview.note)}</figcaption></figure>"
+            )
         else:
             figures.append(
                 f'<figure><img src="{preview.data_uri()}" alt="{escape(preview.product)} i2d preview">'
@@ -217,7 +225,8 @@ def _details(facts: ReportFacts) -> str:
         products = []
         for product in row.content.get("products") or []:
             members = "".join(
-                f'<tr><td class="mono">{escape(str(m.get("expname", "")))}</td><td>{escape(str(m.get("exptype", "")))}</td></tr>'
+                f'<tr><td class="mono">{escape(str(m.get("expname", "")))}</td>'
+                f'<td>{escape(str(m.get("exptype", "")))}</td></tr>'
                 for m in product.get("members") or []
             )
             products.append(
@@ -227,10 +236,11 @@ def _details(facts: ReportFacts) -> str:
         facts_line = ", ".join(f"{count} {kind}" for kind, count in row.member_types.items())
         constraints = row.content.get("constraints")
         blocks.append(
-            f'<details class="asn" id="{escape(_anchor(row.node_id))}"><summary><span class="mono">{escape(row.file_name)}</span>'
+            f'<details class="asn" id="{escape(_anchor(row.node_id))}">'
+            f'<summary><span class="mono">{escape(row.file_name)}</span>'
             f" &middot; {escape(row.asn_type)} &middot; {escape(row.rule)} &middot; {escape(facts_line)}</summary>"
             + "".join(products)
-            + (f"<h3>constraints</h3><pre class=\"mono\">{escape(str(constraints))}</pre>" if constraints else "")
+            + (f'<h3>constraints</h3><pre class="mono">{escape(str(constraints))}</pre>' if constraints else "")
             + "</details>"
         )
     return f'<section id="details"><h2>Members and products</h2>{"".join(blocks)}</section>'

@@ -156,7 +156,12 @@ def why_changed(made: Execution, now: Fingerprint) -> str | None:
 
 def _meaning_change(old_text: str, new_text: str) -> str:
     old, new = json.loads(old_text), json.loads(new_text)
-    if "products" in old and isinstance(old["products"], list) and old["products"] and isinstance(old["products"][0], str):
+    if (
+        "products" in old
+        and isinstance(old["products"], list)
+        and old["products"]
+        and isinstance(old["products"][0], str)
+    ):
         return "products " + ", ".join(new.get("products", []))
     found = changes(meaning_from_json(old), meaning_from_json(new))
     if old.get("asn_pool") != new.get("asn_pool"):

@@ -21,11 +21,10 @@ import os
 import socket
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import closing
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from asnflow.errors import DispatchError
 
@@ -275,12 +274,14 @@ class ProvenanceStore:
     def known_hashes(self) -> dict[str, tuple[int, int, int, str]]:
         if self._db is None:
             return {}
-        return {row[0]: tuple(row[1:]) for row in self._db.execute("SELECT * FROM file_hashes")}  # type: ignore[misc]
+        return {row[0]: (row[1], row[2], row[3], row[4]) for row in self._db.execute("SELECT * FROM file_hashes")}
 
     def latest(self, node_id: str) -> Execution | None:
         """The node's last execution (any status), or None."""
         if self._latest is None:
-            self._latest = {e.node_id: e for e in self._executions("WHERE id IN (SELECT MAX(id) FROM executions GROUP BY node_id)")}
+            self._latest = {
+                e.node_id: e for e in self._executions("WHERE id IN (SELECT MAX(id) FROM executions GROUP BY node_id)")
+            }
         return self._latest.get(node_id)
 
     def maker_of(self, file_name: str) -> Execution | None:
@@ -316,7 +317,11 @@ class ProvenanceStore:
     def failed(self) -> list[Execution]:
         """Nodes whose last execution failed."""
         return sorted(
-            (e for e in self._executions("WHERE id IN (SELECT MAX(id) FROM executions GROUP BY node_id)") if e.status == "failed"),
+            (
+                e
+                for e in self._executions("WHERE id IN (SELECT MAX(id) FROM executions GROUP BY node_id)")
+                if e.status == "failed"
+            ),
             key=lambda e: e.node_id,
         )
 
@@ -357,7 +362,7 @@ class ProvenanceStore:
                     fingerprint.parameters,
                     fingerprint.crds_context,
                     socket.gethostname(),
-                    datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    datetime.now(UTC).isoformat(timespec="seconds"),
                     status,
                 ),
             )
@@ -411,7 +416,7 @@ class _Transaction:
         self.db.execute("BEGIN IMMEDIATE")
         return self.db
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> bool:
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> Literal[False]:
         if kind is None:
             try:
                 self.db.execute("COMMIT")
@@ -440,11 +445,16 @@ def _set_aside(path: Path) -> None:
             os.replace(part, path.with_name(path.name + suffix + ".corrupt"))
 
 
+# The columns of the executions table, in order: Execution's fields before its files.
+_ROW_FIELDS = tuple(f.name for f in fields(Execution) if f.name not in ("inputs", "outputs", "references"))
+
+
 def _execution(row: tuple[Any, ...], files: list[tuple[str, str, str, str]]) -> Execution:
     inputs = {name: digest for role, name, _, digest in files if role == "input"}
     outputs = {name: digest for role, name, _, digest in files if role == "output"}
     references = {name: (path, digest) for role, name, path, digest in files if role == "reference"}
-    return Execution(*row, inputs=inputs, outputs=outputs, references=references)  # type: ignore[arg-type]
+    return Execution(**dict(zip(_ROW_FIELDS, row, strict=True)), inputs=inputs, outputs=outputs,
+                     references=references)
 
 
 def iter_rows(executions: Iterable[Execution]) -> Iterator[dict[str, Any]]:

@@ -28,14 +28,18 @@ class Pointing:
 
     @classmethod
     def from_wcsinfo(cls, wcsinfo: Any, va_scale: float | None) -> Pointing:
-        values = {name: getattr(wcsinfo, name, None) for name in ("v2_ref", "v3_ref", "roll_ref", "ra_ref", "dec_ref")}
+        values: dict[str, Any] = {
+            name: getattr(wcsinfo, name, None) for name in ("v2_ref", "v3_ref", "roll_ref", "ra_ref", "dec_ref")
+        }
         missing = [name.upper() for name, value in values.items() if value is None]
         if missing:
             raise KeyError(f"missing pointing keywords: {', '.join(missing)}")
         return cls(**{name: float(value) for name, value in values.items()}, va_scale=va_scale)
 
 
-def filter_offset(rows: Sequence[Mapping[str, Any]], filter_name: str | None, pupil: str | None) -> tuple[float, float] | None:
+def filter_offset(
+    rows: Sequence[Mapping[str, Any]], filter_name: str | None, pupil: str | None
+) -> tuple[float, float] | None:
     """(column, row) offset of the one row matching filter and pupil exactly; None when none does.
 
     Raises ValueError when several rows match (the reference is ambiguous).
@@ -58,7 +62,13 @@ def telescope_to_sky(pointing: Pointing):
     from astropy.modeling.rotations import RotationSequence3D
     from gwcs.geometry import CartesianToSpherical, SphericalToCartesian
 
-    angles = [pointing.v2_ref / 3600.0, -pointing.v3_ref / 3600.0, pointing.roll_ref, pointing.dec_ref, -pointing.ra_ref]
+    angles = [
+        pointing.v2_ref / 3600.0,
+        -pointing.v3_ref / 3600.0,
+        pointing.roll_ref,
+        pointing.dec_ref,
+        -pointing.ra_ref,
+    ]
     return (
         (Scale(1 / 3600.0) & Scale(1 / 3600.0))
         | SphericalToCartesian(wrap_lon_at=180)
@@ -115,7 +125,9 @@ def distortion_wcs(
 
     detector = cf.Frame2D(name="detector", axes_order=(0, 1), unit=(u.pix, u.pix))
     v2v3 = cf.Frame2D(name="v2v3", axes_order=(0, 1), axes_names=("v2", "v3"), unit=(u.arcsec, u.arcsec))
-    v2v3_corrected = cf.Frame2D(name="v2v3vacorr", axes_order=(0, 1), axes_names=("v2", "v3"), unit=(u.arcsec, u.arcsec))
+    v2v3_corrected = cf.Frame2D(
+        name="v2v3vacorr", axes_order=(0, 1), axes_names=("v2", "v3"), unit=(u.arcsec, u.arcsec)
+    )
     world = cf.CelestialFrame(reference_frame=coordinates.ICRS(), name="world")
     wcs = gwcs.WCS(
         [

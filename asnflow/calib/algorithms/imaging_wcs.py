@@ -78,7 +78,9 @@ def fits_keywords(wcs: Any) -> dict[str, Any]:
     if not isinstance(transform, gwcs.FITSImagingWCSTransform):
         raise TypeError("the grid is not a FITS imaging transform")
     code = transform.projection.prjprm.code
-    crpix, crval, cdelt, pc = (np.asarray(p, dtype=float) for p in (transform.crpix, transform.crval, transform.cdelt, transform.pc))
+    crpix, crval, cdelt, pc = (
+        np.asarray(p, dtype=float) for p in (transform.crpix, transform.crval, transform.cdelt, transform.pc)
+    )
     return {
         "wcsaxes": 2,
         "crpix1": float(crpix[0]) + 1.0,  # gwcs pixels are 0-based, FITS 1-based

@@ -106,7 +106,7 @@ def segment_sources(
     than ``min_pixels`` dropped and the rest renumbered in raster order.
     """
     smoothed = _smooth(np.asarray(data, dtype=np.float64))
-    threshold = background.level + nsigma * max(background.rms, np.finfo(np.float32).tiny)
+    threshold = background.level + nsigma * max(background.rms, float(np.finfo(np.float32).tiny))
     with np.errstate(invalid="ignore"):
         mask = np.isfinite(smoothed) & (smoothed > threshold)
     regions, count = label_regions(mask)
@@ -130,8 +130,8 @@ def measure_sources(
     inside = flat_segments > 0
     signal = np.nan_to_num(data.astype(np.float64) - background.level).ravel()
     variance = np.nan_to_num(err.astype(np.float64) ** 2).ravel()
-    ys, xs = np.indices(segmentation.shape)
-    xs, ys = xs.ravel(), ys.ravel()
+    rows, columns = np.indices(segmentation.shape)
+    xs, ys = columns.ravel(), rows.ravel()
     seg = flat_segments[inside]
     weights = np.clip(signal[inside], 0.0, None)
 

@@ -178,7 +178,9 @@ def _box(graph, view: GraphView, key: str, nodes: Sequence[str]) -> Box:
     if len(nodes) == 1 and key == nodes[0]:
         subtitle = ""
         if first.association is not None:
-            subtitle = product_label(first.association) if is_level3(first.asn_type) else _member_line(first.association)
+            subtitle = (
+                product_label(first.association) if is_level3(first.asn_type) else _member_line(first.association)
+            )
         details = [nodes[0], f"asn_type {first.asn_type}"]
         if first.association is not None:
             details.append(f"rule {first.association.get('asn_rule', '?')}")

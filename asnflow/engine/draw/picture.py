@@ -62,8 +62,10 @@ def render_png(drawing: Drawing) -> bytes:
         x1, y1, x2, y2 = sx + BOX_WIDTH, sy + BOX_HEIGHT / 2, tx, ty + BOX_HEIGHT / 2
         bend = (x2 - x1) / 2
         curve = Path([(x1, y1), (x1 + bend, y1), (x2 - bend, y2), (x2, y2)], [Path.MOVETO] + [Path.CURVE4] * 3)
-        line = 1.0 + min(3.0, math.log2(len(link.files))) if link.files else 1.0
-        axes.add_patch(PathPatch(curve, facecolor="none", edgecolor="#7f7f7f", alpha=0.45, linewidth=line * _POINTS_PER_PIXEL))
+        stroke = 1.0 + min(3.0, math.log2(len(link.files))) if link.files else 1.0
+        axes.add_patch(
+            PathPatch(curve, facecolor="none", edgecolor="#7f7f7f", alpha=0.45, linewidth=stroke * _POINTS_PER_PIXEL)
+        )
 
     for box in drawing.boxes:
         x, y = box_origin(box)

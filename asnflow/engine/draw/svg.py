@@ -86,7 +86,8 @@ def _link(link: Link, boxes: dict[str, Box]) -> str:
         listed.append(f"and {len(link.files) - _FILES_LISTED} more")
     hover = f"{source.title} \u2192 {target.title}: {len(link.files)} file(s)\n" + "\n".join(listed)
     return (
-        f'<path class="link" d="M{x1:.1f},{y1:.1f} C{x1 + bend:.1f},{y1:.1f} {x2 - bend:.1f},{y2:.1f} {x2:.1f},{y2:.1f}" '
+        f'<path class="link" d="M{x1:.1f},{y1:.1f} C{x1 + bend:.1f},{y1:.1f} '
+        f'{x2 - bend:.1f},{y2:.1f} {x2:.1f},{y2:.1f}" '
         f'stroke-width="{width:.1f}"><title>{escape(hover)}</title></path>'
     )
 
