@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 from stdatamodels.jwst import datamodels
 
-from asnflow.calib.crds_cache import CacheReference, write_crds_cache
 from asnflow.calib.algorithms.refpix import to_science_frame
+from asnflow.calib.crds_cache import CacheReference, write_crds_cache
 
 DETECTORS = {  # instrument, detector, exposure type, fastaxis, slowaxis, filter, pupil
     "nircam": ("NIRCAM", "NRCA1", "NRC_IMAGE", -1, 2, "F150W", "CLEAR"),

@@ -7,7 +7,12 @@ import pytest
 
 from asnflow.calib.algorithms.charge_migration import flag_charge_migration
 from asnflow.calib.algorithms.exposure_times import ExposureTimes, combine_exposure_times
-from asnflow.calib.algorithms.flat_field import CalibratedArrays, flat_field, match_nans_and_flags, photometric_conversion
+from asnflow.calib.algorithms.flat_field import (
+    CalibratedArrays,
+    flat_field,
+    match_nans_and_flags,
+    photometric_conversion,
+)
 from asnflow.calib.algorithms.imaging_wcs import WcsKeywords, imaging_wcs
 from asnflow.calib.algorithms.sources import (
     estimate_background,

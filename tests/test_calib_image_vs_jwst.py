@@ -17,11 +17,12 @@ from astropy import units as u
 from astropy.coordinates import SkyCoord
 from astropy.modeling import models
 from stdatamodels.jwst import datamodels
-from test_calib_image import image2_node
 
 from asnflow.calib import image2
 from asnflow.calib.base import RunContext
-from asnflow.calib.refs import ReferenceProvider, Reference, _check_reftypes, _reference_from_model
+from asnflow.calib.refs import Reference, ReferenceProvider, _check_reftypes, _reference_from_model
+
+from test_calib_image import image2_node
 
 pytestmark = [
     pytest.mark.jwst,

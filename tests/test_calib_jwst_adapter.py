@@ -142,12 +142,11 @@ DETECTOR1_STEPS = ("group_scale", "dq_init", "emicorr", "saturation", "ipc", "su
 def test_run_routed_to_jwst_detector1_gives_jwsts_own_products(tmp_path, capsys):
     """Every exposure routed to jwst: the _rate files are the ones Detector1Pipeline writes when
     called directly on the same raw file with the same references and steps."""
+    from jwst.pipeline import Detector1Pipeline
     from stdatamodels.jwst import datamodels
 
-    from asnflow.cli import main as cli
     from asnflow.calib.refs import offline_crds_environment
-
-    from jwst.pipeline import Detector1Pipeline
+    from asnflow.cli import main as cli
 
     asns, data = demo_program(tmp_path)
     # the demo cache has gain, readnoise, saturation: run saturation, jump and ramp_fit; the

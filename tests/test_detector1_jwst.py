@@ -20,6 +20,7 @@ def calibrated(request, tmp_path_factory):
 
     from asnflow.calib.detector1 import run_detector1
     from asnflow.calib.refs import CrdsRefs
+
     from detector1_data import FRAME_TIME_FULL, Detector, Exposure, make_ramp, write_cache
 
     instrument = request.param

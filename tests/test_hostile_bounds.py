@@ -250,7 +250,7 @@ def test_unbounded_rule_files_are_refused_at_their_place(cli, tmp_path, case, co
     proc = cli(*args)
     if command == "check":  # rules check shows each finding with its source line
         assert proc.returncode == 2 and "Traceback" not in proc.stderr
-        assert f"my.rules:" in proc.stderr + proc.stdout and says in proc.stderr + proc.stdout
+        assert "my.rules:" in proc.stderr + proc.stdout and says in proc.stderr + proc.stdout
         assert "1 error" in proc.stderr + proc.stdout
     else:
         refused(proc, "my.rules:", says)
