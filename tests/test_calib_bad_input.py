@@ -9,11 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from stdatamodels.jwst import datamodels
-from test_calib_image import DITHERS, SHAPE, write_rate
 
 from asnflow.calib.crds_cache import CacheReference, write_crds_cache
 from asnflow.cli import main
 from asnflow.engine.dispatch import FAILED, SCRATCH_DIR, SKIPPED, SUCCEEDED, read_run_log
+
+from test_calib_image import DITHERS, SHAPE, write_rate
 
 ROOTS = [f"jw09999001001_02101_{n:05d}_nis" for n in range(1, len(DITHERS) + 1)]
 IMAGE3 = "jw09999-o001_image3_00001_asn"

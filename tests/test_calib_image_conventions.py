@@ -15,6 +15,12 @@ from astropy.io import fits
 from astropy.modeling import models
 from astropy.wcs import WCS
 from stdatamodels.jwst import datamodels
+
+from asnflow.calib import image2
+from asnflow.calib.base import RunContext
+from asnflow.calib.refs import ArrayRefs
+from asnflow.errors import CalibrationError
+
 from test_calib_image import (
     SHAPE,
     image2_node,
@@ -23,11 +29,6 @@ from test_calib_image import (
     write_cals,
     write_rate,
 )
-
-from asnflow.calib import image2
-from asnflow.calib.base import RunContext
-from asnflow.calib.refs import ArrayRefs
-from asnflow.errors import CalibrationError
 
 RATE = "jw09999001001_02101_00001_nis_rate.fits"
 CAL = "jw09999001001_02101_00001_nis_cal.fits"

@@ -9,12 +9,13 @@ import json
 from pathlib import Path
 
 import pytest
-from test_dispatch import FAKES, write_config
 
 from asnflow.cli import main
 from asnflow.engine.compare import compare_paths
 from asnflow.engine.dispatch import RUN_LOG
 from asnflow.workflow.provenance import STORE_NAME
+
+from test_dispatch import FAKES, write_config
 
 POOL = Path(__file__).parents[1] / "examples" / "user_rules" / "mrs_pool.csv"
 LATE = ("jw01523001001_02107_00002_mirifushort", "jw01523001001_02107_00002_mirifulong")

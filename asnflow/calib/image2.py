@@ -247,7 +247,7 @@ class Image2Module(ConventionalModule):
                     cal.area = area_map.astype(np.float32)
                     cal.meta.ref_file.area.name = area_source
                 cal.meta.ref_file.flat.name = flat.source
-                ctx.provider.record_context(cal)
+                provider.record_context(cal)
                 cal.meta.ref_file.photom.name = refs["photom"].source
                 cal.meta.asn.pool_name = str((node.association or {}).get("asn_pool", ""))
                 cal.meta.asn.table_name = node.path.name if node.path is not None else ""

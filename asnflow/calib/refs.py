@@ -379,7 +379,8 @@ class CrdsRefs(ReferenceProvider):
             try:
                 return str(heavy_client.get_context_name("jwst", self.context))
             except Exception as exc:  # crds raises many unrelated types
-                raise CalibrationError(f"CRDS cache {cache} names no usable context: {' '.join(str(exc).split())}") from None
+                reason = " ".join(str(exc).split())
+                raise CalibrationError(f"CRDS cache {cache} names no usable context: {reason}") from None
 
     def lookup(self, model: Any, reftypes: Sequence[str]) -> dict[str, Path]:
         """The cached reference file CRDS selects for each reftype."""

@@ -50,7 +50,8 @@ _PAIR_LIST = re.compile(rf"\[[ \t]*(?:{_PAIR}[ \t]*,[ \t]*)*(?:{_PAIR}[ \t]*)?\]
 _PAIR_ITEM = re.compile(_PAIR)
 _SHOWN_CHARS = 60
 # a pool names exposures beside it; make-pool writes a path as it was given
-FILENAME_OUTSIDE_HINT = "name the exposure relative to the pool's folder; asnflow make-pool --names-only writes bare names"
+FILENAME_OUTSIDE_HINT = ("name the exposure relative to the pool's folder; "
+                         "asnflow make-pool --names-only writes bare names")
 # FILENAME values that need no closer look (cells are lower-cased by now).
 _PLAIN_FILENAME = re.compile(r"[a-z0-9_+-][a-z0-9_.+-]{0,190}")
 # PROGRAM goes into every association file name; real ones have five digits.
