@@ -11,13 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from asnflow.constraints.rows import INVALID_VALUES  # pool values that mean "not set"
 from asnflow.errors import RuleError
 from asnflow.naming.template import fill_template
-
-# Pool values that mean "not set" (jwst's ``_EMPTY``, minus ``None``).
-INVALID_VALUES: frozenset[str] = frozenset(
-    ["", "NULL", "Null", "null", "--", "N", "n", "F", "f", "FALSE", "false", "False", "N/A", "n/a"]
-)
 
 # Template text per name. "default" and "wfss" give the same text; jwst fills
 # the first with str.format and the second with FormatTemplate, which only
