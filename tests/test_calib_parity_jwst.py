@@ -9,17 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from jwst_offline import pipeline_script
 
 pytestmark = pytest.mark.jwst
 
-SCRIPT = """
-import os, sys
-os.environ["CRDS_PATH"] = sys.argv[1]
-os.environ["CRDS_SERVER_URL"] = "https://jwst-serverless-mode.stsci.edu"
-os.environ["CRDS_MODE"] = "local"
-from jwst.pipeline import Detector1Pipeline
-Detector1Pipeline.call(sys.argv[2], save_results=True, output_dir=sys.argv[3])
-"""
+SCRIPT = pipeline_script("Detector1Pipeline")
 
 
 def test_jwst_detector1_runs_offline_on_the_realistic_data_with_every_reference_from_the_cache(tmp_path):

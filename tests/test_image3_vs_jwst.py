@@ -18,17 +18,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from jwst_offline import pipeline_script
 
 pytestmark = pytest.mark.jwst
 
-JWST_IMAGE3 = """
-import os, sys
-os.environ["CRDS_PATH"] = sys.argv[1]
-os.environ["CRDS_SERVER_URL"] = "https://jwst-serverless-mode.stsci.edu"
-os.environ["CRDS_MODE"] = "local"
-from jwst.pipeline import Image3Pipeline
-Image3Pipeline.call(sys.argv[2], save_results=True, output_dir=sys.argv[3])
-"""
+JWST_IMAGE3 = pipeline_script("Image3Pipeline")
 
 
 def run(command: list[str], **kwargs) -> None:
