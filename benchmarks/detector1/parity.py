@@ -22,8 +22,6 @@ import os
 import sys
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(Path(__file__).resolve().parent)]
 
@@ -141,6 +139,18 @@ def run_native_and_compare(uncal: Path, cache: Path, jwst_out: Path, cores: str)
     return rows, failures
 
 
+def compare_and_print(title: str, uncal: Path, cache: Path, jwst_out: Path, cores: str) -> bool:
+    """Run native detector1 on ``uncal``, print its table against jwst's products; True if a check missed."""
+    rows, failures = run_native_and_compare(uncal, cache, jwst_out, cores)
+    print(f"\n### {title}\n")
+    print(HEADER)
+    for row in rows:
+        print(row if isinstance(row, str) else row.row())
+    for failure in failures:
+        print(f"MISS: {failure}")
+    return bool(failures)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, default=Path("detector1-parity"), help="folder for inputs and outputs")
@@ -163,14 +173,7 @@ def main(argv: list[str] | None = None) -> int:
             jwst_out = args.work / uncal.name.replace("_uncal.fits", "")
             if not (jwst_out / uncal.name.replace("_uncal", "_rate")).exists():
                 run_jwst(uncal, jwst_out, args.maximum_cores)
-            rows, failures = run_native_and_compare(uncal, args.cache.resolve(), jwst_out, args.maximum_cores)
-            print(f"\n### {uncal.name}\n")
-            print(HEADER)
-            for row in rows:
-                print(row if isinstance(row, str) else row.row())
-            for failure in failures:
-                print(f"MISS: {failure}")
-            status |= bool(failures)
+            status |= compare_and_print(uncal.name, uncal, args.cache.resolve(), jwst_out, args.maximum_cores)
         return int(status)
 
     instruments = ("nircam", "niriss") if args.instrument == "both" else (args.instrument,)
@@ -181,14 +184,8 @@ def main(argv: list[str] | None = None) -> int:
         jwst_out = folder / "jwst"
         if not (jwst_out / uncal.name.replace("_uncal", "_rate")).exists():
             run_jwst(uncal, jwst_out, args.maximum_cores)
-        rows, failures = run_native_and_compare(uncal, folder / "crds", jwst_out, args.maximum_cores)
-        print(f"\n### {instrument.upper()} {args.size}x{args.size}, {args.nints} int x {args.ngroups} groups x {args.nframes} frames\n")
-        print(HEADER)
-        for row in rows:
-            print(row if isinstance(row, str) else row.row())
-        for failure in failures:
-            print(f"MISS: {failure}")
-        status |= bool(failures)
+        title = f"{instrument.upper()} {args.size}x{args.size}, {args.nints} int x {args.ngroups} groups x {args.nframes} frames"
+        status |= compare_and_print(title, uncal, folder / "crds", jwst_out, args.maximum_cores)
     return int(status)
 
 
