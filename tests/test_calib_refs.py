@@ -5,13 +5,14 @@ from __future__ import annotations
 import math
 import os
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
 from stdatamodels.jwst import datamodels
 
 from asnflow.calib.crds_cache import CacheReference, write_crds_cache
-from asnflow.calib.refs import ArrayRefs, CrdsRefs, fit_to_science
+from asnflow.calib.refs import ArrayRefs, CrdsRefs, crds_answer, fit_to_science
 from asnflow.errors import CalibrationError, InputError
 
 
@@ -95,7 +96,8 @@ def crds_cache(tmp_path_factory):
     photom.meta.photometry.pixelarea_steradians = 1.0e-13
     gain = reference(datamodels.GainModel, "gain", data=np.full((8, 10), 1.6, np.float32))
     return write_crds_cache(
-        tmp_path_factory.mktemp("crds") / "cache",
+        # "main/asnflow-demo" holds "N/A" once upper-cased: a cache there must still be read
+        tmp_path_factory.mktemp("crds") / "main" / "asnflow-demo" / "cache",
         "niriss",
         [CacheReference("gain", detector, gain), *flats, CacheReference("photom", detector, photom)],
     )
@@ -134,6 +136,21 @@ def test_crds_refs_select_by_the_rules_offline(crds_cache, monkeypatch):
     assert api.get_crds_server() == "https://127.0.0.1:9"
     api.set_crds_server(before)
     assert pickle.loads(pickle.dumps(provider)) == provider
+
+
+def test_crds_answers_are_read_whole_not_searched_for_n_a(crds_cache, tmp_path):
+    assert crds_answer("NOT FOUND n/a") is None
+    assert crds_answer("N/A") is None
+    assert crds_answer("NOT FOUND No match found.") == "No match found."
+    assert crds_answer("/data/main/asnflow-demo/x.fits") == Path("/data/main/asnflow-demo/x.fits")
+    assert "MAIN/ASNFLOW" in str(crds_cache).upper()  # the fixture's cache sits under such a path
+    provider = CrdsRefs(crds_cache)
+    gain = crds_cache / "references/jwst/niriss/jwst_niriss_gain_0001.fits"
+    assert provider.lookup_optional(science(), ["gain"]) == {"gain": gain}
+    source, model = provider.reference_models(science(), ["gain"])["gain"]
+    assert source == "crds://jwst_niriss_gain_0001.fits"
+    model.close()
+    assert provider.optional_path(science(), "gain") == gain
 
 
 def test_crds_refs_use_crds_path_by_default(crds_cache, monkeypatch):

@@ -57,7 +57,10 @@ def demo_command(*args: str) -> list[str]:
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
     """One uninterrupted demo run with the default (process) executor."""
-    folder = tmp_path_factory.mktemp("reference") / "demo"
+    # the README's folder name under a "main" folder: upper-cased, the path holds "N/A",
+    # which CRDS also answers for a type that does not apply (a path must never be read as that)
+    folder = tmp_path_factory.mktemp("reference") / "main" / "asnflow-demo"
+    folder.parent.mkdir()
     result, report = run_quietly(folder)
     return folder, result, report, contents(folder)
 

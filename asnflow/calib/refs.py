@@ -342,6 +342,24 @@ def offline_crds_environment(cache: Path) -> Iterator[None]:
                 os.environ[name] = value
 
 
+def crds_answer(value: object) -> Path | None | str:
+    """What one ``crds.getreferences`` value means: a file (Path), not applicable (None),
+    or not found (the reason, a str).
+
+    crds answers ``NOT FOUND n/a`` when the rules say a type does not apply and
+    ``NOT FOUND <reason>`` when nothing matches. Only the whole value is compared:
+    a path such as ``/data/main/asnflow-demo/...`` holds "N/A" once upper-cased.
+    """
+    text = str(value).strip()
+    upper = text.upper()
+    if upper == "N/A":
+        return None
+    if upper.startswith("NOT FOUND"):
+        reason = text[len("NOT FOUND") :].strip()
+        return None if reason.upper() == "N/A" else (reason or "not found")
+    return Path(text)
+
+
 @dataclass(frozen=True)
 class CrdsRefs(ReferenceProvider):
     """Best references chosen by CRDS rules from a local cache, never a server.
@@ -404,10 +422,11 @@ class CrdsRefs(ReferenceProvider):
                 raise CalibrationError(f"CRDS lookup in {cache} failed: {message}") from None
         paths = {}
         for name in names:
-            value = str(found.get(name, "NOT FOUND"))
-            if value.upper().startswith("NOT FOUND") or value.upper() == "N/A":
-                raise CalibrationError(f"CRDS cache {cache} has no {name} reference for this exposure ({value})")
-            paths[name] = Path(value)
+            answer = crds_answer(found.get(name, "NOT FOUND"))
+            if not isinstance(answer, Path):
+                reason = "N/A" if answer is None else answer
+                raise CalibrationError(f"CRDS cache {cache} has no {name} reference for this exposure ({reason})")
+            paths[name] = answer
         return paths
 
     def lookup_optional(self, model: Any, reftypes: Sequence[str]) -> dict[str, Path | None]:
@@ -426,13 +445,10 @@ class CrdsRefs(ReferenceProvider):
                 raise CalibrationError(f"CRDS lookup in {cache} failed: {message}") from None
         paths: dict[str, Path | None] = {}
         for name in names:
-            value = str(found.get(name, "NOT FOUND"))
-            if "N/A" in value.upper():
-                paths[name] = None
-            elif value.upper().startswith("NOT FOUND"):
-                raise CalibrationError(f"CRDS cache {cache} has no {name} reference for this exposure ({value})")
-            else:
-                paths[name] = Path(value)
+            answer = crds_answer(found.get(name, "NOT FOUND"))
+            if isinstance(answer, str):
+                raise CalibrationError(f"CRDS cache {cache} has no {name} reference for this exposure ({answer})")
+            paths[name] = answer
         return paths
 
     def reference_models(self, model: Any, reftypes: Sequence[str]) -> dict[str, tuple[str, Any]]:
@@ -468,10 +484,9 @@ class CrdsRefs(ReferenceProvider):
                     found = crds.getreferences(parameters, reftypes=[name], observatory="jwst", context=self.context)
                 except Exception:  # not in the rules: no parameters, as stpipe treats it
                     continue
-                value = str(found.get(name, "N/A"))
-                if "N/A" in value.upper() or value.upper().startswith("NOT FOUND"):
-                    continue
-                out[name] = read_step_parameters(Path(value))
+                answer = crds_answer(found.get(name, "N/A"))
+                if isinstance(answer, Path):
+                    out[name] = read_step_parameters(answer)
         return out
 
     def _checked_cache(self) -> Path:
