@@ -272,7 +272,7 @@ class _Checker:
             if len(set(table.columns)) != len(table.columns):
                 self.report(ERROR, "table-columns", f"table {table.name} names a column twice", table.pos,
                             text=table.name)
-            for row, pos in zip(table.rows, table.row_positions):
+            for row, pos in zip(table.rows, table.row_positions, strict=True):
                 if len(row) != len(table.columns):
                     self.report(ERROR, "table-row",
                                 f"table {table.name} row has {len(row)} values but the table has "
@@ -328,14 +328,13 @@ class _Checker:
                     if name in self.frames:
                         hint = f"{name} is a frame; a rule takes it with `frame {name}`"
                     self.report(ERROR, "unknown-fragment", f"unknown fragment {name}", pos, hint, text=name)
-        elif isinstance(statement, ast.BodyStmt):
-            if not in_frame:
-                self.report(ERROR, "body-outside-frame", "`body` is only allowed inside a frame", statement.pos,
-                            "a frame marks with `body` where a rule's own constraints go", text="body")
+        elif isinstance(statement, ast.BodyStmt) and not in_frame:
+            self.report(ERROR, "body-outside-frame", "`body` is only allowed inside a frame", statement.pos,
+                        "a frame marks with `body` where a rule's own constraints go", text="body")
 
     def _leaf(self, leaf: ast.LeafStmt) -> None:
         positions = leaf.source_positions or (leaf.pos,) * len(leaf.sources)
-        for source, pos in zip(leaf.sources, positions):
+        for source, pos in zip(leaf.sources, positions, strict=True):
             self._column(source, pos)
         value = leaf.value
         if isinstance(value, ast.Regex):
@@ -363,11 +362,10 @@ class _Checker:
                                 text=value.name)
                 else:
                     self._regex_safety(joined, value.pos, value.name)
-        elif isinstance(value, ast.DynamicValue):
-            if value.function not in self.hooks.DYNAMIC_VALUES:
-                self.report(ERROR, "unknown-hook", f"unknown value function {value.function}()", value.pos,
-                            close_names(value.function, self.hooks.DYNAMIC_VALUES)
-                            or f"known: {', '.join(sorted(self.hooks.DYNAMIC_VALUES))}", text=value.function)
+        elif isinstance(value, ast.DynamicValue) and value.function not in self.hooks.DYNAMIC_VALUES:
+            self.report(ERROR, "unknown-hook", f"unknown value function {value.function}()", value.pos,
+                        close_names(value.function, self.hooks.DYNAMIC_VALUES)
+                        or f"known: {', '.join(sorted(self.hooks.DYNAMIC_VALUES))}", text=value.function)
         if leaf.onlyif is not None:
             self._expr(leaf.onlyif)
 
@@ -408,7 +406,9 @@ class _Checker:
                         pos, f"write {name.lower()}", text=name)
             return
         if self.columns is not None and name not in self.columns:
-            hint = close_names(name, self.columns) or "declared pool columns are listed under pool_columns in rules.yaml"
+            hint = close_names(name, self.columns) or (
+                "declared pool columns are listed under pool_columns in rules.yaml"
+            )
             self.report(ERROR, "unknown-column", f"unknown pool column {name}", pos, hint, text=name)
 
     # ------------------------------------------------------------ expressions
@@ -679,7 +679,11 @@ class _Checker:
         pending = [expr]  # each predicate is walked once: chains and shared uses stay linear
         while pending:
             for node in walk_expr(pending.pop()):
-                if isinstance(node, ast.Ref) and node.name in self.predicates and node.name not in self.hooks.PROPERTIES:
+                if (
+                    isinstance(node, ast.Ref)
+                    and node.name in self.predicates
+                    and node.name not in self.hooks.PROPERTIES
+                ):
                     if ("predicate", node.name) not in self.used:
                         self.used.add(("predicate", node.name))
                         pending.append(self.predicates[node.name].expr)

@@ -354,7 +354,7 @@ class _Compiler:
                                      item.pos)
                     self.lists[item.name] = (self._expand_list(item), item)
                 elif isinstance(item, ast.TableDef):
-                    for row, pos in zip(item.rows, item.row_positions):
+                    for row, pos in zip(item.rows, item.row_positions, strict=True):
                         if len(row) != len(item.columns):
                             raise _error(
                                 f"table {item.name} row has {len(row)} values but the table has "
@@ -512,7 +512,7 @@ class _Compiler:
         return (CATEGORY_NAMES[reprocess.category], reprocess.when == "match", () if reprocess.all_rules else None)
 
     def _leaf(self, leaf: ast.LeafStmt) -> AttrTest:
-        for source, pos in zip(leaf.sources, leaf.source_positions or [leaf.pos] * len(leaf.sources)):
+        for source, pos in zip(leaf.sources, leaf.source_positions or [leaf.pos] * len(leaf.sources), strict=True):
             self.note_column(source, pos)
         patterns = None
         dynamic = None

@@ -103,7 +103,8 @@ def _digest(piece: Piece, found: RuleDigest) -> None:
             _digest_check(statement, found)
         elif isinstance(statement, ast.NeverStmt):
             _add(found.attaches, f"`never {statement.name}`: the exposure is offered again to "
-                 f"{statement.reprocess.category} associations{' of every rule' if statement.reprocess.all_rules else ''}")
+                 f"{statement.reprocess.category} associations"
+                 f"{' of every rule' if statement.reprocess.all_rules else ''}")
         elif child.kind in ("use", "body", "frame"):
             _digest(child, found)
 

@@ -93,7 +93,8 @@ def expr_text(expr: ast.Expr, outer: int = 0) -> str:
         if isinstance(container, ast.TableRef):
             where = container.name
         else:
-            where = "(" + ", ".join(_word(v) for v in container.values) + ("," if len(container.values) == 1 else "") + ")"
+            trailing = "," if len(container.values) == 1 else ""  # a one-word tuple keeps its comma
+            where = "(" + ", ".join(_word(v) for v in container.values) + trailing + ")"
         text = f"{expr_text(expr.operand, 5)} {'not in' if expr.negated else 'in'} {where}"
     else:  # pragma: no cover - every expression class is handled above
         text = repr(expr)

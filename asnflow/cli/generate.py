@@ -123,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
         if not len(pool):
             print(f"{pool.name}: the pool has a header and no rows: no associations, nothing written",
                   file=sys.stderr)
-    work = [(pool, folder) for pool, folder in zip(pools, folders) if len(pool)]
+    work = [(pool, folder) for pool, folder in zip(pools, folders, strict=True) if len(pool)]
     show_progress = not args.quiet and level > logging.INFO
     whole_pools = _whole_pools_in_parallel(args, len(work))
     if whole_pools:
@@ -172,7 +172,7 @@ def run(args: argparse.Namespace) -> int:
         written = write_folders([(outcome.rendered or outcome.documents, folder)
                                  for _, folder, outcome, _ in outcomes], args.format,
                                 remove_stale=args.remove_stale)
-        for number, ((_pool, _folder, outcome, _idle), report) in enumerate(zip(outcomes, written)):
+        for number, ((_pool, _folder, outcome, _idle), report) in enumerate(zip(outcomes, written, strict=True)):
             outcome.written = report.paths
             reports[number] = report
     for number, (pool, folder, outcome, idle) in enumerate(outcomes):

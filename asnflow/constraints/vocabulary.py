@@ -86,11 +86,13 @@ def is_coron(vocab: Vocabulary, row: Row) -> bool:
     exp_type = row.valid("exp_type")
     if exp_type is None:
         return False
-    coron = exp_type in vocab.coron_exp_types
-    if row.get("exp_type") == "nrc_coron" and row.get("subarray") == "full":
-        if (row.get("pupil"), row.get("detector")) in vocab.nrc_coron_unocculted:
-            coron = False
-    return coron
+    if (
+        row.get("exp_type") == "nrc_coron"
+        and row.get("subarray") == "full"
+        and (row.get("pupil"), row.get("detector")) in vocab.nrc_coron_unocculted
+    ):
+        return False
+    return exp_type in vocab.coron_exp_types
 
 
 def is_ami(vocab: Vocabulary, row: Row) -> bool:

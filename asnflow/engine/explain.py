@@ -185,10 +185,7 @@ class Tracer:
 
     # Same order and short-circuits as match._all and match._any.
     def _group(self, group: Group) -> _Trace:
-        if group.reduce in ("all", "notall"):
-            outcome = self._all(group)
-        else:
-            outcome = self._any(group)
+        outcome = self._all(group) if group.reduce in ("all", "notall") else self._any(group)
         if group.reduce in ("none", "notall"):
             if outcome.matched:
                 what = tuple(outcome.evidence) or ("its conditions",)
@@ -619,7 +616,11 @@ def find_rows(pool, filename: str) -> list[Row]:
     if index is None:
         raise InputError("the pool has no FILENAME column", path=str(pool.path))
     columns = {name: i for i, name in enumerate(pool.columns)}
-    exact = [Row(values, columns, line) for values, line in zip(pool.rows, pool.lines) if values[index] == wanted]
+    exact = [
+        Row(values, columns, line)
+        for values, line in zip(pool.rows, pool.lines, strict=True)
+        if values[index] == wanted
+    ]
     if exact:
         return exact
     names = sorted({values[index] for values in pool.rows})
@@ -630,7 +631,8 @@ def find_rows(pool, filename: str) -> list[Row]:
 
     hint = close_names(wanted, names)
     if prefixed:
-        hint = f"{len(prefixed)} exposures start with that: {', '.join(prefixed[:4])}{', ...' if len(prefixed) > 4 else ''}"
+        shown = ", ".join(prefixed[:4]) + (", ..." if len(prefixed) > 4 else "")
+        hint = f"{len(prefixed)} exposures start with that: {shown}"
     raise InputError(f"no exposure {filename} in the pool", path=str(pool.path), hint=hint)
 
 
@@ -774,7 +776,8 @@ def format_explanation(explanation: Explanation, full: bool = False) -> str:
     """The explanation as text: short (each asn_type in one line) or, with ``full``, every rule."""
     out = [f"{explanation.filename} (pool line {explanation.line}): exp_type {explanation.exp_type}, "
            f"candidates {explanation.candidates}"]
-    out.append(f"offered in: {', '.join(explanation.passes) if explanation.passes else 'no pass (not in any candidate generated)'}")
+    offered = ", ".join(explanation.passes) if explanation.passes else "no pass (not in any candidate generated)"
+    out.append(f"offered in: {offered}")
     if explanation.memberships:
         out.append(f"in {len(explanation.memberships)} association{'s' if len(explanation.memberships) != 1 else ''}:")
         width = max(len(m.file_name) for m in explanation.memberships)

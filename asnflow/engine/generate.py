@@ -124,7 +124,7 @@ def bind_rows(pool, ruleset: RuleSet) -> tuple[dict[str, int], list[Row]]:
     columns = {name: index for index, name in enumerate(pool.columns)}
     return columns, [
         Row(values, columns, line, (index, None))
-        for index, (values, line) in enumerate(zip(pool.rows, pool.lines))
+        for index, (values, line) in enumerate(zip(pool.rows, pool.lines, strict=True))
     ]
 
 
@@ -161,10 +161,7 @@ def plan(rows: list[Row], options: Options, pool_name: str = "") -> Plan:
 def run_unit(unit: Unit, ruleset: RuleSet, rows: list[Row], columns: dict[str, int], run: RunState,
              on_item: Callable[[], None] | None = None, cache: RunCache | None = None) -> list[Association]:
     """The associations one pass makes, in creation order."""
-    if unit.candidate is None:
-        items = rows
-    else:
-        items = cands.rows_of_candidate(rows, *unit.candidate)
+    items = rows if unit.candidate is None else cands.rows_of_candidate(rows, *unit.candidate)
     one = Pass(ruleset, unit.registry, run, unit.version_id, unit.candidate, columns, on_item, unit.skip_invalid,
                cache)
     if log.isEnabledFor(logging.DEBUG):
@@ -213,7 +210,7 @@ def generate(pool, ruleset: RuleSet, options: Options = Options(),
 
         outputs, warnings = run_units(steps.units, pool, ruleset, rows, jobs, scheduler, progress, timeout)
         if log.isEnabledFor(logging.INFO):
-            for unit, made in zip(steps.units, outputs):
+            for unit, made in zip(steps.units, outputs, strict=True):
                 _log_pass(pool.name, unit, made, None)
         for warning in warnings:
             if warning not in run.warned:
@@ -240,7 +237,7 @@ def combine(steps: Plan, outputs: list[list[Association]], options: Options, run
     """Keep, finalize, prune and renumber what the passes made (in pass order)."""
     associations: list[Association] = []
     created: list[Association] = []
-    for unit, made in zip(steps.units, outputs):
+    for unit, made in zip(steps.units, outputs, strict=True):
         created.extend(made)
         if unit.registry == CANDIDATE_REGISTRY:
             associations.extend(made)

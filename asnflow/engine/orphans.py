@@ -61,7 +61,7 @@ def find_orphans(pool, rule_set, options=None, result=None) -> list[Orphan]:
     columns = {name: i for i, name in enumerate(pool.columns)}
     seen: set[str] = set()
     found = []
-    for values, line in zip(pool.rows, pool.lines):
+    for values, line in zip(pool.rows, pool.lines, strict=True):
         row = Row(values, columns, line)
         filename = row.filename
         if filename in seen or not outcomes.is_orphan(filename):

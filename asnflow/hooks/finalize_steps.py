@@ -32,9 +32,12 @@ def nod_background_overlap(science, background) -> bool:
     exptype = str(science["exp_type"]).lower()
     if exptype not in ("nrs_fixedslit", "nrs_msaspec"):
         return False
-    if "targetid" in science and "targetid" in background:
-        if str(science["targetid"]).lower() != str(background["targetid"]).lower():
-            return True
+    if (
+        "targetid" in science
+        and "targetid" in background
+        and str(science["targetid"]).lower() != str(background["targetid"]).lower()
+    ):
+        return True
 
     def as_int(row, *names_):
         for name in names_:
