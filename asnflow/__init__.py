@@ -20,7 +20,7 @@ def __getattr__(name: str):
 
         return from_list
     if name == "Association":
-        from asnflow.engine.write import AssociationDict
+        from asnflow.engine.documents import AssociationDict
 
         return AssociationDict
     raise AttributeError(f"module 'asnflow' has no attribute {name!r}")

@@ -16,7 +16,7 @@ import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from asnflow.engine.write import AssociationDict
+from asnflow.engine.documents import AssociationDict
 
 
 def generate(
@@ -35,15 +35,15 @@ def generate(
 ) -> list[AssociationDict]:
     """Associations of a pool, exactly as ``asnflow generate`` (and jwst's asn_generate) make them.
 
-    ``pool`` is a path or a :class:`asnflow.engine.pool.Pool`. The options are
+    ``pool`` is a path or a :class:`asnflow.pool.read.Pool`. The options are
     those of the command line: ``ids`` (-i), ``discover``, ``all_candidates``,
     ``version_id`` (True: a timestamp), ``finalize`` (False: --no-finalize),
     ``merge``, ``dms`` (--DMS), extra ``rules`` files (-r) and ``ignore_default``.
     """
     from asnflow.engine.generate import Options
-    from asnflow.engine.pool import Pool, read_pool
     from asnflow.engine.session import generate_documents, rule_set
     from asnflow.pathnames import check_name
+    from asnflow.pool.read import Pool, read_pool
 
     if isinstance(version_id, str):
         check_name(version_id, "version_id")
@@ -60,7 +60,7 @@ def generate(
 
 def write(asns: Iterable[Mapping], folder: str | os.PathLike[str], fmt: str = "json") -> list[Path]:
     """Write associations into ``folder`` (all or nothing); returns the paths written."""
-    from asnflow.engine.asnfile import write as write_files
+    from asnflow.asnfile.files import write as write_files
 
     return write_files(asns, folder, fmt)
 
@@ -72,7 +72,7 @@ def load(path: str | os.PathLike[str]) -> AssociationDict:
     ``name`` is the file's stem, so ``write([asnflow.load(p)], folder)``
     writes it under the same name.
     """
-    from asnflow.engine.asnfile import load as load_file
+    from asnflow.asnfile.files import load as load_file
 
     data = load_file(path)
     rule = str(data.get("asn_rule", ""))

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from asnflow.calib.base import Route, parse_routes
 from asnflow.errors import RuleError
+from asnflow.routes import Route, parse_routes
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 

@@ -68,9 +68,8 @@ def one_run(base: Path, work: Path, names: list[str], provenance: bool, executor
     """Seconds for a full calibration of a fresh copy, then for a rerun with everything up to date,
     and the seconds of the full run spent planning and recording provenance."""
     from asnflow.calib.refs import CrdsRefs
-    from asnflow.engine import dispatch
-    from asnflow.engine.dispatch import run_graph
-    from asnflow.engine.graph import build_graph
+    from asnflow.workflow.dispatch import run_graph, scheduler
+    from asnflow.workflow.graph import build_graph
 
     shutil.rmtree(work, ignore_errors=True)
     shutil.copytree(base, work)
@@ -78,8 +77,9 @@ def one_run(base: Path, work: Path, names: list[str], provenance: bool, executor
     timings = []
     inside = 0.0
     for _ in range(2):
-        watch = Stopwatch([(dispatch, "plan_run"), (dispatch._Recorder, "started"), (dispatch._Recorder, "finished"),
-                           (dispatch._Recorder, "adopted")])
+        recorder = scheduler._Recorder
+        watch = Stopwatch([(scheduler, "plan_run"), (recorder, "started"), (recorder, "finished"),
+                           (recorder, "adopted")])
         started = time.perf_counter()
         graph = build_graph([work / n for n in names], data_dir=work)
         summary = run_graph(

@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 
 import asnflow
-from asnflow.engine.pool import read_pool
 from asnflow.errors import (
     AsnflowError,
     AssociationFileError,
@@ -24,6 +23,7 @@ from asnflow.errors import (
     PoolError,
     RuleError,
 )
+from asnflow.pool.read import read_pool
 
 POOLS = Path(__file__).parent / "data" / "compat" / "pools"
 MIRI = POOLS / "pool_002_image_miri.csv"

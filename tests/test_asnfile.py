@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from asnflow.engine import asnfile
+from asnflow.asnfile import files as asnfile
 from asnflow.errors import AsnflowError, AssociationFileError
 
 

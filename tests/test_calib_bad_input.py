@@ -12,7 +12,7 @@ from stdatamodels.jwst import datamodels
 
 from asnflow.calib.crds_cache import CacheReference, write_crds_cache
 from asnflow.cli import main
-from asnflow.engine.dispatch import FAILED, SCRATCH_DIR, SKIPPED, SUCCEEDED, read_run_log
+from asnflow.workflow.dispatch import FAILED, SCRATCH_DIR, SKIPPED, SUCCEEDED, read_run_log
 
 from test_calib_image import DITHERS, SHAPE, write_rate
 

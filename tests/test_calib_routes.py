@@ -10,13 +10,14 @@ from pathlib import Path
 import pytest
 from astropy.io import fits
 
-from asnflow.calib.base import Node, Route, choose_route, module_for_node, node_traits, parse_routes
+from asnflow.calib.base import Node, choose_route, module_for_node, node_traits
 from asnflow.calib.jwst_adapter import JwstPipelineModule
 from asnflow.cli import main
 from asnflow.config import load_config
-from asnflow.engine.dispatch import SUCCEEDED, plan_run, run_graph
-from asnflow.engine.graph import build_graph
 from asnflow.errors import RuleError
+from asnflow.routes import Route, parse_routes
+from asnflow.workflow.dispatch import SUCCEEDED, plan_run, run_graph
+from asnflow.workflow.graph import build_graph
 
 JWST_INSTALLED = importlib.util.find_spec("jwst") is not None
 FAKES = Path(__file__).parent / "data" / "graph"

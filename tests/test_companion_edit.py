@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from asnflow.asnfile import files as asnfile
 from asnflow.cli import main
 from asnflow.companion.edit import add_members, remove_members
 from asnflow.companion.members import MemberSpec
-from asnflow.engine import asnfile
 
 IMAGE3 = "pool_002_image_miri/jw99009-o001_image3_00001_asn.json"
 SPEC2_BKG_IMPRINT = "pool_018_all_exptypes/jw99009-c1007_spec2_00001_asn.json"

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from asnflow.asnfile import files as asnfile
 from asnflow.cli import main
 from asnflow.companion.gather import gather
-from asnflow.engine import asnfile
 from asnflow.errors import InputError
 
 CORON3 = "mega_pool/jw10005-c1015_coron3_00001_asn.json"  # science, psf, target_acquisition

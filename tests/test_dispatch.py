@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from asnflow.cli import main
-from asnflow.engine.dispatch import (
+from asnflow.errors import DispatchError, GraphError
+from asnflow.workflow.dispatch import (
     FAILED,
     RUN_LOG,
     SCRATCH_DIR,
@@ -24,8 +25,7 @@ from asnflow.engine.dispatch import (
     read_run_log,
     run_graph,
 )
-from asnflow.engine.graph import build_graph
-from asnflow.errors import DispatchError, GraphError
+from asnflow.workflow.graph import build_graph
 from asnflow.workflow.provenance import STORE_NAME
 
 FAKES = Path(__file__).parent / "data" / "graph"

@@ -17,12 +17,12 @@ from asnflow import __version__
 from asnflow.cli import main
 from asnflow.constraints.nodes import Attempt
 from asnflow.constraints.rows import Row
+from asnflow.diagnose.explain import Outcomes, SourceIndex, Tracer, explain, find_rows, passes_of, try_rule
 from asnflow.engine.association import Association, RunState
-from asnflow.engine.explain import Outcomes, SourceIndex, Tracer, explain, find_rows, passes_of, try_rule
 from asnflow.engine.generate import CANDIDATE_REGISTRY, DISCOVER_REGISTRY, Options, generate
 from asnflow.engine.passes import candidate_test
-from asnflow.engine.pool import read_pool
 from asnflow.engine.session import rule_set
+from asnflow.pool.read import read_pool
 
 RULE_LINE = re.compile(r"^(Asn_\w+) \((\S+\.rules):(\d+)\)(?: in ([^:]+))?: (.*)$")
 

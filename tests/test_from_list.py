@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from asnflow import __version__
+from asnflow.asnfile import files as asnfile
 from asnflow.cli import main
 from asnflow.companion.from_list import from_list, level2_product_name
 from asnflow.companion.members import MemberSpec, parse_member
-from asnflow.engine import asnfile
 from asnflow.errors import InputError
 
 FIXTURES = Path(__file__).parent / "data" / "from_list"

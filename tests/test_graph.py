@@ -11,8 +11,8 @@ import pytest
 
 from asnflow.calib.base import file_root
 from asnflow.cli import main
-from asnflow.engine.graph import build_graph, load_associations
 from asnflow.errors import AsnflowError, GraphError
+from asnflow.workflow.graph import build_graph, load_associations
 
 WFSS = "jw87800_20180412T163456_pool"
 
@@ -261,7 +261,7 @@ def test_png_and_svg_pictures(compat_dir, tmp_path, capsys):
 
 
 def test_yaml_association_files_give_the_same_graph(compat_dir, tmp_path):
-    from asnflow.engine import asnfile
+    from asnflow.asnfile import files as asnfile
 
     folder = expected(compat_dir, WFSS)
     for path in folder.glob("*_asn.json"):

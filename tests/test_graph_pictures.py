@@ -9,11 +9,11 @@ from collections import Counter
 import pytest
 
 from asnflow.cli import main
-from asnflow.engine.draw import render
-from asnflow.engine.draw.geometry import ROW_PITCH, picture_size
-from asnflow.engine.draw.layout import build_drawing
-from asnflow.engine.draw.style import STATUS_COLOURS, GraphView, NodeStatus, status_category
-from asnflow.engine.graph import build_graph
+from asnflow.workflow.draw import render
+from asnflow.workflow.draw.geometry import ROW_PITCH, picture_size
+from asnflow.workflow.draw.layout import build_drawing
+from asnflow.workflow.draw.style import STATUS_COLOURS, GraphView, NodeStatus, status_category
+from asnflow.workflow.graph import build_graph
 
 CORON = "pool_013_coron_nircam"  # 88 associations: 64 image2 feeding 24 coron3
 SVG = "{http://www.w3.org/2000/svg}"

@@ -605,7 +605,7 @@ def test_hostile_configuration_files(cli, tmp_path, kind):
 @pytest.fixture
 def wfss_run(compat_dir, tmp_path):
     """A data folder holding every raw input of the WFSS corpus associations, and the run's arguments."""
-    from asnflow.engine.graph import build_graph
+    from asnflow.workflow.graph import build_graph
 
     asns = compat_dir / "expected" / WFSS
     config = tmp_path / "fake_rules.yaml"

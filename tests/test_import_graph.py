@@ -5,7 +5,7 @@ Nodes are asnflow's subpackages and top-level modules (``asnflow.engine``,
 the other, at module level or inside a function. The layering the code
 relies on is asserted here: the rule language, the constraint model and the
 hook registry never import the engine or the calibration workflow, and no
-package takes part in an import cycle except the few listed below.
+package takes part in an import cycle.
 """
 
 from __future__ import annotations
@@ -26,15 +26,8 @@ CONSTRAINTS = "asnflow.constraints"
 HOOKS = "asnflow.hooks"
 RUNTIME = ("asnflow.engine", "asnflow.workflow")
 
-# Cycles that remain between packages outside the rule language (each is a
-# pair importing each other): calibration routes and the config that lists
-# them, the demo and the report it writes, dispatch (in the engine) and the
-# workflow's fingerprints. A cycle not listed here fails the test.
-KNOWN_CYCLES = {
-    frozenset({"asnflow.calib", "asnflow.config"}),
-    frozenset({"asnflow.demo", "asnflow.report"}),
-    frozenset({"asnflow.engine", "asnflow.workflow"}),
-}
+# Package import cycles allowed: none. A cycle fails the test.
+KNOWN_CYCLES: set[frozenset[str]] = set()
 
 
 def _node(module: str) -> str | None:
@@ -120,3 +113,29 @@ def test_no_import_cycle_between_packages_except_the_known_ones(graph):
     assert unexpected == []
     for layer in (LANGUAGE, CONSTRAINTS, HOOKS, "asnflow.naming"):
         assert not any(layer in cycle for cycle in cycles), layer
+
+
+# The flow of DESIGN.md as layers: a package imports only from layers below its own.
+LAYERS = (
+    ("errors", "routes", "safe_yaml", "progress", "workers", "constraints"),
+    ("fsread", "pathnames", "naming", "dask_clients"),
+    ("fsutil", "config", "hooks", "pool"),
+    ("assoc_rules", "asnfile", "calib"),
+    ("engine", "companion"),
+    ("diagnose", "workflow"),
+    ("report",),
+    ("demo",),
+    ("api", "cli"),
+    ("__main__",),
+)
+
+
+def test_every_import_goes_down_the_layers_of_the_flow(graph):
+    rank = {f"asnflow.{name}": level for level, names in enumerate(LAYERS) for name in names}
+    assert set(graph) <= set(rank), f"packages not placed in a layer: {sorted(set(graph) - set(rank))}"
+    upward = [
+        (source, target, sorted(graph.edges[source, target]["modules"]))
+        for source, target in graph.edges
+        if rank[target] >= rank[source]
+    ]
+    assert upward == []

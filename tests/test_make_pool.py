@@ -150,7 +150,7 @@ def test_options_override_defaults(exposures, tmp_path):
 
 
 def test_pool_reads_with_the_pool_reader(exposures, tmp_path):
-    pool_module = pytest.importorskip("asnflow.engine.pool")
+    pool_module = pytest.importorskip("asnflow.pool.read")
     assert main(["make-pool", *exposures, "-o", POOL_NAME]) == 0
     pool = pool_module.read_pool(tmp_path / POOL_NAME)
     assert len(pool) == 5
@@ -166,7 +166,7 @@ def test_pool_reads_with_the_pool_reader(exposures, tmp_path):
 
 def test_make_pool_then_generate_gives_jwst_associations(exposures, tmp_path):
     """The round trip: FITS headers -> make-pool -> generate -> image2 and image3 associations."""
-    from asnflow.engine import asnfile
+    from asnflow.asnfile import files as asnfile
 
     assert main(["make-pool", *exposures, "-o", POOL_NAME]) == 0
     status = main(["generate", POOL_NAME, "-p", "out"])

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from asnflow.asnfile.compare import compare_paths
 from asnflow.cli import main
-from asnflow.engine.compare import compare_paths
-from asnflow.engine.dispatch import RUN_LOG
+from asnflow.workflow.dispatch import RUN_LOG
 from asnflow.workflow.provenance import STORE_NAME
 
 from test_dispatch import FAKES, write_config

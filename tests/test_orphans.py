@@ -16,12 +16,12 @@ import pytest
 from asnflow import __version__
 from asnflow.cli import main
 from asnflow.constraints.nodes import Attempt
+from asnflow.diagnose.explain import passes_of
+from asnflow.diagnose.orphans import find_orphans, format_orphans
 from asnflow.engine.association import Association, RunState
-from asnflow.engine.explain import passes_of
 from asnflow.engine.generate import DISCOVER_REGISTRY, Options, generate
-from asnflow.engine.orphans import find_orphans, format_orphans
-from asnflow.engine.pool import read_pool
 from asnflow.engine.session import rule_set
+from asnflow.pool.read import read_pool
 
 NEAREST = re.compile(r"nearest rule (?P<rule>\w+): .+ \[(?P<file>\w+\.rules):(?P<line>\d+):(?P<column>\d+)\]$")
 
@@ -136,6 +136,32 @@ def test_generate_writes_the_orphan_file(compat_dir, tmp_path, capsys):
     records = json.loads(as_json.read_text(encoding="utf-8"))
     assert [r["filename"] for r in records] == [row[1] for row in rows]
     assert set(records[0]) == {"pool", "filename", "line", "exp_type", "reason"}
+
+
+def test_orphans_come_from_the_run_that_wrote_the_files_not_a_second_one(compat_dir, tmp_path, monkeypatch):
+    from asnflow.engine import generate as generation
+    from asnflow.engine import session
+
+    pools = [compat_dir / "pools" / name for name in ("pool_018_all_exptypes.csv", "seed_fs2_pool.csv")]
+    runs = []
+    real_generate = session.generate
+
+    def counted(*args, **kwargs):
+        runs.append(args[0].name)
+        return real_generate(*args, **kwargs)
+
+    monkeypatch.setattr(session, "generate", counted)
+    monkeypatch.setattr(generation, "generate", counted)  # where a diagnostic would run generation itself
+    one = tmp_path / "one.tsv"
+    assert main(["generate", str(pools[0]), "-p", str(tmp_path / "a"), "-q", "--orphans", str(one)]) == 0
+    assert runs == ["pool_018_all_exptypes.csv"]
+    # several pools in worker processes: each worker diagnoses its own run; the listing is the serial one
+    serial, forked = tmp_path / "serial.tsv", tmp_path / "forked.tsv"
+    base = ["generate", *map(str, pools), "-q", "--dry-run", "--orphans"]
+    assert main([*base, str(serial), "-j", "1"]) == 0
+    assert main([*base, str(forked), "-j", "2"]) == 0
+    assert forked.read_bytes() == serial.read_bytes()
+    assert {line.split("\t")[0] for line in serial.read_text().splitlines()[1:]} == {p.name for p in pools}
 
 
 def test_no_orphan_file_when_generation_fails(compat_dir, tmp_path, capsys):

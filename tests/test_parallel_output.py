@@ -90,15 +90,15 @@ def test_several_pools_with_options_give_the_same_files_with_jobs(generate, tmp_
 @pytest.fixture(scope="module")
 def documents():
     from asnflow.engine.generate import Options
-    from asnflow.engine.pool import read_pool
     from asnflow.engine.session import generate_documents, rule_set
+    from asnflow.pool.read import read_pool
 
     return generate_documents(read_pool(POOLS / "mega_pool.csv"), rule_set(), Options()).documents
 
 
 def test_files_rendered_in_worker_processes_are_those_rendered_here(documents, monkeypatch):
+    from asnflow.asnfile.files import render
     from asnflow.engine import parallel
-    from asnflow.engine.asnfile import render
 
     monkeypatch.setattr(parallel, "RENDER_IN_PARALLEL_FROM", 10)  # split even this pool's files
     assert len(documents) > 20
@@ -108,7 +108,7 @@ def test_files_rendered_in_worker_processes_are_those_rendered_here(documents, m
 
 def test_an_invalid_document_rendered_in_a_worker_is_reported_as_here(documents, monkeypatch):
     from asnflow.engine import parallel
-    from asnflow.engine.write import AssociationDict
+    from asnflow.engine.documents import AssociationDict
     from asnflow.errors import AssociationFileError
 
     monkeypatch.setattr(parallel, "RENDER_IN_PARALLEL_FROM", 10)

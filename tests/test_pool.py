@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from asnflow.engine.pool import NULL, Pool, parse_candidates, read_pool
 from asnflow.errors import PoolError
+from asnflow.pool.read import NULL, Pool, parse_candidates, read_pool
 
 DATA = Path(__file__).parent / "data"
 POOLS = DATA / "compat" / "pools"

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from asnflow.engine.pool import Pool, parse_candidates, read_pool
 from asnflow.errors import PoolError
+from asnflow.pool.read import Pool, parse_candidates, read_pool
 
 POOLS = Path(__file__).parent / "data" / "compat" / "pools"
 VALID = (POOLS / "pool_005_spec_niriss.csv").read_bytes()

@@ -10,7 +10,7 @@ pytest.importorskip("matplotlib")
 
 from stdatamodels.jwst import datamodels  # noqa: E402
 
-from asnflow.demo.preview import (  # noqa: E402
+from asnflow.report.preview import (  # noqa: E402
     HIGH_PERCENTILE,
     LOW_PERCENTILE,
     preview_figure,

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from asnflow.cli import main
-from asnflow.engine.dispatch import FAILED, RUN_LOG, SUCCEEDED, plan_run, run_graph
-from asnflow.engine.graph import build_graph
 from asnflow.errors import DispatchError
+from asnflow.workflow.dispatch import FAILED, RUN_LOG, SUCCEEDED, plan_run, run_graph
+from asnflow.workflow.graph import build_graph
 from asnflow.workflow.provenance import RUNNING, STORE_NAME, ProvenanceStore
 
 from test_dispatch import ASN_TYPES, CALIBRATION, FAKES, WFSS, kill_midway, prepare, products, write_config

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from asnflow.cli import main
-from asnflow.engine.graph import build_graph
-from asnflow.engine.orphans import find_orphans
-from asnflow.engine.pool import read_pool
+from asnflow.diagnose.orphans import find_orphans
 from asnflow.engine.session import rule_set
+from asnflow.pool.read import read_pool
 from asnflow.report import REPORT_NAME, write_report
+from asnflow.workflow.graph import build_graph
 
 CORON = "pool_013_coron_nircam"
 POOLS = Path(__file__).parent / "data" / "compat" / "pools"

@@ -16,13 +16,13 @@ import pytest
 from hypothesis import HealthCheck, example, given, reject, settings
 from hypothesis import strategies as st
 
+from asnflow.asnfile.files import write
 from asnflow.assoc_rules import ast
 from asnflow.assoc_rules.compile import RuleSet, compile_files
 from asnflow.assoc_rules.parse import parse_file, parse_text
 from asnflow.config import load_config
-from asnflow.engine.asnfile import write
-from asnflow.engine.pool import read_pool
 from asnflow.errors import AsnflowError, RuleError
+from asnflow.pool.read import read_pool
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 FUZZ_FEW = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -26,7 +26,7 @@ from asnflow.assoc_rules.show import (
     show_rule,
     value_text,
 )
-from asnflow.calib.base import describe_routes
+from asnflow.routes import describe_routes
 
 NON_SCIENCE_TYPES = ("target_acquisition", "background", "imprint", "psf", "direct_image")
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from asnflow.assoc_rules import ast
 from asnflow.assoc_rules.compile import DEFAULTS, CompiledRule, RuleSet
-from asnflow.calib.base import describe_routes
+from asnflow.routes import describe_routes
 
 # ---------------------------------------------------------------------- paths
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent

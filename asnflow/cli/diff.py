@@ -23,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from asnflow.engine.compare import compare_paths, dumps
+    from asnflow.asnfile.compare import compare_paths, dumps
 
     comparison = compare_paths(args.old, args.new)
     if args.format == "json":

@@ -52,9 +52,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from asnflow.asnfile import files as asnfile
     from asnflow.companion.edit import add_members, remove_members
     from asnflow.companion.members import check_exptype, check_group_id, parse_member
-    from asnflow.engine import asnfile
     from asnflow.errors import InputError
     from asnflow.fsutil import check_output_file, locked_file
 

@@ -38,11 +38,11 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from asnflow.engine.explain import explain, format_explanation
+    from asnflow.diagnose.explain import explain, format_explanation
     from asnflow.engine.generate import Options
-    from asnflow.engine.pool import read_pool
     from asnflow.engine.session import rule_set
     from asnflow.errors import AsnflowError
+    from asnflow.pool.read import read_pool
 
     if args.ignore_default and not args.rules:
         raise AsnflowError("--ignore-default leaves no rules", hint="give rule files with -r")

@@ -80,9 +80,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from asnflow.asnfile import files as asnfile
     from asnflow.companion.from_list import from_list, rule_level
     from asnflow.companion.members import check_exptype, check_group_id, parse_member
-    from asnflow.engine import asnfile
     from asnflow.fsutil import check_output_file
     from asnflow.pathnames import check_name
 

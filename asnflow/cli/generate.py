@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from asnflow.engine.scheduler import DEFAULT_TIMEOUT, positive_seconds
+from asnflow.dask_clients import DEFAULT_TIMEOUT, positive_seconds
 
 
 def register(subparsers) -> None:
@@ -74,27 +74,39 @@ def _jobs(text: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     import logging
-    from pathlib import Path
 
-    from asnflow.engine.asnfile import write_folders
-    from asnflow.engine.generate import Options
-    from asnflow.engine.needed_columns import pool_warning
-    from asnflow.engine.pool import read_pool
-    from asnflow.engine.session import generate_documents, rule_set
-    from asnflow.errors import AsnflowError
-    from asnflow.fsutil import check_output_file, check_output_folder
-    from asnflow.progress import ProgressBar
+    from asnflow.engine.session import rule_set
 
     level = logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    if args.ignore_default and not args.rules:
-        raise AsnflowError("--ignore-default leaves no rules", hint="give rule files with -r")
-    _check_names(args)
-    if args.orphans:
-        check_output_file(args.orphans, option="--orphans")
-
+    _check_arguments(args)
     rules = rule_set(args.rules, args.ignore_default, strict=args.strict)
-    options = Options(
+    work = _pools_and_folders(args)
+    show_progress = not args.quiet and level > logging.INFO
+    # Every pool is generated before anything is written: a pool that fails
+    # leaves every output folder as it was.
+    outcomes = _generate(args, rules, work, show_progress)
+    if args.dry_run:
+        for _pool, folder, outcome, _idle in outcomes:
+            for name in outcome.names(args.format):
+                print(folder / name)
+    reports = [None] * len(outcomes) if args.dry_run else _write(args, outcomes)
+    for (pool, folder, outcome, idle), report in zip(outcomes, reports, strict=True):
+        _summarise_pool(args, rules, pool, folder, outcome, idle, report)
+    if args.orphans:
+        from asnflow.diagnose.orphans import write_orphans
+
+        orphans = [orphan for _, _, outcome, _ in outcomes for orphan in outcome.diagnosis]
+        write_orphans(args.orphans, orphans, option="--orphans")
+        if not args.quiet:
+            print(f"{len(orphans)} orphaned exposures listed in {args.orphans}", file=sys.stderr)
+    return 0
+
+
+def _options(args: argparse.Namespace):
+    from asnflow.engine.generate import Options
+
+    return Options(
         ids=tuple(args.ids) if args.ids else None,
         discover=args.discover,
         all_candidates=args.all_candidates,
@@ -104,6 +116,27 @@ def run(args: argparse.Namespace) -> int:
         dms=args.dms,
         keep_duplicates=args.debug,
     )
+
+
+def _check_arguments(args: argparse.Namespace) -> None:
+    from asnflow.errors import AsnflowError
+    from asnflow.fsutil import check_output_file
+
+    if args.ignore_default and not args.rules:
+        raise AsnflowError("--ignore-default leaves no rules", hint="give rule files with -r")
+    _check_names(args)
+    if args.orphans:
+        check_output_file(args.orphans, option="--orphans")
+
+
+def _pools_and_folders(args: argparse.Namespace) -> list:
+    """Each pool with rows and the folder it writes into (one per pool when several are given)."""
+    from pathlib import Path
+
+    from asnflow.errors import AsnflowError
+    from asnflow.fsutil import check_output_folder
+    from asnflow.pool.read import read_pool
+
     pools = [read_pool(path, delimiter=args.delimiter) for path in args.pool]
     output = Path(args.path)
     several = len(pools) > 1
@@ -117,44 +150,36 @@ def run(args: argparse.Namespace) -> int:
     if not args.dry_run:
         for folder in folders:
             check_output_folder(folder, option="-p")
-    orphans: list = []
-    outcomes = []
     for pool in pools:
         if not len(pool):
             print(f"{pool.name}: the pool has a header and no rows: no associations, nothing written",
                   file=sys.stderr)
-    work = [(pool, folder) for pool, folder in zip(pools, folders, strict=True) if len(pool)]
-    show_progress = not args.quiet and level > logging.INFO
-    whole_pools = _whole_pools_in_parallel(args, len(work))
-    if whole_pools:
-        from asnflow.engine.parallel import generate_pools
+    return [(pool, folder) for pool, folder in zip(pools, folders, strict=True) if len(pool)]
+
+
+def _generate(args: argparse.Namespace, rules, work: list, show_progress: bool) -> list:
+    """(pool, folder, outcome, idle user rules) of each pool, generated whole pools at a time in
+    parallel when there are several, else pool by pool. With --orphans, each outcome's diagnosis
+    holds the orphans found in that run's own result."""
+    from asnflow.errors import AsnflowError
+    from asnflow.progress import ProgressBar
+
+    options = _options(args)
+    diagnose = None
+    if args.orphans:
+        from asnflow.diagnose.orphans import find_orphans as diagnose
+    if _whole_pools_in_parallel(args, len(work)):
+        from asnflow.engine.parallel import Delivery, generate_pools
 
         with ProgressBar(f"{len(work)} pools", sum(len(pool) for pool, _ in work), "exposures",
                          enabled=show_progress) as bar:
-            generated = generate_pools([pool for pool, _ in work], rules, options, args.format,
-                                       files=not args.dry_run, jobs=args.jobs, scheduler=args.scheduler,
-                                       progress=bar.advance, timeout=args.timeout)
-    # Every pool is generated before anything is written: a pool that fails
-    # leaves every output folder as it was.
-    for number, (pool, folder) in enumerate(work):
-        if args.orphans:  # found by a second run, so generate pays nothing without --orphans
-            from asnflow.engine.orphans import find_orphans
-
-            orphans.extend(find_orphans(pool, rules, options))
-        if whole_pools:
-            outcome = generated[number]
-        else:
-            with ProgressBar(pool.name, 0, enabled=show_progress) as bar:
-                def progress(amount: int, bar=bar) -> None:
-                    bar.advance(amount)
-
-                outcome = generate_documents(pool, rules, options, progress=progress, jobs=args.jobs,
-                                             scheduler=args.scheduler,
-                                             on_plan=lambda total, bar=bar: bar.restart(total), timeout=args.timeout)
-            if args.jobs > 1 and not args.scheduler and not args.dry_run:
-                from asnflow.engine.parallel import render_documents
-
-                outcome.rendered = render_documents(outcome.documents, args.format, args.jobs)
+            generated = generate_pools([pool for pool, _ in work], rules, options,
+                                       Delivery(args.format, not args.dry_run, diagnose), jobs=args.jobs,
+                                       scheduler=args.scheduler, progress=bar.advance, timeout=args.timeout)
+    else:
+        generated = [_generate_one(args, rules, options, pool, diagnose, show_progress) for pool, _ in work]
+    outcomes = []
+    for (pool, folder), outcome in zip(work, generated, strict=True):
         idle = _idle_user_rules(rules, args.rules, outcome)
         if idle and args.strict:
             first = idle[0]
@@ -163,48 +188,60 @@ def run(args: argparse.Namespace) -> int:
                                path=first.path, line=first.source.pos.line,
                                hint=f"see `asnflow explain {pool.name} EXPOSURE --rule {first.name}`")
         outcomes.append((pool, folder, outcome, idle))
-    reports: dict[int, object] = {}
-    if args.dry_run:
-        for _pool, folder, outcome, _idle in outcomes:
-            for name in outcome.names(args.format):
-                print(folder / name)
-    else:
-        written = write_folders([(outcome.rendered or outcome.documents, folder)
-                                 for _, folder, outcome, _ in outcomes], args.format,
-                                remove_stale=args.remove_stale)
-        for number, ((_pool, _folder, outcome, _idle), report) in enumerate(zip(outcomes, written, strict=True)):
-            outcome.written = report.paths
-            reports[number] = report
-    for number, (pool, folder, outcome, idle) in enumerate(outcomes):
-        report = reports.get(number)
-        for cid in outcome.missing_ids:
-            print(f"{pool.name}: warning: candidate {cid} is not in the pool", file=sys.stderr)
-        if not args.quiet:
-            _summarise_warnings(pool.name, outcome.warnings)
-            lacking = pool_warning(rules.rules, pool, bool(outcome.made))
-            if lacking:
-                print(f"{pool.name}: warning: {lacking}", file=sys.stderr)
-            for rule in idle:
-                print(f"{pool.name}: warning: rule {rule.name} ({rule.path}:{rule.source.pos.line}) "
-                      "made no association", file=sys.stderr)
-        if not args.quiet:
-            counts = ", ".join(f"{t} {n}" for t, n in sorted(outcome.counts().items()))
-            where = "(dry run, nothing written)" if args.dry_run else f"in {folder}"
-            print(f"{pool.name}: {outcome.pool_rows} exposures, {len(outcome.made)} associations"
-                  f"{' (' + counts + ')' if counts else ''} {where}", file=sys.stderr)
-            if report is not None:
-                print(f"{pool.name}: {report.line()}", file=sys.stderr)
-                if args.verbose:
-                    verb = "removed" if report.removed else "not made by this run"
-                    for name in report.removed or report.stale:
-                        print(f"{pool.name}: {verb}: {folder / name}", file=sys.stderr)
-    if args.orphans:
-        from asnflow.engine.orphans import write_orphans
+    return outcomes
 
-        write_orphans(args.orphans, orphans, option="--orphans")
-        if not args.quiet:
-            print(f"{len(orphans)} orphaned exposures listed in {args.orphans}", file=sys.stderr)
-    return 0
+
+def _generate_one(args: argparse.Namespace, rules, options, pool, diagnose, show_progress: bool):
+    from asnflow.engine.session import generate_documents
+    from asnflow.progress import ProgressBar
+
+    with ProgressBar(pool.name, 0, enabled=show_progress) as bar:
+        outcome = generate_documents(pool, rules, options, progress=bar.advance, jobs=args.jobs,
+                                     scheduler=args.scheduler, on_plan=bar.restart, timeout=args.timeout,
+                                     diagnose=diagnose)
+    if args.jobs > 1 and not args.scheduler and not args.dry_run:
+        from asnflow.engine.parallel import render_documents
+
+        outcome.rendered = render_documents(outcome.documents, args.format, args.jobs)
+    return outcome
+
+
+def _write(args: argparse.Namespace, outcomes: list) -> list:
+    """Write every pool's files (all or nothing); the report of each folder."""
+    from asnflow.asnfile.files import write_folders
+
+    written = write_folders([(outcome.rendered or outcome.documents, folder) for _, folder, outcome, _ in outcomes],
+                            args.format, remove_stale=args.remove_stale)
+    for (_pool, _folder, outcome, _idle), report in zip(outcomes, written, strict=True):
+        outcome.written = report.paths
+    return list(written)
+
+
+def _summarise_pool(args: argparse.Namespace, rules, pool, folder, outcome, idle, report) -> None:
+    from asnflow.diagnose.needed_columns import pool_warning
+
+    for cid in outcome.missing_ids:
+        print(f"{pool.name}: warning: candidate {cid} is not in the pool", file=sys.stderr)
+    if args.quiet:
+        return
+    _summarise_warnings(pool.name, outcome.warnings)
+    lacking = pool_warning(rules.rules, pool, bool(outcome.made))
+    if lacking:
+        print(f"{pool.name}: warning: {lacking}", file=sys.stderr)
+    for rule in idle:
+        print(f"{pool.name}: warning: rule {rule.name} ({rule.path}:{rule.source.pos.line}) "
+              "made no association", file=sys.stderr)
+    counts = ", ".join(f"{t} {n}" for t, n in sorted(outcome.counts().items()))
+    where = "(dry run, nothing written)" if args.dry_run else f"in {folder}"
+    print(f"{pool.name}: {outcome.pool_rows} exposures, {len(outcome.made)} associations"
+          f"{' (' + counts + ')' if counts else ''} {where}", file=sys.stderr)
+    if report is None:
+        return
+    print(f"{pool.name}: {report.line()}", file=sys.stderr)
+    if args.verbose:
+        verb = "removed" if report.removed else "not made by this run"
+        for name in report.removed or report.stale:
+            print(f"{pool.name}: {verb}: {folder / name}", file=sys.stderr)
 
 
 def _whole_pools_in_parallel(args: argparse.Namespace, pools: int) -> bool:

@@ -48,12 +48,12 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from asnflow.config import load_config
-    from asnflow.engine.dispatch import check_data_folder, read_run_log
-    from asnflow.engine.draw import PICTURE_FORMATS, GraphView, render
-    from asnflow.engine.draw.style import NodeStatus
-    from asnflow.engine.graph import build_graph
     from asnflow.errors import InputError
     from asnflow.fsutil import atomic_write, check_output_file
+    from asnflow.workflow.dispatch import check_data_folder, read_run_log
+    from asnflow.workflow.draw import PICTURE_FORMATS, GraphView, render
+    from asnflow.workflow.draw.style import NodeStatus
+    from asnflow.workflow.graph import build_graph
 
     if args.format in PICTURE_FORMATS and not args.output:
         raise InputError(f"--format {args.format} draws a picture: name the file with -o FILE")

@@ -163,7 +163,7 @@ def run_impact(args: argparse.Namespace) -> int:
     import json
     import os
 
-    from asnflow.engine.impact import rules_impact
+    from asnflow.diagnose.impact import rules_impact
     from asnflow.errors import InputError
 
     if args.jobs < 0:

@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from asnflow.engine.scheduler import DEFAULT_TIMEOUT, positive_seconds
+from asnflow.dask_clients import DEFAULT_TIMEOUT, positive_seconds
 
 EXECUTORS = ("serial", "process", "dask")
 
@@ -86,9 +86,9 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from asnflow.config import load_config
-    from asnflow.engine.dispatch import FAILED, check_data_folder, plan_run, run_graph
-    from asnflow.engine.graph import build_graph, describe_missing, refuse_unavailable
     from asnflow.errors import GraphError
+    from asnflow.workflow.dispatch import FAILED, check_data_folder, plan_run, run_graph
+    from asnflow.workflow.graph import build_graph, describe_missing, refuse_unavailable
 
     data_dir = Path(args.data) if args.data is not None else _association_folder(args.paths)
     check_data_folder(data_dir)
@@ -165,7 +165,7 @@ class _NodeLines:
         self.per_node = enabled and (verbose or not sys.stderr.isatty())
 
     def show(self, result) -> None:
-        from asnflow.engine.dispatch import SKIPPED
+        from asnflow.workflow.dispatch import SKIPPED
 
         if not self.per_node:
             return

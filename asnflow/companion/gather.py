@@ -78,7 +78,7 @@ def gather(
     is left as it is (like ``rsync -u``). ``progress(done, total, name)`` is
     called after each member file.
     """
-    from asnflow.engine import asnfile
+    from asnflow.asnfile import files as asnfile
 
     association = Path(association)
     asn = asnfile.load(association)

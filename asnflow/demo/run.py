@@ -31,7 +31,7 @@ from asnflow.demo.inputs import STAGING_PREFIX, write_inputs
 from asnflow.errors import AsnflowError
 
 if TYPE_CHECKING:
-    from asnflow.engine.dispatch import RunSummary
+    from asnflow.workflow.dispatch import RunSummary
 
 # (file name, file text) of every association, from the pool file.
 Associate = Callable[[Path], Sequence[tuple[str, str]]]
@@ -57,15 +57,15 @@ class DemoResult:
 def generate_associations(pool: Path) -> list[tuple[str, str]]:
     """The pool's associations as (file name, JSON text), from asnflow's own rules."""
     import asnflow
-    from asnflow.engine.asnfile import dumps, file_names, validate
+    from asnflow.asnfile.files import dumps, file_names, validate
 
     generate = getattr(asnflow, "generate", None)
     if generate is not None:  # the package-level API
         associations = list(generate(pool))
     else:  # what ``asnflow generate`` runs
         from asnflow.engine.generate import Options
-        from asnflow.engine.pool import read_pool
         from asnflow.engine.session import generate_documents, rule_set
+        from asnflow.pool.read import read_pool
 
         associations = list(generate_documents(read_pool(pool), rule_set(), Options()).documents)
     names = file_names(associations, "json")
@@ -113,10 +113,10 @@ def run_demo(
     ``pictures=False`` skips the PNG files even when matplotlib is there.
     """
     from asnflow.calib.refs import CrdsRefs
-    from asnflow.demo.preview import matplotlib_available, render_preview
-    from asnflow.engine.draw import render
-    from asnflow.engine.graph import build_graph
     from asnflow.report import REPORT_NAME, write_report
+    from asnflow.report.preview import matplotlib_available, render_preview
+    from asnflow.workflow.draw import render
+    from asnflow.workflow.graph import build_graph
 
     out = out if out is not None else sys.stdout
     if executor not in EXECUTORS:
@@ -194,7 +194,7 @@ def run_demo(
 
 
 def _run(graph, folder: Path, executor: str, workers: int, provider, quiet: bool) -> RunSummary:
-    from asnflow.engine.dispatch import run_graph
+    from asnflow.workflow.dispatch import run_graph
 
     return run_graph(
         graph,

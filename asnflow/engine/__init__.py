@@ -1,1 +1,1 @@
-"""Pool reading, association generation, finalize/prune, output, graph and dispatch."""
+"""Association generation: passes over a pool, the association index and guards, finalize, prune, parallel runs."""

@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 from asnflow import __version__
 from asnflow.assoc_rules.compile import RuleSet
 from asnflow.constraints.rows import Row
-from asnflow.engine import candidates as cands
+from asnflow.dask_clients import DEFAULT_TIMEOUT
 from asnflow.engine.association import Association, RunState
 from asnflow.engine.finalize import finalize_one, settle_product_names
 from asnflow.engine.passes import Pass, RunCache
 from asnflow.engine.prune import DupNamer, asns_equal, merge_level2, prune, resequence
-from asnflow.engine.scheduler import DEFAULT_TIMEOUT
 from asnflow.naming.asn_names import timestamp
+from asnflow.pool import candidates as cands
 
 log = logging.getLogger("asnflow.generate")
 
@@ -190,7 +190,7 @@ def _log_pass(pool_name: str, unit: Unit, made: list, seconds: float | None) -> 
 def generate(pool, ruleset: RuleSet, options: Options = Options(),
              progress: Callable[[int], None] | None = None, jobs: int = 1, scheduler: str | None = None,
              on_plan: Callable[[int], None] | None = None, timeout: float = DEFAULT_TIMEOUT) -> Result:
-    """All associations of ``pool`` (an :class:`asnflow.engine.pool.Pool`), as asn_generate makes them.
+    """All associations of ``pool`` (an :class:`asnflow.pool.read.Pool`), as asn_generate makes them.
 
     ``jobs`` > 1 runs the passes in that many processes, ``scheduler`` on a
     Dask distributed cluster (reached within ``timeout`` seconds); the result

@@ -24,7 +24,7 @@ known), or ``None`` when the tree cannot match in this state.
 
 from __future__ import annotations
 
-from asnflow.constraints.nodes import AttrTest, CheckTest, Group, Node, ReportUnmatched, SetTest, full_match
+from asnflow.constraints.nodes import AttrTest, CheckTest, Group, Node, full_match
 from asnflow.constraints.rows import INVALID_VALUES
 
 # Association properties that change only when a member is added or the
@@ -67,41 +67,52 @@ def necessary(node: Node, asn, states) -> list[tuple] | None:
         conditions = _attr(node, asn, states)
         return None if conditions is None else [conditions]
     if isinstance(node, CheckTest):
-        if node.reprocess is not None:
-            return NOTHING_KNOWN
-        if node.deps <= STABLE_PROPERTIES:
-            return NOTHING_KNOWN if node.test(_StateView(asn, states)) else None
-        if node.deps <= EXPOSURE_ONLY:
-            return [(("check", node),)]
-        return NOTHING_KNOWN
-    if isinstance(node, (SetTest, ReportUnmatched)):
-        return NOTHING_KNOWN
-    if isinstance(node, Group):
-        if node.reduce == "all":
-            if not node.children:
-                return None
-            combined: list[tuple] = [()]
-            for child in node.children:
-                alternatives = necessary(child, asn, states)
-                if alternatives is None:
-                    return None
-                if len(combined) * len(alternatives) > MAX_ALTERNATIVES:
-                    combined = [_common(combined)]
-                    alternatives = [_common(alternatives)]
-                combined = [a + tuple(c for c in b if c not in a) for a in combined for b in alternatives]
-            return _limit(combined)
-        if node.reduce == "any":
-            viable: list[tuple] = []
-            for child in node.children:
-                alternatives = necessary(child, asn, states)
-                if alternatives is None:
-                    continue
-                if () in alternatives:
-                    return NOTHING_KNOWN
-                viable.extend(alternatives)
-            return _limit(viable) if viable else None
-        return NOTHING_KNOWN  # none / notall: exclusions give no positive condition
+        return _check(node, asn, states)
+    if isinstance(node, Group) and node.reduce == "all":
+        return _all(node, asn, states)
+    if isinstance(node, Group) and node.reduce == "any":
+        return _any(node, asn, states)
+    # SetTest, ReportUnmatched, and none / notall groups (exclusions give no positive condition)
     return NOTHING_KNOWN
+
+
+def _check(node: CheckTest, asn, states) -> list[tuple] | None:
+    if node.reprocess is not None:
+        return NOTHING_KNOWN
+    if node.deps <= STABLE_PROPERTIES:
+        return NOTHING_KNOWN if node.test(_StateView(asn, states)) else None
+    if node.deps <= EXPOSURE_ONLY:
+        return [(("check", node),)]
+    return NOTHING_KNOWN
+
+
+def _all(group: Group, asn, states) -> list[tuple] | None:
+    """Every child must hold: the alternatives of the children combined (None: one never holds)."""
+    if not group.children:
+        return None
+    combined: list[tuple] = [()]
+    for child in group.children:
+        alternatives = necessary(child, asn, states)
+        if alternatives is None:
+            return None
+        if len(combined) * len(alternatives) > MAX_ALTERNATIVES:
+            combined = [_common(combined)]
+            alternatives = [_common(alternatives)]
+        combined = [a + tuple(c for c in b if c not in a) for a in combined for b in alternatives]
+    return _limit(combined)
+
+
+def _any(group: Group, asn, states) -> list[tuple] | None:
+    """One child must hold: the alternatives of the children that can (None: none can)."""
+    viable: list[tuple] = []
+    for child in group.children:
+        alternatives = necessary(child, asn, states)
+        if alternatives is None:
+            continue
+        if () in alternatives:
+            return NOTHING_KNOWN
+        viable.extend(alternatives)
+    return _limit(viable) if viable else None
 
 
 def _attr(node: AttrTest, asn, states) -> tuple | None:

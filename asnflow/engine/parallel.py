@@ -23,9 +23,10 @@ import os
 import pickle
 import threading
 from collections.abc import Callable
+from typing import NamedTuple
 
 from asnflow.assoc_rules.compile import RuleSet
-from asnflow.engine.scheduler import DEFAULT_TIMEOUT, connect
+from asnflow.dask_clients import DEFAULT_TIMEOUT, dask_client
 from asnflow.errors import AsnflowError
 from asnflow.workers import leave_with_owner, worker_count
 
@@ -228,8 +229,7 @@ def _on_dask(units, pool, ruleset, scheduler, progress, timeout: float = DEFAULT
     registered = {rule.path for rule in ruleset.rules}
     payload = pickle.dumps((texts, registered, pool), protocol=pickle.HIGHEST_PROTOCOL)
     digest = hashlib.sha256(payload).hexdigest()
-    client = connect(scheduler, timeout)
-    try:
+    with dask_client(scheduler, timeout=timeout) as client:
         shared = client.scatter(payload, broadcast=True)
         futures = {client.submit(_run_remote, digest, shared, units[i], pure=False): i
                    for i in _largest_first(units)}
@@ -240,8 +240,6 @@ def _on_dask(units, pool, ruleset, scheduler, progress, timeout: float = DEFAULT
             if progress is not None:
                 progress(units[index].items)
         return results  # type: ignore[return-value]
-    finally:
-        client.close()
 
 
 # ---------------------------------------------------------------- whole pools
@@ -250,7 +248,7 @@ def _on_dask(units, pool, ruleset, scheduler, progress, timeout: float = DEFAULT
 # bytes (plus the few facts the summary lines need); the parent writes them
 # in the order of the command line, as a serial run does.
 
-_POOLS: tuple | None = None  # what forked workers inherit: (pools, ruleset, options, fmt, files)
+_POOLS: tuple | None = None  # what forked workers inherit: (pools, ruleset, options, delivery)
 _RULES: dict[str, RuleSet] = {}  # a Dask worker's compiled rule sets, by the digest of their text
 
 
@@ -268,27 +266,36 @@ class _Failed:
         return error
 
 
-def _outcome_of(pool, ruleset: RuleSet, options, fmt: str, files: bool):
+class Delivery(NamedTuple):
+    """What a worker sends back for each pool: its files rendered in ``fmt`` (without ``files``,
+    only their names), and what ``diagnose`` makes of the run's result (see session.generate_documents)."""
+
+    fmt: str = "json"
+    files: bool = True
+    diagnose: Callable | None = None
+
+
+def _outcome_of(pool, ruleset: RuleSet, options, delivery: Delivery):
     from asnflow.engine.session import rendered_outcome
 
     try:
-        return rendered_outcome(pool, ruleset, options, fmt, files)
+        return rendered_outcome(pool, ruleset, options, delivery.fmt, delivery.files, delivery.diagnose)
     except AsnflowError as error:
         return _Failed(error)
 
 
 def _pool_forked(index: int):
-    pools, ruleset, options, fmt, files = _POOLS
-    return index, _outcome_of(pools[index], ruleset, options, fmt, files)
+    pools, ruleset, options, delivery = _POOLS
+    return index, _outcome_of(pools[index], ruleset, options, delivery)
 
 
-def _pool_remote(digest: str, rules_payload: bytes, pool, options, fmt: str, files: bool):
+def _pool_remote(digest: str, rules_payload: bytes, pool, options, delivery: Delivery):
     """One whole pool on a Dask worker (the rules compiled once per worker)."""
     with _ONE_AT_A_TIME:
         ruleset = _RULES.get(digest)
         if ruleset is None:
             ruleset = _RULES[digest] = _compile_texts(*pickle.loads(rules_payload))
-        return _outcome_of(pool, ruleset, options, fmt, files)
+        return _outcome_of(pool, ruleset, options, delivery)
 
 
 def _compile_texts(texts, registered) -> RuleSet:
@@ -305,26 +312,27 @@ def _rules_payload(ruleset: RuleSet) -> bytes:
     return pickle.dumps((texts, registered), protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def generate_pools(pools: list, ruleset: RuleSet, options, fmt: str = "json", files: bool = True,
+def generate_pools(pools: list, ruleset: RuleSet, options, delivery: Delivery | None = None,
                    jobs: int = 1, scheduler: str | None = None,
                    progress: Callable[[int], None] | None = None, timeout: float = DEFAULT_TIMEOUT) -> list:
     """The :class:`~asnflow.engine.session.Outcome` of each pool (in the order given), pools run in
-    ``jobs`` processes or on the Dask ``scheduler``; each has its files rendered (or, without
-    ``files``, only their names). The first pool (in that order) that failed raises its error."""
+    ``jobs`` processes or on the Dask ``scheduler``; each carries what ``delivery`` asks for.
+    The first pool (in that order) that failed raises its error."""
+    delivery = delivery or Delivery()
     order = sorted(range(len(pools)), key=lambda i: -len(pools[i]))  # largest first: the last to finish is small
     if scheduler:
-        results = _pools_on_dask(pools, order, ruleset, options, fmt, files, scheduler, progress, timeout)
+        results = _pools_on_dask(pools, order, ruleset, options, delivery, scheduler, progress, timeout)
     else:
-        results = _pools_on_processes(pools, order, ruleset, options, fmt, files, jobs, progress)
+        results = _pools_on_processes(pools, order, ruleset, options, delivery, jobs, progress)
     for result in results:
         if isinstance(result, _Failed):
             raise result.error()
     return results
 
 
-def _pools_on_processes(pools, order, ruleset, options, fmt, files, jobs, progress) -> list:
+def _pools_on_processes(pools, order, ruleset, options, delivery, jobs, progress) -> list:
     global _POOLS
-    _POOLS = (pools, ruleset, options, fmt, files)
+    _POOLS = (pools, ruleset, options, delivery)
     context = _fork_context()
     results: list = [None] * len(pools)
     workers = context.Pool(worker_count(jobs, len(pools)), initializer=leave_with_owner, initargs=(os.getpid(),))
@@ -341,14 +349,13 @@ def _pools_on_processes(pools, order, ruleset, options, fmt, files, jobs, progre
     return results
 
 
-def _pools_on_dask(pools, order, ruleset, options, fmt, files, scheduler, progress, timeout) -> list:
+def _pools_on_dask(pools, order, ruleset, options, delivery, scheduler, progress, timeout) -> list:
     as_completed = _dask_as_completed()
     payload = _rules_payload(ruleset)
     digest = hashlib.sha256(payload).hexdigest()
-    client = connect(scheduler, timeout)
-    try:
+    with dask_client(scheduler, timeout=timeout) as client:
         shared = client.scatter(payload, broadcast=True)
-        futures = {client.submit(_pool_remote, digest, shared, pools[i], options, fmt, files, pure=False): i
+        futures = {client.submit(_pool_remote, digest, shared, pools[i], options, delivery, pure=False): i
                    for i in order}
         results: list = [None] * len(pools)
         for future in as_completed(list(futures)):
@@ -357,8 +364,6 @@ def _pools_on_dask(pools, order, ruleset, options, fmt, files, scheduler, progre
             if progress is not None:
                 progress(len(pools[index]))
         return results
-    finally:
-        client.close()
 
 
 def _fork_context():
@@ -386,7 +391,7 @@ _DOCUMENTS: tuple | None = None  # what forked renderers inherit: (documents, na
 
 
 def _render_slice(bounds: tuple[int, int]):
-    from asnflow.engine.asnfile import dumps, validate
+    from asnflow.asnfile.files import dumps, validate
 
     documents, names, fmt = _DOCUMENTS
     start, stop = bounds
@@ -401,8 +406,8 @@ def _render_slice(bounds: tuple[int, int]):
 
 
 def render_documents(documents: list, fmt: str, jobs: int):
-    """:func:`asnflow.engine.asnfile.render` over ``jobs`` processes (this one included)."""
-    from asnflow.engine.asnfile import Rendered, file_names, render
+    """:func:`asnflow.asnfile.files.render` over ``jobs`` processes (this one included)."""
+    from asnflow.asnfile.files import Rendered, file_names, render
 
     jobs = worker_count(jobs, len(documents) // (RENDER_IN_PARALLEL_FROM // 2) or 1)
     if jobs < 2:

@@ -8,18 +8,24 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from asnflow.asnfile.files import Rendered, file_names, render
 from asnflow.assoc_rules.compile import RuleSet, load_rule_set
 from asnflow.config import load_config
-from asnflow.engine.asnfile import Rendered, file_names, render
+from asnflow.dask_clients import DEFAULT_TIMEOUT
+from asnflow.engine.documents import AssociationDict, to_documents
 from asnflow.engine.generate import Options, generate
-from asnflow.engine.scheduler import DEFAULT_TIMEOUT
-from asnflow.engine.write import AssociationDict, to_documents
 from asnflow.errors import RuleError
 
 log = logging.getLogger("asnflow")
+
+# A diagnostic run on a generation's result before it is dropped:
+# (pool, rules, options, result) -> anything picklable, kept in Outcome.diagnosis.
+Diagnose = Callable[[Any, RuleSet, Options, Any], Any]
 
 
 def rule_set(extra_rules: list[str] | None = None, ignore_default: bool = False, config_path=None,
@@ -71,6 +77,7 @@ class Outcome:
     # Set by :func:`rendered_outcome`, which leaves ``documents`` empty:
     rendered: Rendered | None = None  # the files to write
     file_names: list[str] | None = None  # or only their names (a dry run)
+    diagnosis: Any = None  # what the ``diagnose`` function made of the run's result (e.g. its orphans)
 
     def counts(self) -> Counter:
         return Counter(asn_type for asn_type, _ in self.made)
@@ -85,18 +92,25 @@ class Outcome:
 
 
 def generate_documents(pool, rules: RuleSet, options: Options, progress=None, jobs: int = 1,
-                       scheduler: str | None = None, on_plan=None, timeout: float = DEFAULT_TIMEOUT) -> Outcome:
+                       scheduler: str | None = None, on_plan=None, timeout: float = DEFAULT_TIMEOUT,
+                       diagnose: Diagnose | None = None) -> Outcome:
+    """The documents of ``pool``; with ``diagnose``, also what it makes of this run's result
+    (diagnostics read the run they explain, never a second one)."""
     result = generate(pool, rules, options, progress=progress, jobs=jobs, scheduler=scheduler, on_plan=on_plan,
                       timeout=timeout)
     documents = to_documents(result.associations)
-    return Outcome(documents, warnings=result.warnings, missing_ids=result.missing_ids, pool_rows=len(pool),
-                   made=[(doc["asn_type"], doc.rule) for doc in documents])
+    outcome = Outcome(documents, warnings=result.warnings, missing_ids=result.missing_ids, pool_rows=len(pool),
+                      made=[(doc["asn_type"], doc.rule) for doc in documents])
+    if diagnose is not None:
+        outcome.diagnosis = diagnose(pool, rules, options, result)
+    return outcome
 
 
-def rendered_outcome(pool, rules: RuleSet, options: Options, fmt: str = "json", files: bool = True) -> Outcome:
+def rendered_outcome(pool, rules: RuleSet, options: Options, fmt: str = "json", files: bool = True,
+                     diagnose: Diagnose | None = None) -> Outcome:
     """:func:`generate_documents` with the files rendered (validated, serialised) instead of the documents
     kept, or with ``files`` false only their names: what a worker process sends back for a whole pool."""
-    outcome = generate_documents(pool, rules, options)
+    outcome = generate_documents(pool, rules, options, diagnose=diagnose)
     if files:
         outcome.rendered = render(outcome.documents, fmt)
     else:

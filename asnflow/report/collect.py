@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from asnflow.engine.draw.style import GraphView, NodeStatus
+from asnflow.workflow.draw.style import GraphView, NodeStatus
 
 
 @dataclass(frozen=True)
@@ -78,10 +78,10 @@ def collect(
     previews: bool = True,
 ) -> ReportFacts:
     from asnflow.config import load_config
-    from asnflow.engine.dispatch import RUN_LOG, read_run_log
-    from asnflow.engine.draw import render
-    from asnflow.engine.graph import build_graph, load_associations
     from asnflow.errors import InputError
+    from asnflow.workflow.dispatch import RUN_LOG, read_run_log
+    from asnflow.workflow.draw import render
+    from asnflow.workflow.graph import build_graph, load_associations
 
     folder = Path(folder)
     data = Path(data_dir) if data_dir is not None else folder
@@ -138,9 +138,9 @@ def _association_row(item, status: NodeStatus | None) -> AssociationRow:
 
 
 def _orphans(pools: Sequence[str | os.PathLike[str]], rules: Sequence[str], config: str | None) -> list:
-    from asnflow.engine.orphans import find_orphans
-    from asnflow.engine.pool import read_pool
+    from asnflow.diagnose.orphans import find_orphans
     from asnflow.engine.session import rule_set
+    from asnflow.pool.read import read_pool
 
     rule_files = rule_set(list(rules), config_path=config)
     found = []
@@ -151,7 +151,7 @@ def _orphans(pools: Sequence[str | os.PathLike[str]], rules: Sequence[str], conf
 
 def _previews(data: Path) -> list[Preview]:
     """One per ``_i2d.fits``: its PNG preview beside it if up to date, else drawn now (with matplotlib)."""
-    from asnflow.demo.preview import matplotlib_available, product_name, render_preview
+    from asnflow.report.preview import matplotlib_available, product_name, render_preview
 
     found = []
     for mosaic in sorted(data.glob("*_i2d.fits")):

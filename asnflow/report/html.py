@@ -13,8 +13,8 @@ from importlib import resources
 from urllib.parse import quote
 
 from asnflow import __version__
-from asnflow.engine.draw.style import STATUS_COLOURS, NodeStatus, status_colour
 from asnflow.report.collect import AssociationRow, ReportFacts
+from asnflow.workflow.draw.style import STATUS_COLOURS, NodeStatus, status_colour
 
 _POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'"
 

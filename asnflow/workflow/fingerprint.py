@@ -18,8 +18,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from asnflow.asnfile.compare import changes, meaning, meaning_from_json
 from asnflow.calib.base import CalibrationModule, Node
-from asnflow.engine.compare import changes, meaning, meaning_from_json
 from asnflow.workflow.provenance import Execution, Fingerprint, HashCache, canonical
 
 # Options that change how a node runs, never what it writes.

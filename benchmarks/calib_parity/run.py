@@ -59,7 +59,7 @@ def jwst_python(explicit: str | None) -> str | None:
 
 def generate_associations(pools: Iterable[Path], folder: Path) -> list[Path]:
     import asnflow
-    from asnflow.engine.asnfile import dumps, file_names
+    from asnflow.asnfile.files import dumps, file_names
 
     folder.mkdir(parents=True, exist_ok=True)
     paths = []

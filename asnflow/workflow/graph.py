@@ -9,7 +9,7 @@ construction. Files nobody produces are *external inputs*: they must already
 be in the data folder.
 
 :class:`DependencyGraph` is a read-only, typed view over a
-``networkx.DiGraph``; drawing it is the job of :mod:`asnflow.engine.draw`.
+``networkx.DiGraph``; drawing it is the job of :mod:`asnflow.workflow.draw`.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from typing import Any
 
 import networkx as nx
 
+from asnflow.asnfile.files import association_files
 from asnflow.calib.base import (
     DETECTOR1,
     PLACEHOLDER,
@@ -34,13 +35,12 @@ from asnflow.calib.base import (
     file_suffix,
     module_for_node,
 )
-from asnflow.errors import AssociationFileError, GraphError, InputError
+from asnflow.errors import AssociationFileError, GraphError
 from asnflow.fsread import kind_of
 from asnflow.pathnames import NAME_MAX, SUFFIX_ROOM, check_name
 
 ASSOCIATION = "association"
 EXPOSURE = "exposure"
-ASSOCIATION_NAME_ENDINGS = ("_asn.json", "_asn.yaml", "_asn.yml")  # what a folder contributes
 # Detector1 products a member can name; the raw exposure is <root>_uncal.fits.
 DETECTOR1_SUFFIXES = frozenset({"rate", "rateints"})
 _MAX_NAMED = 5  # how many files an error line names before "and N more"
@@ -79,27 +79,9 @@ class GraphSummary:
 # Reading association files
 
 
-def association_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
-    """Expand PATHS: files are taken as given, folders give their ``*_asn.{json,yaml,yml}``."""
-    found: dict[Path, Path] = {}  # resolved -> as given; a file named twice counts once
-    for entry in paths:
-        path = Path(entry)
-        if path.is_dir():
-            inside = sorted(p for p in path.iterdir() if p.is_file() and p.name.endswith(ASSOCIATION_NAME_ENDINGS))
-            if not inside:
-                raise InputError("no association files (*_asn.json, *_asn.yaml) in this folder", path=str(path))
-            for file in inside:
-                found.setdefault(file.resolve(), file)
-        elif os.path.lexists(path):  # a file, or something the reader will name (a FIFO, a device...)
-            found.setdefault(path.resolve(), path)
-        else:
-            raise InputError("no such file or folder", path=str(path))
-    return list(found.values())
-
-
 def load_association(path: str | os.PathLike[str]) -> LoadedAssociation:
-    """Read and validate one association file (JSON or YAML), see :mod:`asnflow.engine.asnfile`."""
-    from asnflow.engine import asnfile
+    """Read and validate one association file (JSON or YAML), see :mod:`asnflow.asnfile.files`."""
+    from asnflow.asnfile import files as asnfile
 
     path = Path(path)
     data = asnfile.load(path)

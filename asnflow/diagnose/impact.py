@@ -2,7 +2,7 @@
 
 Each pool is generated twice, with the default rules and with the default
 rules plus the user's rule files (as ``generate -r`` loads them), and the two
-results are compared by meaning (:mod:`asnflow.engine.compare`). Pools are
+results are compared by meaning (:mod:`asnflow.asnfile.compare`). Pools are
 independent, so they run in parallel processes.
 """
 
@@ -15,7 +15,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from asnflow.engine.compare import Comparison, compare
+from asnflow.asnfile.compare import Comparison, compare
 
 KINDS = ("added", "removed", "renamed", "changed")
 
@@ -78,8 +78,8 @@ def _rule_sets(rule_files: tuple[str, ...], ignore_default: bool) -> tuple[Any, 
 def pool_impact(pool_path: str, rule_files: tuple[str, ...], ignore_default: bool = False) -> PoolImpact:
     """Generate one pool with both rule sets and compare (runs in a worker process)."""
     from asnflow.engine.generate import Options
-    from asnflow.engine.pool import read_pool
     from asnflow.engine.session import generate_documents
+    from asnflow.pool.read import read_pool
 
     default_rules, user_rules = _rule_sets(rule_files, ignore_default)
     pool = read_pool(pool_path)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 
-from asnflow.engine.draw.style import STATUS_ORDER, GraphView, short_label
+from asnflow.workflow.draw.style import STATUS_ORDER, GraphView, short_label
 
 GROUPINGS = ("auto", "none", "observation", "asn_type")
 AUTO_GROUP_ROWS = 24  # "auto" groups when a column would hold more boxes than this

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from asnflow.engine.draw.style import GraphView
+from asnflow.workflow.draw.style import GraphView
 
 
 def node_link(graph, view: GraphView) -> dict[str, Any]:

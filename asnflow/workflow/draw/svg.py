@@ -1,4 +1,4 @@
-"""An SVG picture of a :class:`~asnflow.engine.draw.layout.Drawing`, written directly (no matplotlib).
+"""An SVG picture of a :class:`~asnflow.workflow.draw.layout.Drawing`, written directly (no matplotlib).
 
 Every box and link carries a ``<title>``, which browsers show as hover text:
 the node ids, rule, products, members and run status behind a box, the files
@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from xml.sax.saxutils import escape, quoteattr
 
-from asnflow.engine.draw.geometry import (
+from asnflow.workflow.draw.geometry import (
     BOX_HEIGHT,
     BOX_WIDTH,
     MARGIN,
@@ -20,8 +20,8 @@ from asnflow.engine.draw.geometry import (
     legend_layout,
     picture_size,
 )
-from asnflow.engine.draw.layout import Box, Drawing, Link
-from asnflow.engine.draw.style import status_colour, type_colour
+from asnflow.workflow.draw.layout import Box, Drawing, Link
+from asnflow.workflow.draw.style import status_colour, type_colour
 
 _FILES_LISTED = 10
 

@@ -13,8 +13,9 @@ written association, and its reason is, in this order of preference:
 * associations that held it as another member type (a direct image, a
   background) and what happened to them.
 
-Finding the reasons re-runs generation, so ``generate`` pays for it only when
-``--orphans`` is given.
+The reasons are read from the result of the run being diagnosed
+(``generate --orphans`` hands this module its own run's result, in the worker
+that made it); only a caller without a result makes a run for it.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from asnflow.constraints.rows import Row
-from asnflow.engine.explain import (
+from asnflow.diagnose.explain import (
     Outcomes,
     SourceIndex,
     accepted_text,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from asnflow.engine.draw.style import GraphView, short_label, status_colour, type_colour
+from asnflow.workflow.draw.style import GraphView, short_label, status_colour, type_colour
 
 
 def _quote(text: str) -> str:

@@ -233,8 +233,8 @@ def compare(old: Mapping[str, Mapping[str, Any]], new: Mapping[str, Mapping[str,
 
 def load_side(path: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
     """One side of ``asnflow diff``: a folder's association files, or one file, by file name."""
-    from asnflow.engine import asnfile
-    from asnflow.engine.graph import association_files
+    from asnflow.asnfile import files as asnfile
+    from asnflow.asnfile.files import association_files
 
     path = Path(path)
     files = association_files([path])

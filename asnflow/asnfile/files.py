@@ -23,9 +23,11 @@ from typing import Any
 import yaml
 
 from asnflow import safe_yaml
-from asnflow.errors import AsnflowError, AssociationFileError
+from asnflow.errors import AsnflowError, AssociationFileError, InputError
 from asnflow.fsutil import staged_folders
 from asnflow.pathnames import NAME_MAX, check_name
+
+ASSOCIATION_NAME_ENDINGS = ("_asn.json", "_asn.yaml", "_asn.yml")  # what a folder contributes
 
 FORMATS = ("json", "yaml")
 EXTENSIONS = {"json": ".json", "yaml": ".yaml"}
@@ -144,7 +146,7 @@ def _validator(level: str):
     """The compiled Draft 4 validator for one schema (built once per process)."""
     import jsonschema
 
-    text = resources.files("asnflow.engine").joinpath("schemas", f"{level}.json").read_text(encoding="utf-8")
+    text = resources.files("asnflow.asnfile").joinpath("schemas", f"{level}.json").read_text(encoding="utf-8")
     schema = json.loads(text)
     jsonschema.Draft4Validator.check_schema(schema)
     return jsonschema.Draft4Validator(schema)
@@ -613,3 +615,21 @@ def detect_format(path: str | os.PathLike[str]) -> str:
     except (OSError, AsnflowError):
         return "json"
     return "json" if not head or head[0] in "{[" else "yaml"
+
+
+def association_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """Expand PATHS: files are taken as given, folders give their ``*_asn.{json,yaml,yml}``."""
+    found: dict[Path, Path] = {}  # resolved -> as given; a file named twice counts once
+    for entry in paths:
+        path = Path(entry)
+        if path.is_dir():
+            inside = sorted(p for p in path.iterdir() if p.is_file() and p.name.endswith(ASSOCIATION_NAME_ENDINGS))
+            if not inside:
+                raise InputError("no association files (*_asn.json, *_asn.yaml) in this folder", path=str(path))
+            for file in inside:
+                found.setdefault(file.resolve(), file)
+        elif os.path.lexists(path):  # a file, or something the reader will name (a FIFO, a device...)
+            found.setdefault(path.resolve(), path)
+        else:
+            raise InputError("no such file or folder", path=str(path))
+    return list(found.values())

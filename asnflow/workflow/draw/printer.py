@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from asnflow.engine.draw.style import GraphView
+from asnflow.workflow.draw.style import GraphView
 
 
 def render_text(graph, view: GraphView) -> str:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from asnflow.engine.draw.layout import Box, Drawing
-from asnflow.engine.draw.style import STATUS_COLOURS, status_colour, type_colour
+from asnflow.workflow.draw.layout import Box, Drawing
+from asnflow.workflow.draw.style import STATUS_COLOURS, status_colour, type_colour
 
 BOX_WIDTH = 220
 BOX_HEIGHT = 40

@@ -16,7 +16,7 @@ then, for one exposure and every rule:
   lists the reason of each alternative; a failing ``none`` names what the
   exposure matched.
 
-:mod:`asnflow.engine.orphans` uses the same pieces for a one-line reason per
+:mod:`asnflow.diagnose.orphans` uses the same pieces for a one-line reason per
 exposure that ended in no association.
 """
 

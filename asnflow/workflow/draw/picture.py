@@ -1,4 +1,4 @@
-"""A PNG of a :class:`~asnflow.engine.draw.layout.Drawing`, drawn with matplotlib (the ``[plot]`` extra).
+"""A PNG of a :class:`~asnflow.workflow.draw.layout.Drawing`, drawn with matplotlib (the ``[plot]`` extra).
 
 It has the SVG's geometry: one figure pixel per SVG pixel, the same boxes,
 links, labels and legend (a PNG has no hover text; the SVG does).
@@ -9,7 +9,8 @@ from __future__ import annotations
 import io
 import math
 
-from asnflow.engine.draw.geometry import (
+from asnflow.errors import AsnflowError
+from asnflow.workflow.draw.geometry import (
     BOX_HEIGHT,
     BOX_WIDTH,
     MARGIN,
@@ -19,9 +20,8 @@ from asnflow.engine.draw.geometry import (
     legend_layout,
     picture_size,
 )
-from asnflow.engine.draw.layout import Drawing
-from asnflow.engine.draw.style import status_colour, type_colour
-from asnflow.errors import AsnflowError
+from asnflow.workflow.draw.layout import Drawing
+from asnflow.workflow.draw.style import status_colour, type_colour
 
 _DPI = 100
 _POINTS_PER_PIXEL = 72 / _DPI

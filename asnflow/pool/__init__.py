@@ -1,0 +1,1 @@
+"""Association pools: reading the pipe-separated table, and the candidates it lists."""
