@@ -167,7 +167,9 @@ def _generate(args: argparse.Namespace, rules, work: list, show_progress: bool) 
     options = _options(args)
     diagnose = None
     if args.orphans:
-        from asnflow.diagnose.orphans import find_orphans as diagnose
+        from asnflow.diagnose.orphans import find_orphans
+
+        diagnose = find_orphans
     if _whole_pools_in_parallel(args, len(work)):
         from asnflow.engine.parallel import Delivery, generate_pools
 

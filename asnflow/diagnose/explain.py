@@ -23,14 +23,17 @@ exposure that ended in no association.
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from asnflow.assoc_rules import ast
 from asnflow.assoc_rules.compile import CompiledRule, RuleSet
 from asnflow.constraints.nodes import AttrTest, CheckTest, Group, Node
 from asnflow.constraints.rows import INVALID_VALUES, Row
+from asnflow.engine.association import Association
+from asnflow.engine.generate import Result
 
 # ---------------------------------------------------------------------- where things are written
 
@@ -154,7 +157,7 @@ class _Trace:
     """The outcome of one node: matched or not, queued lists, and evidence or reason."""
 
     matched: bool
-    reprocess: object
+    reprocess: Sequence  # the reprocess lists queued by the node (empty, or None: none)
     reason: Reason | None = None
     evidence: list[str] = field(default_factory=list)
     # With ``lenient``: how many constraints would have to change for a match,
@@ -502,11 +505,11 @@ class RuleVerdict:
 class Outcomes:
     """The written associations of a run and the fate of every association made on the way."""
 
-    def __init__(self, result, fmt: str = "json") -> None:
+    def __init__(self, result: Result, fmt: str = "json") -> None:
         self.result = result
         self.suffix = ".yaml" if fmt == "yaml" else ".json"
-        written: dict[str, object] = {}
-        self.replaced: dict[int, object] = {}
+        written: dict[str, Association] = {}
+        self.replaced: dict[int, Association] = {}
         self.invalid: list = []
         for asn in result.associations:
             if not asn.is_valid:
@@ -522,7 +525,7 @@ class Outcomes:
             self._lineage.setdefault(self._family(asn), []).append(asn)
         self._dropped = {id(asn): why for asn, why in result.dropped}
         self._pruned = {self._family(asn): (asn, kept, why) for asn, kept, why in result.pruned}
-        self._members: dict[str, list[tuple[object, str]]] = {}
+        self._members: dict[str, list[tuple[Any, str]]] = {}  # filename -> (association, exptype)
         for asn in self.written:
             for product in asn.products:
                 for member in product["members"]:
@@ -767,6 +770,7 @@ def _family_line(verdicts: list[RuleVerdict], exp_type: str, shared: dict) -> st
     if nearest is None:
         return None
     verdict, stop = nearest
+    assert stop.reason is not None  # _nearest chooses among the attempts that stopped
     reason = _own(stop.reason, shared)
     where = place(reason.leading.pos)
     return f"nearest {_head(verdict.rule)}: {reason.one_line()}" + (f"  [{where}]" if where else "")

@@ -95,7 +95,9 @@ def _reason(row: Row, rule_set, result, outcomes: Outcomes, discover: bool, opti
         # in the way, then the rule written most narrowly for this exposure type,
         # then the one that got furthest before it stopped.
         name, _, stop = min(failing, key=lambda e: (e[2].distance, e[1], -e[2].progress))
-        return f"nearest rule {name}: {stop.reason.one_line()} [{place(stop.reason.leading.pos)}]"
+        reason = stop.reason
+        assert reason is not None  # failing holds only attempts that stopped
+        return f"nearest rule {name}: {reason.one_line()} [{place(reason.leading.pos)}]"
     held = {fate.rule for fate in fates}
     for name, _, stop in stops:
         if name not in held:

@@ -46,8 +46,8 @@ def _constraints_summary(asn: Association) -> str:
         state = asn.states[node.slot]
         if node.name is None or state is None or state.pinned is None:
             continue
-        indexes = state.indexes
-        column = columns[indexes[0]] if indexes and indexes[0] < len(columns) else node.sources[0]
+        first = state.indexes[0] if state.indexes else None
+        column = columns[first] if first is not None and first < len(columns) else node.sources[0]
         lines.append(f"{node.name} = {state.pinned} ({column})")
     acid = asn.acid
     if acid.type != "DISCOVERED":
@@ -56,7 +56,7 @@ def _constraints_summary(asn: Association) -> str:
 
 
 def to_dict(asn: Association, cache: dict | None = None) -> AssociationDict:
-    data = {
+    data: dict[str, object] = {
         "asn_type": asn.asn_type,
         "asn_rule": asn.asn_rule,
         "version_id": asn.version_id,

@@ -76,7 +76,9 @@ def _why_dropped(asn: Association) -> str:
 
 def _version(option: str | bool | None) -> str | None:
     # --version-id with no value: jwst takes a fresh timestamp in each pass.
-    return timestamp() if option is True else option
+    if option is True:
+        return timestamp()
+    return option or None  # False: not given
 
 
 def finalize_level(asns: list[Association], level: str, dups: DupNamer, warnings: list[str],

@@ -24,7 +24,9 @@ known), or ``None`` when the tree cannot match in this state.
 
 from __future__ import annotations
 
-from asnflow.constraints.nodes import AttrTest, CheckTest, Group, Node, full_match
+from typing import cast
+
+from asnflow.constraints.nodes import Attempt, AttrTest, CheckTest, Group, Node, full_match
 from asnflow.constraints.rows import INVALID_VALUES
 
 # Association properties that change only when a member is added or the
@@ -80,7 +82,8 @@ def _check(node: CheckTest, asn, states) -> list[tuple] | None:
     if node.reprocess is not None:
         return NOTHING_KNOWN
     if node.deps <= STABLE_PROPERTIES:
-        return NOTHING_KNOWN if node.test(_StateView(asn, states)) else None
+        # a view standing in for an Attempt: tests of stable properties read only asn and states
+        return NOTHING_KNOWN if node.test(cast("Attempt", _StateView(asn, states))) else None
     if node.deps <= EXPOSURE_ONLY:
         return [(("check", node),)]
     return NOTHING_KNOWN

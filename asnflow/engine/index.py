@@ -110,9 +110,9 @@ class AssociationIndex:
                         if all(k is _ANY or k == f for k, f in zip(key, filed, strict=True)):
                             found.update(bucket)
                     continue
-                bucket = table.get(key)
-                if bucket:
-                    found.update(bucket)
+                filed_here = table.get(key)
+                if filed_here:
+                    found.update(filed_here)
             always = self._always[rule]
             if always:
                 found.update(always)

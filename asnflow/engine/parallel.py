@@ -32,6 +32,14 @@ from asnflow.workers import leave_with_owner, worker_count
 
 # What a forked worker inherits: (ruleset, rows, columns, pool name, columns tuple).
 _INHERITED: tuple | None = None
+
+
+def _set(value: tuple | None, name: str) -> tuple:
+    """A module global the parent sets before it forks workers (None only if a worker started without it)."""
+    if value is None:
+        raise RuntimeError(f"{name} is not set: a worker started outside a parallel run")
+    return value
+
 # What a Dask worker has set up, by the digest of what it was sent.
 _PREPARED: dict[str, tuple] = {}
 _RUN_INFO: dict = {}
@@ -57,7 +65,7 @@ _LOADING: tuple[list, dict] | None = None  # (rows, per-candidate copies) while 
 
 
 def _row_at(index: int, cell: str | None):
-    rows, copies = _LOADING
+    rows, copies = _set(_LOADING, "_LOADING")
     if cell is None:
         return rows[index]
     row = copies.get((index, cell))
@@ -100,7 +108,7 @@ def _run_here(unit) -> tuple[list, list[str]]:
     """A unit run in this process, on its own run state as a worker would."""
     from asnflow.engine.generate import run_unit
 
-    ruleset, rows, columns, pool_name, column_names = _INHERITED
+    ruleset, rows, columns, pool_name, column_names = _set(_INHERITED, "_INHERITED")
     run = _run_state(ruleset, pool_name, column_names)
     return run_unit(unit, ruleset, rows, columns, run, cache=_cache(ruleset, columns, run)), run.warnings
 
@@ -108,7 +116,7 @@ def _run_here(unit) -> tuple[list, list[str]]:
 def _run_forked(unit):
     from asnflow.engine.generate import run_unit
 
-    ruleset, rows, columns, pool_name, column_names = _INHERITED
+    ruleset, rows, columns, pool_name, column_names = _set(_INHERITED, "_INHERITED")
     run = _run_state(ruleset, pool_name, column_names)
     made = run_unit(unit, ruleset, rows, columns, run, cache=_cache(ruleset, columns, run))
     return _dumps(made, run.warnings)
@@ -220,7 +228,7 @@ def _on_processes(units, ruleset, rows, jobs, progress) -> list:
         pool.terminate()
         pool.join()
         _INHERITED = None
-    return results  # type: ignore[return-value]
+    return results
 
 
 def _on_dask(units, pool, ruleset, scheduler, progress, timeout: float = DEFAULT_TIMEOUT) -> list[bytes]:
@@ -285,7 +293,7 @@ def _outcome_of(pool, ruleset: RuleSet, options, delivery: Delivery):
 
 
 def _pool_forked(index: int):
-    pools, ruleset, options, delivery = _POOLS
+    pools, ruleset, options, delivery = _set(_POOLS, "_POOLS")
     return index, _outcome_of(pools[index], ruleset, options, delivery)
 
 
@@ -393,7 +401,7 @@ _DOCUMENTS: tuple | None = None  # what forked renderers inherit: (documents, na
 def _render_slice(bounds: tuple[int, int]):
     from asnflow.asnfile.files import dumps, validate
 
-    documents, names, fmt = _DOCUMENTS
+    documents, names, fmt = _set(_DOCUMENTS, "_DOCUMENTS")
     start, stop = bounds
     payloads = []
     try:

@@ -22,6 +22,7 @@ from asnflow.assoc_rules.compile import CompiledRule, RuleSet
 from asnflow.constraints.nodes import AttrTest, full_match
 from asnflow.constraints.queue import BOTH, EXISTING, NONSCIENCE, RULES, ProcessList, ProcessQueue, carry_over
 from asnflow.constraints.rows import INVALID_VALUES, Row
+from asnflow.constraints.state import ConstraintState
 from asnflow.engine import guards
 from asnflow.engine.association import Association, RunState
 from asnflow.engine.index import AssociationIndex, CheckAnswers
@@ -173,9 +174,9 @@ class Pass:
         self.index = AssociationIndex(indexable, self.cache.checks)
         # Answers of tests, shared by the associations of a rule in this pass
         # (None: the rule's tests read state that changes outside adds).
-        self._memos = [None if signature is None else {} for signature in signatures]
+        self._memos: list[dict | None] = [None if signature is None else {} for signature in signatures]
         self._signatures = [signature or () for signature in signatures]
-        self._initial = [[None] * rule.n_slots for rule in self.rules]
+        self._initial: list[list[ConstraintState | None]] = [[None] * rule.n_slots for rule in self.rules]
 
     @property
     def skipped(self) -> dict[int, str]:
@@ -188,7 +189,7 @@ class Pass:
         read: dict[int, bool] = {}
         for rule, root in zip(self.rules, self.roots, strict=True):
             impossible = [name for name, check in rule.validity_checks.items()
-                          if getattr(check, "impossible_for", None) and check.impossible_for(acid_type)]
+                          if (never := getattr(check, "impossible_for", None)) is not None and never(acid_type)]
             if skip_invalid and impossible:
                 article = "an" if acid_type[:1].lower() in "aeiou" else "a"
                 skipped[rule.index] = f"{article} {acid_type} candidate never passes {', '.join(impossible)}"
