@@ -17,7 +17,10 @@ from asnflow import __version__
 from asnflow.cli import main
 from asnflow.constraints.nodes import Attempt
 from asnflow.constraints.rows import Row
-from asnflow.diagnose.explain import Outcomes, SourceIndex, Tracer, explain, find_rows, passes_of, try_rule
+from asnflow.diagnose.explain import explain, find_rows
+from asnflow.diagnose.outcomes import Outcomes
+from asnflow.diagnose.sources import SourceIndex
+from asnflow.diagnose.trace import Tracer, passes_of, try_rule
 from asnflow.engine.association import Association, RunState
 from asnflow.engine.generate import CANDIDATE_REGISTRY, DISCOVER_REGISTRY, Options, generate
 from asnflow.engine.passes import candidate_test

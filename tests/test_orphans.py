@@ -16,8 +16,8 @@ import pytest
 from asnflow import __version__
 from asnflow.cli import main
 from asnflow.constraints.nodes import Attempt
-from asnflow.diagnose.explain import passes_of
 from asnflow.diagnose.orphans import find_orphans, format_orphans
+from asnflow.diagnose.trace import passes_of
 from asnflow.engine.association import Association, RunState
 from asnflow.engine.generate import DISCOVER_REGISTRY, Options, generate
 from asnflow.engine.session import rule_set

@@ -34,7 +34,7 @@ def relevant_rules(rules: Iterable, exp_types: Iterable[str]) -> list:
     """The rules that could take some of these exposure types (those without an exp_type test too)."""
     import re
 
-    from asnflow.diagnose.explain import exp_type_patterns
+    from asnflow.diagnose.trace import exp_type_patterns
 
     types = set(exp_types)
     found = []

@@ -26,15 +26,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from asnflow.constraints.rows import Row
-from asnflow.diagnose.explain import (
-    Outcomes,
-    SourceIndex,
-    accepted_text,
-    exp_type_specificity,
-    passes_of,
-    place,
-    try_rule,
-)
+from asnflow.diagnose.outcomes import Outcomes
+from asnflow.diagnose.sources import SourceIndex, place
+from asnflow.diagnose.trace import accepted_text, exp_type_specificity, passes_of, try_rule
 
 
 @dataclass(frozen=True)
