@@ -25,17 +25,15 @@ import yaml
 from asnflow import safe_yaml
 from asnflow.errors import AsnflowError, AssociationFileError, InputError
 from asnflow.fsutil import staged_folders
+from asnflow.naming.asn_names import asn_file_stem
 from asnflow.pathnames import NAME_MAX, check_name
 
-ASSOCIATION_NAME_ENDINGS = ("_asn.json", "_asn.yaml", "_asn.yml")  # what a folder contributes
+# What counts as an association file in a folder (given as input, or written by an earlier run).
+ASSOCIATION_NAME_ENDINGS = ("_asn.json", "_asn.yaml", "_asn.yml")
 
 FORMATS = ("json", "yaml")
 EXTENSIONS = {"json": ".json", "yaml": ".yaml"}
 YAML_SUFFIXES = (".yaml", ".yml")
-
-# jwst's association file name templates (lib/dms_base.py), lower-cased.
-_NAME_TEMPLATE = "jw{program}-{acid}_{asn_type}_{sequence:05d}_asn"
-_NAME_TEMPLATE_STAMP = "jw{program}-{acid}_{stamp}_{asn_type}_{sequence:05d}_asn"
 
 # Associations are a few levels deep; far deeper documents are refused before validation walks them.
 MAX_DEPTH = 32
@@ -400,13 +398,7 @@ def default_file_stem(asn: Mapping, sequence: int) -> str:
     acid = str(asn.get("asn_id", "a3001"))
     asn_type = str(asn.get("asn_type", "None"))
     stamp = asn.get("version_id")
-    if stamp:
-        name = _NAME_TEMPLATE_STAMP.format(
-            program=program, acid=acid, stamp=stamp, asn_type=asn_type, sequence=sequence
-        )
-    else:
-        name = _NAME_TEMPLATE.format(program=program, acid=acid, asn_type=asn_type, sequence=sequence)
-    return name.lower()
+    return asn_file_stem(program, acid, asn_type, sequence, str(stamp) if stamp else None)
 
 
 def file_names(asns: Iterable[Mapping], fmt: str = "json") -> list[str]:
@@ -429,10 +421,6 @@ def file_names(asns: Iterable[Mapping], fmt: str = "json") -> list[str]:
             raise AsnflowError(f"two associations would be written to the same file {name}")
         seen.add(name)
     return names
-
-
-# What counts as an association file of an earlier run in an output folder.
-ASSOCIATION_FILE_ENDINGS = ("_asn.json", "_asn.yaml", "_asn.yml")
 
 
 @dataclass
@@ -571,7 +559,7 @@ def _association_files_in(folder: Path) -> dict[str, os.DirEntry]:
     return {
         e.name: e
         for e in entries
-        if e.name.endswith(ASSOCIATION_FILE_ENDINGS) and e.is_file(follow_symlinks=False)
+        if e.name.endswith(ASSOCIATION_NAME_ENDINGS) and e.is_file(follow_symlinks=False)
     }
 
 
