@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from ast import literal_eval
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from typing import Any
 
@@ -51,6 +51,16 @@ def evaluate(value: str) -> Any:
         return literal_eval(value)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         return value
+
+
+def _first_valid(values: tuple[str, ...], indexes: Iterable[int | None]) -> tuple[int | None, Any]:
+    """The first of these columns holding a valid value, and that value; (None, None) when none does."""
+    for index in indexes:
+        if index is not None:
+            cell = values[index]
+            if cell not in INVALID_VALUES:
+                return index, cell
+    return None, None
 
 
 def is_list_like(value: Any) -> bool:
@@ -167,26 +177,16 @@ class AttrTest(Node):
         row = attempt.row
 
         if self.onlyif is not None and not self.onlyif(attempt):
-            if self.track_matched and (state is None or not state.matched):
-                attempt.put(self.slot, ConstraintState(pinned, indexes, pinning, found, True))
+            self._note_matched(attempt, state, pinned, indexes, pinning, found)
             if self.reprocess is not None:
                 return True, [ProcessList([row], None, self.reprocess, True)]
             return True, NO_REPROCESS
 
-        values = row.values
-        source = None
-        cell = None
-        for index in indexes:
-            if index is not None:
-                cell = values[index]
-                if cell not in INVALID_VALUES:
-                    source = index
-                    break
+        source, cell = _first_valid(row.values, indexes)
         if source is None:
             if self.required and not self.undefined:
                 return self._fail(attempt, state)
-            if self.track_matched and (state is None or not state.matched):
-                attempt.put(self.slot, ConstraintState(pinned, indexes, pinning, found, True))
+            self._note_matched(attempt, state, pinned, indexes, pinning, found)
             return True, NO_REPROCESS
         if self.undefined:
             return self._fail(attempt, state)
@@ -202,23 +202,24 @@ class AttrTest(Node):
             value = str(evaled)
         else:
             options = evaled if is_list_like(evaled) else [evaled]
-            winner = None
-            for option in options:
-                text = str(option)
-                if pinned is not None:
-                    if text.lower() == pinned:
-                        winner = option
-                        break
-                elif self._matches(attempt, text):
-                    winner = option
-                    break
-            else:
+            chosen = self._choose(attempt, options, pinned)
+            if chosen is None:
                 return self._fail(attempt, state)
-            value = str(winner)
-            others = [option for option in options if option != winner]
+            value = str(chosen[0])
+            others = [option for option in options if option != chosen[0]]
             if others:
                 reprocess = [self._copies(row, source, others)]
 
+        self._record_match(attempt, state, value, source, pinned, indexes, pinning, found)
+        if self.reprocess is not None:
+            reprocess = list(reprocess)
+            reprocess.append(ProcessList([row], None, self.reprocess, True))
+        return True, reprocess
+
+    def _record_match(self, attempt: Attempt, state: ConstraintState | None, value: str, source: int,
+                      pinned: str | None, indexes: tuple[int | None, ...], pinning: bool,
+                      found: frozenset[str]) -> None:
+        """Store what matching ``value`` (read from column ``source``) changed: found values, pin, matched flag."""
         changed = state is None or not state.matched
         if self.track_found and value not in found:
             # Found values are kept raw here and escaped when read (escaped()).
@@ -229,16 +230,31 @@ class AttrTest(Node):
             changed = True
         if changed:
             attempt.put(self.slot, ConstraintState(pinned, indexes, pinning, found, True))
-        if self.reprocess is not None:
-            reprocess = list(reprocess)
-            reprocess.append(ProcessList([row], None, self.reprocess, True))
-        return True, reprocess
+
+    def _note_matched(self, attempt: Attempt, state: ConstraintState | None, pinned: str | None,
+                      indexes: tuple[int | None, ...], pinning: bool, found: frozenset[str]) -> None:
+        """Record a match that read no value (test skipped, or column empty and allowed)."""
+        if self.track_matched and (state is None or not state.matched):
+            attempt.put(self.slot, ConstraintState(pinned, indexes, pinning, found, True))
+
+    def _choose(self, attempt: Attempt, options: Iterable[Any], pinned: str | None) -> tuple[Any] | None:
+        """The first option equal to the pinned value (or, unpinned, matching the test), boxed; None if none."""
+        for option in options:
+            text = str(option)
+            if pinned is not None:
+                if text.lower() == pinned:
+                    return (option,)
+            elif self._matches(attempt, text):
+                return (option,)
+        return None
 
     def _matches(self, attempt: Attempt, text: str) -> bool:
         if self.dynamic is not None:
             wanted = self.dynamic(attempt)
             patterns = wanted if is_list_like(wanted) else [wanted]
             return any(full_match(str(p)).match(text) for p in patterns)
+        if self.compiled is None:  # (check() asks only a test that has patterns or a dynamic value)
+            return False
         return any(p.match(text) for p in self.compiled)
 
     @staticmethod

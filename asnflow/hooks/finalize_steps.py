@@ -9,6 +9,7 @@ decide, a list of associations to end the chain, or None to drop it.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from asnflow.constraints.state import escaped
 from asnflow.hooks.products import LEVEL3_NAME_PARTS, level3_parts
@@ -17,6 +18,10 @@ from asnflow.naming import products as names
 from asnflow.naming.members import nod_product_name
 
 log = logging.getLogger("asnflow.finalize")
+
+# An association member: the engine's Member, a dict with the exposure's row as ``.item``
+# (the hooks sit below the engine and do not import it).
+Member = Any
 
 
 # ---------------------------------------------------------------------- nods
@@ -56,7 +61,7 @@ def nod_background_overlap(science, background) -> bool:
     # jwst reads subpxpts first and falls back to subpxpns.
     subpx = as_int(science, "subpxpts", "subpxpns")
     bkg_subpx = as_int(background, "subpxpts", "subpxpns")
-    if None in (patt_num, bkg_num, subpx, bkg_subpx) or subpx == 0 or bkg_subpx == 0:
+    if patt_num is None or bkg_num is None or not subpx or not bkg_subpx:  # (missing, or 0)
         return exptype == "nrs_fixedslit"
     science_position = (patt_num - 1) // subpx
     background_position = (bkg_num - 1) // bkg_subpx
@@ -103,9 +108,23 @@ def prune_imprints(asn):
     if not asn.is_valid:
         return CONTINUE
     members = asn.products[0]["members"]
-    science, imprint_science, imprint_background = [], [], []
+    science, candidates, science_targets = _science_and_imprints(members)
+    candidates = _drop_other_targets(members, candidates, science_targets)
+    if 1 <= len(science) < len(candidates):
+        _drop_other_dither_positions(members, science, candidates)
+    return CONTINUE
+
+
+def _science_and_imprints(members: list[Member]) -> tuple[list[Member], list[Member], set[str]]:
+    """The science members, the imprints with the science's background flag, and the science targets.
+
+    Members whose exposure lacks a target id or background flag take no part.
+    """
+    science: list[Member] = []
+    imprint_science: list[Member] = []
+    imprint_background: list[Member] = []
     science_is_background = False
-    science_targets = set()
+    science_targets: set[str] = set()
     for member in members:
         item = member.item
         if item is None or "targetid" not in item or "bkgdtarg" not in item:
@@ -117,27 +136,35 @@ def prune_imprints(asn):
                 science_is_background = True
         elif member["exptype"] == "imprint":
             (imprint_background if item["bkgdtarg"] == "t" else imprint_science).append(member)
-    candidates = imprint_background if science_is_background else imprint_science
-    matching, not_matching = [], []
+    return science, imprint_background if science_is_background else imprint_science, science_targets
+
+
+def _drop_other_targets(members: list[Member], candidates: list[Member], science_targets: set[str]) -> list[Member]:
+    """When some imprints have a science target, remove the others from ``members``; the imprints left."""
+    matching: list[Member] = []
+    not_matching: list[Member] = []
     for imprint in candidates:
         (matching if str(imprint.item["targetid"]) in science_targets else not_matching).append(imprint)
-    if matching:
-        candidates = matching
-        for imprint in not_matching:
-            members.remove(imprint)
-    if 1 <= len(science) < len(candidates):
-        keep = set()
-        for sci in science:
-            if "dithptin" not in sci.item:
-                continue
-            for imprint in candidates:
-                if "dithptin" in imprint.item and imprint.item["dithptin"] == sci.item["dithptin"]:
-                    keep.add(imprint["expname"])
-        if keep:
-            for imprint in candidates:
-                if imprint["expname"] not in keep:
-                    members.remove(imprint)
-    return CONTINUE
+    if not matching:
+        return candidates
+    for imprint in not_matching:
+        members.remove(imprint)
+    return matching
+
+
+def _drop_other_dither_positions(members: list[Member], science: list[Member], candidates: list[Member]) -> None:
+    """When some imprints share a science dither position (dithptin), remove the other imprints from ``members``."""
+    keep = set()
+    for sci in science:
+        if "dithptin" not in sci.item:
+            continue
+        for imprint in candidates:
+            if "dithptin" in imprint.item and imprint.item["dithptin"] == sci.item["dithptin"]:
+                keep.add(imprint["expname"])
+    if keep:
+        for imprint in candidates:
+            if imprint["expname"] not in keep:
+                members.remove(imprint)
 
 
 # ---------------------------------------------------------------------- WFSS

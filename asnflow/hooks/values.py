@@ -14,21 +14,22 @@ from asnflow.hooks.registry import DYNAMIC_VALUES, FUNCTIONS, PROPERTIES
 
 # ---------------------------------------------------------------- values from the association
 @DYNAMIC_VALUES.register("found_alternatives")
-def _found_alternatives(slot_of: Callable[[], int]):
+class _FoundAlternatives:
     """Any of the values found so far for a constraint: "(v1|v2|...)"."""
 
-    def value(attempt) -> str:
-        state = attempt.states[slot_of()]
+    def __init__(self, slot_of: Callable[[], int]) -> None:
+        self.slot_of = slot_of
+
+    def __call__(self, attempt) -> str:
+        state = attempt.states[self.slot_of()]
         found = escaped(state.found) if state is not None else ()
         return "(" + "|".join(found) + ")"
 
-    def never_matches(states) -> bool:
+    def never_matches(self, states) -> bool:
+        """True while the value can match no exposure (the guards skip the test then)."""
         # "()" only matches an empty cell, and an empty cell is never a value.
-        state = states[slot_of()]
+        state = states[self.slot_of()]
         return state is None or not state.found
-
-    value.never_matches = never_matches
-    return value
 
 
 @DYNAMIC_VALUES.register("not_containing")
