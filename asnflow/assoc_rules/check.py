@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from asnflow import hooks
 from asnflow.assoc_rules import ast, limits
@@ -40,6 +40,8 @@ SHAPES = ("coron", "ami", "tso")
 # Findings `generate -r` only warns about: a user's pool may carry columns the declared list lacks.
 LENIENT_CODES = frozenset({"unknown-column", "unknown-name"})
 SETTINGS_ONCE = ("level", "asn_type", "exposure_types", "ints_for", "valid", "product", "finalize", "frame")
+# The named definitions of a rule set, each kind in its own table.
+_Definition = TypeVar("_Definition", ast.ListDef, ast.TableDef, ast.PredicateDef, ast.FragmentDef, ast.FrameDef)
 
 
 @dataclass(frozen=True)
@@ -219,26 +221,29 @@ class _Checker:
 
     # ------------------------------------------------------------ definitions
     def _collect(self) -> None:
-        kinds = (
-            (ast.ListDef, self.lists, "list"),
-            (ast.TableDef, self.tables, "table"),
-            (ast.PredicateDef, self.predicates, "predicate"),
-            (ast.FragmentDef, self.fragments, "fragment"),
-            (ast.FrameDef, self.frames, "frame"),
-        )
         for rule_file in self.files:
             for item in rule_file.items:
-                for kind, table, label in kinds:
-                    if not isinstance(item, kind):
-                        continue
-                    first = table.get(item.name)
-                    if first is not None:
-                        self.report(ERROR, "duplicate-definition",
-                                    f"{label} {item.name} is defined twice (first at {first.pos})", item.pos,
-                                    "rename one of them; names are shared by all files of a rule set",
-                                    text=item.name)
-                    else:
-                        table[item.name] = item
+                if isinstance(item, ast.ListDef):
+                    self._define(self.lists, item, "list")
+                elif isinstance(item, ast.TableDef):
+                    self._define(self.tables, item, "table")
+                elif isinstance(item, ast.PredicateDef):
+                    self._define(self.predicates, item, "predicate")
+                elif isinstance(item, ast.FragmentDef):
+                    self._define(self.fragments, item, "fragment")
+                elif isinstance(item, ast.FrameDef):
+                    self._define(self.frames, item, "frame")
+
+    def _define(self, table: dict[str, _Definition], item: _Definition, label: str) -> None:
+        """Enter a definition by name; a second one of the same kind and name is an error (the first stays)."""
+        first = table.get(item.name)
+        if first is not None:
+            self.report(ERROR, "duplicate-definition",
+                        f"{label} {item.name} is defined twice (first at {first.pos})", item.pos,
+                        "rename one of them; names are shared by all files of a rule set",
+                        text=item.name)
+        else:
+            table[item.name] = item
 
     def _check_lists(self) -> None:
         # Lists may name lists defined before them (expanded in place), as the compiler does.
@@ -484,6 +489,28 @@ class _Checker:
             self._rule(item, rule_file.path in self.registered)
 
     def _rule(self, rule: ast.RuleDef, registered: bool) -> None:
+        settings = self._rule_settings(rule)
+        self._check_level_and_asn_type(rule, settings, registered)
+        used_hooks = self._hooks_of(rule, settings)
+        shapes = settings.get("ints_for")
+        if shapes is not None:
+            self._check_shapes(shapes)
+        self._statements(rule.body, in_frame=False)
+
+        scope = _RuleScope(rule)
+        frame_setting = settings.get("frame")
+        frame = self._rule_frame(frame_setting) if frame_setting is not None else None
+        if frame is not None:
+            self._expand(frame.body, scope, (), rule.body)
+        else:
+            self._expand(rule.body, scope, (), None)
+        if not rule.body:
+            self.report(WARNING, "empty-rule", f"rule {rule.name} has no constraints: it never matches", rule.pos,
+                        text=rule.name)
+        self._check_rule_reads(rule, scope, used_hooks)
+
+    def _rule_settings(self, rule: ast.RuleDef) -> dict[str, ast.Setting]:
+        """A rule's settings by key (the first of each); reports those given twice."""
         settings: dict[str, ast.Setting] = {}
         for setting in rule.settings:
             if setting.key in settings and setting.key in SETTINGS_ONCE:
@@ -496,6 +523,11 @@ class _Checker:
                 self.report(WARNING, "duplicate-setting", f"rule {rule.name} has two descriptions; the last wins",
                             setting.pos, text=setting.key)
             settings.setdefault(setting.key, setting)
+        return settings
+
+    def _check_level_and_asn_type(self, rule: ast.RuleDef, settings: dict[str, ast.Setting],
+                                  registered: bool) -> None:
+        """Both are given; the asn_type is a plain file name with a calibration (for a registered rule)."""
         if "level" not in settings:
             self.report(ERROR, "missing-level", f"rule {rule.name} does not say its level", rule.pos,
                         "add `level 2b` or `level 3`", text=rule.name)
@@ -514,35 +546,30 @@ class _Checker:
             if asn_type != "None" and asn_type not in self.calibration:
                 self.report(WARNING, "no-calibration", f"no calibration module for asn_type {asn_type}",
                             settings["asn_type"].pos, "add it under calibration: in rules.yaml", text=asn_type)
-        used_hooks = self._hooks_of(rule, settings)
-        shapes = settings.get("ints_for")
-        for shape in shapes.values if shapes else ():
+
+    def _check_shapes(self, shapes: ast.Setting) -> None:
+        for shape in shapes.values:
             if shape not in SHAPES:
                 self.report(ERROR, "unknown-shape", f"unknown exposure shape {shape}", shapes.pos,
                             f"known: {', '.join(SHAPES)}", text=shape)
-        self._statements(rule.body, in_frame=False)
 
-        scope = _RuleScope(rule)
-        frame_setting = settings.get("frame")
-        frame = None
-        if frame_setting is not None:
-            frame_name = frame_setting.values[0]
-            frame = self.frames.get(frame_name)
-            if frame is None:
-                hint = close_names(frame_name, self.frames)
-                if frame_name in self.fragments:
-                    hint = f"{frame_name} is a fragment; take it with `use {frame_name}`"
-                self.report(ERROR, "unknown-frame", f"unknown frame {frame_name}", frame_setting.pos, hint,
-                            text=frame_name)
-            else:
-                self.used.add(("frame", frame_name))
-        if frame is not None:
-            self._expand(frame.body, scope, (), rule.body)
+    def _rule_frame(self, frame_setting: ast.Setting) -> ast.FrameDef | None:
+        """The frame a rule names (marked used), or None when there is no such frame (reported)."""
+        frame_name = frame_setting.values[0]
+        frame = self.frames.get(frame_name)
+        if frame is None:
+            hint = close_names(frame_name, self.frames)
+            if frame_name in self.fragments:
+                hint = f"{frame_name} is a fragment; take it with `use {frame_name}`"
+            self.report(ERROR, "unknown-frame", f"unknown frame {frame_name}", frame_setting.pos, hint,
+                        text=frame_name)
         else:
-            self._expand(rule.body, scope, (), None)
-        if not rule.body:
-            self.report(WARNING, "empty-rule", f"rule {rule.name} has no constraints: it never matches", rule.pos,
-                        text=rule.name)
+            self.used.add(("frame", frame_name))
+        return frame
+
+    def _check_rule_reads(self, rule: ast.RuleDef, scope: _RuleScope,
+                          used_hooks: list[tuple[hooks.Hook, ast.Pos]]) -> None:
+        """Every constraint the rule's hooks and value functions read is in the rule."""
         for hook, pos in used_hooks:
             missing = hooks.missing_reads(hook, scope.slot_names)
             if missing:
@@ -563,8 +590,7 @@ class _Checker:
         for key, table in hooks.SETTING_TABLES.items():
             setting = settings.get(key)
             if setting is None:
-                default = DEFAULTS.get(level, {}).get(key, ())
-                names = (default,) if isinstance(default, str) else default
+                names = DEFAULTS.get(level, {}).get(key, ()) if level is not None else ()
                 found += [(table[name], rule.pos) for name in names if name in table]
                 continue
             for index, name in enumerate(setting.values):

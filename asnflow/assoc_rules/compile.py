@@ -29,12 +29,15 @@ from asnflow.constraints.vocabulary import VOCABULARY_LISTS, VOCABULARY_TABLES, 
 from asnflow.errors import RuleError
 from asnflow.pathnames import check_name
 
-# What a rule of each level uses when neither it nor its file's `defaults` says.
-DEFAULTS = {
-    "2b": {"exposure_types": "level2", "valid": ("has_science", "allowed_candidates"), "product": "level2"},
-    "3": {"exposure_types": "level3", "valid": ("has_science",), "product": "default"},
+# What a rule of each level uses when neither it nor its file's `defaults` says,
+# each setting as the words a rule would write for it.
+DEFAULTS: dict[str, dict[str, tuple[str, ...]]] = {
+    "2b": {"exposure_types": ("level2",), "valid": ("has_science", "allowed_candidates"), "product": ("level2",)},
+    "3": {"exposure_types": ("level3",), "valid": ("has_science",), "product": ("default",)},
 }
 ALL_SHAPES = ("coron", "ami", "tso")
+# The tests that keep a state slot in each association (what a value function can name).
+_STATEFUL = (AttrTest, SetTest, ReportUnmatched)
 
 
 def hook_argument(hook: hooks.Hook, argument: ast.HookArg) -> Any:
@@ -287,6 +290,7 @@ class _ExprCompiler:
     def _member(self, expr: ast.Member, stack):
         operand = self.compile(expr.operand, stack)
         container = expr.container
+        values: frozenset[str] | frozenset[tuple[str, ...]]
         if isinstance(container, ast.TableRef):
             table = self.owner.tables.get(container.name)
             if table is None:
@@ -299,7 +303,8 @@ class _ExprCompiler:
                 width = 1
             else:
                 self.owner.used.add(("table", container.name))
-                values = frozenset(table.rows if len(table.columns) > 1 else (r[0] for r in table.rows))
+                values = (frozenset(table.rows) if len(table.columns) > 1
+                          else frozenset(row[0] for row in table.rows))
                 width = len(table.columns)
             if isinstance(expr.operand, ast.Tuple) and len(expr.operand.items) != width:
                 raise _error(
@@ -514,7 +519,7 @@ class _Compiler:
     def _leaf(self, leaf: ast.LeafStmt) -> AttrTest:
         for source, pos in zip(leaf.sources, leaf.source_positions or [leaf.pos] * len(leaf.sources), strict=True):
             self.note_column(source, pos)
-        patterns = None
+        patterns: tuple[str, ...] | None = None
         dynamic = None
         value_text = None
         value = leaf.value
@@ -593,14 +598,17 @@ class _Compiler:
         defaults = DEFAULTS[level]
 
         policy_setting = rule.setting("exposure_types")
-        policy_name = policy_setting.values[0] if policy_setting else defaults["exposure_types"]
+        policy_name = policy_setting.values[0] if policy_setting else defaults["exposure_types"][0]
         policy = self._hook(hooks.EXPOSURE_POLICIES, policy_setting, 0, policy_name, rule)
 
         shapes_setting = self._setting_values(rule, "ints_for")
-        shapes = frozenset(shapes_setting[0]) if shapes_setting else frozenset(ALL_SHAPES)
-        for shape in shapes:
-            if shape not in ALL_SHAPES:
-                raise _error(f"unknown exposure shape {shape}", shapes_setting[1], f"known: {', '.join(ALL_SHAPES)}")
+        shapes = frozenset(ALL_SHAPES)
+        if shapes_setting is not None:
+            shapes = frozenset(shapes_setting[0])
+            for shape in shapes:
+                if shape not in ALL_SHAPES:
+                    raise _error(f"unknown exposure shape {shape}", shapes_setting[1],
+                                 f"known: {', '.join(ALL_SHAPES)}")
 
         valid_setting = rule.setting("valid")
         validity = valid_setting.values if valid_setting else defaults["valid"]
@@ -608,7 +616,7 @@ class _Compiler:
                   for i, name in enumerate(validity)}
 
         product_setting = rule.setting("product")
-        product = product_setting.values[0] if product_setting else defaults["product"]
+        product = product_setting.values[0] if product_setting else defaults["product"][0]
         template = self._hook(hooks.PRODUCT_TEMPLATES, product_setting, 0, product, rule)
 
         finalize_setting = rule.setting("finalize")
@@ -692,7 +700,7 @@ class _Compiler:
         for node in nodes:
             if node.name is not None and node.name not in lookup:
                 lookup[node.name] = node
-            if isinstance(node, (AttrTest, SetTest, ReportUnmatched)):
+            if isinstance(node, _STATEFUL):
                 node.slot = slot
                 slot += 1
             if isinstance(node, AttrTest):
@@ -704,7 +712,7 @@ class _Compiler:
                 targets.append(node)
         for holder in self._dynamic_refs:
             node = lookup.get(holder["name"])
-            if node is None or getattr(node, "slot", -1) < 0:
+            if not isinstance(node, _STATEFUL) or node.slot < 0:
                 raise _error(f"no constraint named {holder['name']} in rule {rule.name}", holder["pos"],
                              _close_names(holder["name"], lookup))
             holder["slot"] = node.slot
@@ -751,7 +759,8 @@ class _Compiler:
             coron_exp_types=frozenset(listed("coron_exp_types")),
             ami_exp_types=frozenset(listed("ami_exp_types")),
             wfss_direct_image_exp_types=frozenset(listed("wfss_direct_image_exp_types")),
-            nrc_coron_unocculted=frozenset(tuple(r) for r in table("nrc_coron_unocculted", 2).rows),
+            nrc_coron_unocculted=frozenset((pupil, detector) for pupil, detector in
+                                           table("nrc_coron_unocculted", 2).rows),
         )
 
 

@@ -203,11 +203,11 @@ def _users(rule_set: RuleSet) -> dict[tuple[str, str], list[str]]:
     users: dict[tuple[str, str], list[str]] = {}
     for rule in rule_set.rules:
         root = expand(rule.source, rule_set)
-        names = set()
-        if root.kind == "frame":
+        names: set[tuple[str, str]] = set()
+        if root.kind == "frame" and root.name is not None:  # (frame and use pieces are always named)
             names.add(("frame", root.name))
         for piece, _ in walk_pieces(root):
-            if piece.kind == "use":
+            if piece.kind == "use" and piece.name is not None:
                 names.add(("fragment", piece.name))
         for kind, found in references(root, rule_set).items():
             names.update((kind, name) for name in found)
@@ -276,8 +276,9 @@ def catalogue(rule_set: RuleSet, config) -> str:
             out += _definition_body(item.body, statement_text)
             out += ["```", ""]
     out += ["## Lists, tables and predicates", ""]
-    for kind, table in (("list", rule_set.lists), ("table", rule_set.tables), ("predicate", rule_set.predicates)):
-        for name in table:
+    for kind, definitions in (("list", rule_set.lists), ("table", rule_set.tables),
+                              ("predicate", rule_set.predicates)):
+        for name in definitions:
             text, pos = definition_text(kind, name, rule_set)
             out.append(f"- `{text}` (`{display_path(pos.path)}:{pos.line}`); {_used_by(users, kind, name)}")
         out.append("")

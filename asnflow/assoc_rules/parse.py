@@ -512,7 +512,8 @@ def _example_label(exc: UnexpectedInput) -> tuple[str, str] | None:
 
 def _describe(exc: UnexpectedInput, text: str) -> tuple[str, str | None]:
     if isinstance(exc, UnexpectedCharacters):
-        char = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
+        at = exc.pos_in_stream  # (always set by the lexer; lark types it optional)
+        char = text[at] if at is not None and at < len(text) else ""
         if char == "'":
             return "unexpected character \"'\"", "strings are written in double quotes: \"...\""
         if char == '"':
@@ -540,8 +541,7 @@ def _describe(exc: UnexpectedInput, text: str) -> tuple[str, str | None]:
             hint = f"did you mean {' or '.join(close)}?" if close else hint
         return f"{message} (at {shown})", hint
     expected = sorted({_token_text(name) for name in getattr(exc, "expected", []) or [] if not name.startswith("__")})
-    hint = f"expected one of: {', '.join(expected)}" if expected else None
-    return f"unexpected {shown}", hint
+    return f"unexpected {shown}", f"expected one of: {', '.join(expected)}" if expected else None
 
 
 _TOP_LEVEL_WORDS = frozenset({"rule", "fragment", "frame", "list", "table", "predicate"})

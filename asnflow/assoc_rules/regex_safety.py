@@ -23,12 +23,9 @@ from __future__ import annotations
 
 import re
 
-try:  # the parser re uses itself; named sre_parse before Python 3.11
-    from re import _constants as sre_constants  # type: ignore[attr-defined]
-    from re import _parser as sre_parse  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - Python 3.10
-    import sre_constants  # type: ignore[no-redef]
-    import sre_parse  # type: ignore[no-redef]
+# The parser re uses itself: private modules, named so from Python 3.11 (the oldest asnflow supports).
+from re import _constants as sre_constants
+from re import _parser as sre_parse
 
 MAX_OPEN_REPEATS = 3
 UNSAFE_REGEX_HINT = ("rewrite it without a repeat inside a repeat, e.g. (a+)+ as a+; "

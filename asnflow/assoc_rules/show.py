@@ -232,36 +232,41 @@ def walk_pieces(piece: Piece, negated: bool = False) -> Iterator[tuple[Piece, bo
 def references(piece: Piece, rule_set: RuleSet) -> dict[str, list[str]]:
     """Lists, tables and predicates a rule's constraints name (predicates followed), by kind."""
     found: dict[str, list[str]] = {"list": [], "table": [], "predicate": []}
-
-    def add(kind: str, name: str) -> None:
-        if name not in found[kind]:
-            found[kind].append(name)
-            if kind == "list":
-                for word in rule_set.lists[name][1].words + rule_set.lists[name][1].without:
-                    if word in rule_set.lists:
-                        add("list", word)
-            if kind == "predicate":
-                scan(rule_set.predicates[name].expr)
-
-    def scan(expr: ast.Expr) -> None:
-        from asnflow.assoc_rules.check import walk_expr
-
-        for node in walk_expr(expr):
-            if isinstance(node, ast.Ref) and node.name in rule_set.predicates:
-                add("predicate", node.name)
-            elif isinstance(node, ast.Member) and isinstance(node.container, ast.TableRef):
-                add("table" if node.container.name in rule_set.tables else "list", node.container.name)
-
     for child, _ in walk_pieces(piece):
         statement = child.statement
         if isinstance(statement, ast.LeafStmt):
             if isinstance(statement.value, ast.ListValue):
-                add("list", statement.value.name)
+                _add_reference(found, rule_set, "list", statement.value.name)
             if statement.onlyif is not None:
-                scan(statement.onlyif)
+                _scan_references(found, rule_set, statement.onlyif)
         elif isinstance(statement, ast.CheckStmt):
-            scan(statement.expr)
+            _scan_references(found, rule_set, statement.expr)
     return found
+
+
+def _add_reference(found: dict[str, list[str]], rule_set: RuleSet, kind: str, name: str) -> None:
+    """Note one definition, then what it names in turn (a list's words that are lists, a predicate's expression)."""
+    if name in found[kind]:
+        return
+    found[kind].append(name)
+    if kind == "list":
+        for word in rule_set.lists[name][1].words + rule_set.lists[name][1].without:
+            if word in rule_set.lists:
+                _add_reference(found, rule_set, "list", word)
+    if kind == "predicate":
+        _scan_references(found, rule_set, rule_set.predicates[name].expr)
+
+
+def _scan_references(found: dict[str, list[str]], rule_set: RuleSet, expr: ast.Expr) -> None:
+    """Note the predicates, tables and lists an expression names."""
+    from asnflow.assoc_rules.check import walk_expr
+
+    for node in walk_expr(expr):
+        if isinstance(node, ast.Ref) and node.name in rule_set.predicates:
+            _add_reference(found, rule_set, "predicate", node.name)
+        elif isinstance(node, ast.Member) and isinstance(node.container, ast.TableRef):
+            _add_reference(found, rule_set, "table" if node.container.name in rule_set.tables else "list",
+                           node.container.name)
 
 
 def definition_text(kind: str, name: str, rule_set: RuleSet) -> tuple[str, ast.Pos]:
@@ -310,8 +315,8 @@ def settings(rule: CompiledRule, calibration: Mapping[str, Any] | None = None) -
             return name
         return name + "(" + ", ".join(f"{a.name}: {' '.join(a.values)}" for a in arguments) + ")"
 
-    def inherited(key: str) -> str:
-        setting = source.setting(key)
+    def inherited(key: str | None) -> str:
+        setting = source.setting(key) if key is not None else None
         return "(file default)" if setting is not None and setting.inherited else ""
 
     out = [SettingLine("level", rule.level, inherited("level"), pos_of("level"))]
@@ -319,7 +324,7 @@ def settings(rule: CompiledRule, calibration: Mapping[str, Any] | None = None) -
     target = describe_routes(entry) if entry is not None else None
     out.append(SettingLine("asn_type", rule.asn_type, f"calibration {target}" if target else "", pos_of("asn_type")))
     note = doc(hooks.EXPOSURE_POLICIES, rule.exposure_policy_name)
-    if pos_of("exposure_types") is None and rule.exposure_policy_name == defaults["exposure_types"]:
+    if pos_of("exposure_types") is None and rule.exposure_policy_name == defaults["exposure_types"][0]:
         note = f"(default) {note}"
     out.append(SettingLine("exposure_types", rule.exposure_policy_name, note, pos_of("exposure_types")))
     shapes = " ".join(s for s in ("coron", "ami", "tso") if s in rule.ints_for)
@@ -390,7 +395,7 @@ def _lines(piece: Piece, depth: int, rule_name: str) -> Iterator[tuple[int, str,
         for child in piece.children:
             yield from _lines(child, depth + 1, rule_name)
         yield depth, "}", ""
-    else:
+    elif piece.statement is not None:  # (every "stmt" piece has its statement)
         yield depth, statement_text(piece.statement), short_pos(piece.pos)
 
 

@@ -109,7 +109,7 @@ FUNCTIONS = HookTable("function")
 
 # The tables a rule setting names, by setting.
 SETTING_TABLES = {table.setting: table for table in (EXPOSURE_POLICIES, VALIDITY_CHECKS, PRODUCT_TEMPLATES,
-                                                      FINALIZE_STEPS)}
+                                                      FINALIZE_STEPS) if table.setting is not None}
 ALL_TABLES = (EXPOSURE_POLICIES, VALIDITY_CHECKS, PRODUCT_TEMPLATES, FINALIZE_STEPS, DYNAMIC_VALUES, PROPERTIES,
               FUNCTIONS)
 
