@@ -96,6 +96,9 @@ class Node:
 
     name: str | None = None
     kind = "node"
+    # Where this test's state sits in an association's state list (set by the
+    # compiler for tests that keep state; -1: none).
+    slot: int = -1
     pos = None
 
     def check(self, attempt: Attempt) -> tuple[bool, Any]:  # pragma: no cover - abstract
