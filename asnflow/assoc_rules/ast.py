@@ -279,6 +279,11 @@ class RuleDef:
 
 Item = ListDef | TableDef | PredicateDef | FragmentDef | FrameDef | RuleDef
 
+# The named definitions a rule file may hold, and the word messages use for each.
+DEFINITION_KINDS: dict[type, str] = {
+    ListDef: "list", TableDef: "table", PredicateDef: "predicate", FragmentDef: "fragment", FrameDef: "frame",
+}
+
 
 @dataclass(frozen=True)
 class RuleFile:

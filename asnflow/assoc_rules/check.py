@@ -221,18 +221,13 @@ class _Checker:
 
     # ------------------------------------------------------------ definitions
     def _collect(self) -> None:
+        tables: dict[str, dict] = {"list": self.lists, "table": self.tables, "predicate": self.predicates,
+                                   "fragment": self.fragments, "frame": self.frames}
         for rule_file in self.files:
             for item in rule_file.items:
-                if isinstance(item, ast.ListDef):
-                    self._define(self.lists, item, "list")
-                elif isinstance(item, ast.TableDef):
-                    self._define(self.tables, item, "table")
-                elif isinstance(item, ast.PredicateDef):
-                    self._define(self.predicates, item, "predicate")
-                elif isinstance(item, ast.FragmentDef):
-                    self._define(self.fragments, item, "fragment")
-                elif isinstance(item, ast.FrameDef):
-                    self._define(self.frames, item, "frame")
+                kind = ast.DEFINITION_KINDS.get(type(item))
+                if kind is not None:
+                    self._define(tables[kind], item, kind)
 
     def _define(self, table: dict[str, _Definition], item: _Definition, label: str) -> None:
         """Enter a definition by name; a second one of the same kind and name is an error (the first stays)."""

@@ -348,31 +348,30 @@ class _Compiler:
             first = table[item.name]
             first_pos = first[1].pos if isinstance(first, tuple) else first.pos
             raise _error(f"{kind} {item.name} is defined twice (first at {first_pos})", item.pos)
-        table[item.name] = item
+        # A list is kept expanded (lists it names, in place) beside its definition.
+        table[item.name] = (self._expand_list(item), item) if isinstance(item, ast.ListDef) else item
 
     def _collect(self) -> None:
+        tables: dict[str, dict] = {"list": self.lists, "table": self.tables, "predicate": self.predicates,
+                                   "fragment": self.fragments, "frame": self.frames}
         for rule_file in self.files:
             for item in rule_file.items:
-                if isinstance(item, ast.ListDef):
-                    if item.name in self.lists:
-                        raise _error(f"list {item.name} is defined twice (first at {self.lists[item.name][1].pos})",
-                                     item.pos)
-                    self.lists[item.name] = (self._expand_list(item), item)
-                elif isinstance(item, ast.TableDef):
-                    for row, pos in zip(item.rows, item.row_positions, strict=True):
-                        if len(row) != len(item.columns):
-                            raise _error(
-                                f"table {item.name} row has {len(row)} values but the table has "
-                                f"{len(item.columns)} columns ({', '.join(item.columns)})",
-                                pos,
-                            )
-                    self._define(self.tables, item, "table")
-                elif isinstance(item, ast.PredicateDef):
-                    self._define(self.predicates, item, "predicate")
-                elif isinstance(item, ast.FragmentDef):
-                    self._define(self.fragments, item, "fragment")
-                elif isinstance(item, ast.FrameDef):
-                    self._define(self.frames, item, "frame")
+                kind = ast.DEFINITION_KINDS.get(type(item))
+                if kind is None:
+                    continue
+                if isinstance(item, ast.TableDef):
+                    self._check_table_rows(item)
+                self._define(tables[kind], item, kind)
+
+    @staticmethod
+    def _check_table_rows(item: ast.TableDef) -> None:
+        for row, pos in zip(item.rows, item.row_positions, strict=True):
+            if len(row) != len(item.columns):
+                raise _error(
+                    f"table {item.name} row has {len(row)} values but the table has "
+                    f"{len(item.columns)} columns ({', '.join(item.columns)})",
+                    pos,
+                )
 
     def _expand_list(self, item: ast.ListDef) -> tuple[str, ...]:
         def words(source: tuple[str, ...]) -> list[str]:

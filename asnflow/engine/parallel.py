@@ -34,7 +34,7 @@ from asnflow.workers import leave_with_owner, worker_count
 _INHERITED: tuple | None = None
 
 
-def _set(value: tuple | None, name: str) -> tuple:
+def _inherited(value: tuple | None, name: str) -> tuple:
     """A module global the parent sets before it forks workers (None only if a worker started without it)."""
     if value is None:
         raise RuntimeError(f"{name} is not set: a worker started outside a parallel run")
@@ -65,7 +65,7 @@ _LOADING: tuple[list, dict] | None = None  # (rows, per-candidate copies) while 
 
 
 def _row_at(index: int, cell: str | None):
-    rows, copies = _set(_LOADING, "_LOADING")
+    rows, copies = _inherited(_LOADING, "_LOADING")
     if cell is None:
         return rows[index]
     row = copies.get((index, cell))
@@ -108,7 +108,7 @@ def _run_here(unit) -> tuple[list, list[str]]:
     """A unit run in this process, on its own run state as a worker would."""
     from asnflow.engine.generate import run_unit
 
-    ruleset, rows, columns, pool_name, column_names = _set(_INHERITED, "_INHERITED")
+    ruleset, rows, columns, pool_name, column_names = _inherited(_INHERITED, "_INHERITED")
     run = _run_state(ruleset, pool_name, column_names)
     return run_unit(unit, ruleset, rows, columns, run, cache=_cache(ruleset, columns, run)), run.warnings
 
@@ -116,7 +116,7 @@ def _run_here(unit) -> tuple[list, list[str]]:
 def _run_forked(unit):
     from asnflow.engine.generate import run_unit
 
-    ruleset, rows, columns, pool_name, column_names = _set(_INHERITED, "_INHERITED")
+    ruleset, rows, columns, pool_name, column_names = _inherited(_INHERITED, "_INHERITED")
     run = _run_state(ruleset, pool_name, column_names)
     made = run_unit(unit, ruleset, rows, columns, run, cache=_cache(ruleset, columns, run))
     return _dumps(made, run.warnings)
@@ -293,7 +293,7 @@ def _outcome_of(pool, ruleset: RuleSet, options, delivery: Delivery):
 
 
 def _pool_forked(index: int):
-    pools, ruleset, options, delivery = _set(_POOLS, "_POOLS")
+    pools, ruleset, options, delivery = _inherited(_POOLS, "_POOLS")
     return index, _outcome_of(pools[index], ruleset, options, delivery)
 
 
@@ -401,7 +401,7 @@ _DOCUMENTS: tuple | None = None  # what forked renderers inherit: (documents, na
 def _render_slice(bounds: tuple[int, int]):
     from asnflow.asnfile.files import dumps, validate
 
-    documents, names, fmt = _set(_DOCUMENTS, "_DOCUMENTS")
+    documents, names, fmt = _inherited(_DOCUMENTS, "_DOCUMENTS")
     start, stop = bounds
     payloads = []
     try:
