@@ -118,3 +118,26 @@ def test_an_invalid_document_rendered_in_a_worker_is_reported_as_here(documents,
     with pytest.raises(AssociationFileError, match="missing required key 'products'") as raised:
         parallel.render_documents(broken, "json", 2)
     assert raised.value.path == last.name + ".json"
+
+
+def test_a_pool_that_would_finish_last_alone_has_its_passes_spread():
+    from asnflow.engine.parallel import pools_to_spread
+
+    corpus_like = [837, 170, 75, 72, 66] + [20] * 30  # one pool is half of all rows
+    assert pools_to_spread(corpus_like, 2) == [0]
+    assert pools_to_spread(corpus_like, 8) == [0, 1]
+    assert pools_to_spread([100] * 40, 2) == []  # a cycle of like pools: every pool is a unit
+    assert pools_to_spread(corpus_like, 1) == []
+    assert pools_to_spread([837], 2) == []  # one pool is spread by the single-pool path anyway
+
+
+def test_collections_are_rare_while_generating_and_the_thresholds_come_back():
+    import gc
+
+    from asnflow.engine.collection import GENERATION_THRESHOLDS, rare_collections
+
+    before = gc.get_threshold()
+    with pytest.raises(KeyError), rare_collections():
+        assert gc.get_threshold() == GENERATION_THRESHOLDS
+        raise KeyError("an error inside still restores them")
+    assert gc.get_threshold() == before

@@ -20,9 +20,7 @@ from json.encoder import encode_basestring_ascii as _encode_string
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from asnflow import safe_yaml
+from asnflow.asnfile import shapes
 from asnflow.errors import AsnflowError, AssociationFileError, InputError
 from asnflow.fsutil import staged_folders
 from asnflow.naming.asn_names import asn_file_stem
@@ -38,7 +36,6 @@ YAML_SUFFIXES = (".yaml", ".yml")
 # Associations are a few levels deep; far deeper documents are refused before validation walks them.
 MAX_DEPTH = 32
 
-_NUMBER_LIKE = re.compile(r"[-+]?\.?[0-9][0-9_.:eE+-]*")
 _LEVEL_FROM_TYPE = re.compile(r"([23])$")
 _LEVEL2_RULE = re.compile(r"lv2|level2", re.IGNORECASE)
 _LEVEL3_RULE = re.compile(r"lv3|level_?3", re.IGNORECASE)
@@ -56,14 +53,9 @@ def dumps(asn: Mapping, fmt: str = "json") -> str:
     fmt = _check_format(fmt)
     if fmt == "json":
         return _json_text(asn, "")
-    return yaml.dump(
-        _plain(asn),
-        Dumper=_ReadableDumper,
-        sort_keys=False,
-        default_flow_style=False,
-        allow_unicode=False,  # escaped: PyYAML mis-reads raw U+0085 and U+2028 in its own output
-        width=100,
-    )
+    from asnflow.asnfile.yaml_text import yaml_text  # deferred: PyYAML is only needed for YAML
+
+    return yaml_text(_plain(asn))
 
 
 def _json_text(value: Any, indent: str) -> str:
@@ -118,34 +110,24 @@ def _plain(value: Any) -> Any:
     return value
 
 
-class _ReadableDumper(yaml.SafeDumper):
-    """Safe YAML with multi-line strings (``constraints``) as literal blocks."""
-
-    def represent_str(self, data: str) -> yaml.ScalarNode:  # noqa: D102
-        if "\n" in data:
-            # PyYAML falls back to a quoted scalar when a literal block could
-            # not hold the text exactly (trailing spaces, special characters).
-            return self.represent_scalar("tag:yaml.org,2002:str", data, style="|")
-        if _NUMBER_LIKE.fullmatch(data):
-            # "00009" is a string to PyYAML (YAML 1.1) but a number to YAML 1.2
-            # readers; quote it so every reader keeps the program id as text.
-            return self.represent_scalar("tag:yaml.org,2002:str", data, style="'")
-        return super().represent_str(data)
-
-
-_ReadableDumper.add_representer(str, _ReadableDumper.represent_str)
 
 
 # ------------------------------------------------------------------------ validate
 
 
 @cache
+def _schema(level: str) -> dict:
+    """One of the association schemas shipped with asnflow, as a mapping."""
+    text = resources.files("asnflow.asnfile").joinpath("schemas", f"{level}.json").read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+@cache
 def _validator(level: str):
-    """The compiled Draft 4 validator for one schema (built once per process)."""
+    """The compiled Draft 4 validator for one schema (built once per process, when first needed)."""
     import jsonschema
 
-    text = resources.files("asnflow.asnfile").joinpath("schemas", f"{level}.json").read_text(encoding="utf-8")
-    schema = json.loads(text)
+    schema = _schema(level)
     jsonschema.Draft4Validator.check_schema(schema)
     return jsonschema.Draft4Validator(schema)
 
@@ -192,69 +174,35 @@ def validate(asn: Mapping, *, source: str | None = None) -> None:
             f"an association must be a mapping at the top level, not {_kind(asn)}", path=source
         )
     level = schema_level(asn)
-    structural = _structural_schema(level)
+    structural = _structural(level)
     if structural:
-        shape = (level, _shape(asn))
-        if shape in _VALID_SHAPES:
+        summary = shapes.shape(asn)
+        if (level, summary) in _VALID_SHAPES:
+            return
+        if shapes.surely_valid(_schema(level), summary):
+            _VALID_SHAPES.add((level, summary))
             return
     error = _first_error(_validator(level), asn)
     if error is None:
         if structural:
-            _VALID_SHAPES.add(shape)
+            _VALID_SHAPES.add((level, summary))
         return
-    if error is not None:
-        where = json_path(error.absolute_path)
-        raise AssociationFileError(
-            f"not a valid {level} association: at {where}: {_describe(error)}",
-            path=source,
-            hint=_hint(error),
-        )
+    where = json_path(error.absolute_path)
+    raise AssociationFileError(
+        f"not a valid {level} association: at {where}: {_describe(error)}",
+        path=source,
+        hint=_hint(error),
+    )
 
 
-# Schemas that only say which keys exist and which JSON types values have give
-# the same verdict for any two documents of the same shape, so a document of a
-# shape already found valid need not be checked again (large pools write
-# hundreds of thousands of look-alike files).
-_STRUCTURAL_KEYWORDS = frozenset(
-    {"$schema", "$ref", "title", "description", "type", "properties", "required", "items", "definitions",
-     "additionalProperties"}
-)
+# Shapes already found valid, by schema level (large pools write hundreds of
+# thousands of look-alike files).
 _VALID_SHAPES: set = set()
 
 
 @cache
-def _structural_schema(level: str) -> bool:
-    def structural(node) -> bool:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if key in ("properties", "definitions"):
-                    fits = all(structural(v) for v in value.values())
-                elif key == "additionalProperties":
-                    fits = isinstance(value, bool)
-                elif key == "items":
-                    fits = structural(value)
-                else:
-                    fits = key in _STRUCTURAL_KEYWORDS
-                if not fits:
-                    return False
-            return True
-        return False
-
-    return structural(_validator(level).schema)
-
-
-_SCALARS = frozenset({str, int, float, bool, type(None)})
-
-
-def _shape(value: Any):
-    kind = type(value)
-    if kind in _SCALARS:  # most values: answered before the (slower) abstract-class checks
-        return kind
-    if isinstance(value, Mapping):
-        return tuple([(key, _shape(item)) for key, item in value.items()])
-    if isinstance(value, (list, tuple)):
-        return ("[]", frozenset([_shape(item) for item in value]))
-    return kind
+def _structural(level: str) -> bool:
+    return shapes.is_structural(_schema(level))
 
 
 def _first_error(validator, instance):
@@ -350,6 +298,8 @@ def _parse_json(text: str, source: str | None) -> Any:
     except RecursionError:
         raise AssociationFileError("not valid JSON: nested too deeply", path=source) from None
     except ValueError:  # an integer beyond Python's conversion limit (the only other ValueError)
+        from asnflow import safe_yaml
+
         line, column = _long_number_place(text)
         raise AssociationFileError(f"a number of more than {safe_yaml.MAX_INTEGER_DIGITS} digits", path=source,
                                    line=line, column=column) from None
@@ -358,6 +308,8 @@ def _parse_json(text: str, source: str | None) -> Any:
 
 
 def _long_number_place(text: str) -> tuple[int | None, int | None]:
+    from asnflow import safe_yaml
+
     found = re.search(rf"[0-9]{{{safe_yaml.MAX_INTEGER_DIGITS + 1},}}", text)
     if found is None:
         return None, None
@@ -366,6 +318,10 @@ def _long_number_place(text: str) -> tuple[int | None, int | None]:
 
 
 def _parse_yaml(text: str, source: str | None) -> Any:
+    import yaml
+
+    from asnflow import safe_yaml
+
     try:
         data = safe_yaml.load(text)
     except yaml.YAMLError as exc:

@@ -73,6 +73,13 @@ def _jobs(text: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    from asnflow.engine.collection import rare_collections
+
+    with rare_collections():
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     import logging
 
     from asnflow.engine.session import rule_set
@@ -162,7 +169,6 @@ def _generate(args: argparse.Namespace, rules, work: list, show_progress: bool) 
     parallel when there are several, else pool by pool. With --orphans, each outcome's diagnosis
     holds the orphans found in that run's own result."""
     from asnflow.errors import AsnflowError
-    from asnflow.progress import ProgressBar
 
     options = _options(args)
     diagnose = None
@@ -171,13 +177,7 @@ def _generate(args: argparse.Namespace, rules, work: list, show_progress: bool) 
 
         diagnose = find_orphans
     if _whole_pools_in_parallel(args, len(work)):
-        from asnflow.engine.parallel import Delivery, generate_pools
-
-        with ProgressBar(f"{len(work)} pools", sum(len(pool) for pool, _ in work), "exposures",
-                         enabled=show_progress) as bar:
-            generated = generate_pools([pool for pool, _ in work], rules, options,
-                                       Delivery(args.format, not args.dry_run, diagnose), jobs=args.jobs,
-                                       scheduler=args.scheduler, progress=bar.advance, timeout=args.timeout)
+        generated = _generate_in_parallel(args, rules, options, work, diagnose, show_progress)
     else:
         generated = [_generate_one(args, rules, options, pool, diagnose, show_progress) for pool, _ in work]
     outcomes = []
@@ -191,6 +191,30 @@ def _generate(args: argparse.Namespace, rules, work: list, show_progress: bool) 
                                hint=f"see `asnflow explain {pool.name} EXPOSURE --rule {first.name}`")
         outcomes.append((pool, folder, outcome, idle))
     return outcomes
+
+
+def _generate_in_parallel(args: argparse.Namespace, rules, options, work: list, diagnose,
+                          show_progress: bool) -> list:
+    """Several pools: a pool large enough to finish last alone has its passes spread over the
+    workers, one such pool after another; the other pools are the units of work themselves."""
+    from asnflow.engine.parallel import Delivery, generate_pools, pools_to_spread
+    from asnflow.progress import ProgressBar
+
+    pools = [pool for pool, _ in work]
+    spread = pools_to_spread([len(pool) for pool in pools], max(args.jobs, 2) if args.scheduler else args.jobs)
+    generated: list = [None] * len(pools)
+    for index in spread:
+        generated[index] = _generate_one(args, rules, options, pools[index], diagnose, show_progress)
+    whole = [index for index in range(len(pools)) if index not in spread]
+    if whole:
+        with ProgressBar(f"{len(whole)} pools", sum(len(pools[i]) for i in whole), "exposures",
+                         enabled=show_progress) as bar:
+            outcomes = generate_pools([pools[i] for i in whole], rules, options,
+                                      Delivery(args.format, not args.dry_run, diagnose), jobs=args.jobs,
+                                      scheduler=args.scheduler, progress=bar.advance, timeout=args.timeout)
+        for index, outcome in zip(whole, outcomes, strict=True):
+            generated[index] = outcome
+    return generated
 
 
 def _generate_one(args: argparse.Namespace, rules, options, pool, diagnose, show_progress: bool):

@@ -2,11 +2,14 @@
 
 Two units of work. With several pools in one command, a pool is the unit: a
 worker generates it whole and sends back only its rendered files (names and
-bytes); the parent writes them in command-line order. With one pool, the
+bytes); the parent writes them in command-line order. A pool holding a
+large share of all rows would keep one worker busy alone at the end, so its
+passes are spread instead (:func:`pools_to_spread`). With one pool, the
 passes (one per candidate, plus discovery) are the units: they are
-independent, so they can run anywhere; the associations come back in pass
-order and are finalized where the run started. Either way the output is
-identical to a serial run.
+independent, so they can run anywhere; each worker takes the next pass when
+it is free, the parent reads the associations as they come back, and
+finalizes them in pass order. Either way the output is identical to a
+serial run.
 
 Local processes are forked: they inherit the compiled rules and the pool,
 and send back associations (their rule is named by its position in the rule
@@ -104,15 +107,6 @@ def _loads(blob: bytes, rows: list, copies: dict):
         _LOADING = None
 
 
-def _run_here(unit) -> tuple[list, list[str]]:
-    """A unit run in this process, on its own run state as a worker would."""
-    from asnflow.engine.generate import run_unit
-
-    ruleset, rows, columns, pool_name, column_names = _inherited(_INHERITED, "_INHERITED")
-    run = _run_state(ruleset, pool_name, column_names)
-    return run_unit(unit, ruleset, rows, columns, run, cache=_cache(ruleset, columns, run)), run.warnings
-
-
 def _run_forked(unit):
     from asnflow.engine.generate import run_unit
 
@@ -160,17 +154,24 @@ def run_units(units, pool, ruleset: RuleSet, rows: list, jobs: int, scheduler: s
     """The associations of each unit (in unit order), and the warnings of all.
 
     ``rows`` are this process's rows of the pool (bound to ``ruleset``); rows
-    in the results refer to them.
+    in the results refer to them. Each result is read as soon as it arrives,
+    while the workers go on with the other units.
     """
     _RUN_INFO.update(pool_name=pool.name, columns=tuple(pool.columns))
-    if scheduler:
-        results = _on_dask(units, pool, ruleset, scheduler, progress, timeout)
-    else:
-        results = _on_processes(units, ruleset, rows, jobs, progress)
-    outputs, warnings = [], []
+    received: list = [None] * len(units)
     copies: dict = {}
-    for result in results:
-        made, said = _loads(result, rows, copies) if isinstance(result, bytes) else result
+
+    def receive(index: int, blob: bytes) -> None:
+        received[index] = _loads(blob, rows, copies)
+        if progress is not None:
+            progress(units[index].items)
+
+    if scheduler:
+        _on_dask(units, pool, ruleset, scheduler, receive, timeout)
+    else:
+        _on_processes(units, ruleset, rows, jobs, receive)
+    outputs, warnings = [], []
+    for made, said in received:
         outputs.append(made)
         warnings.extend(said)
     return outputs, warnings
@@ -185,53 +186,29 @@ def _run_forked_at(index_and_unit):
     return index, _run_forked(unit)
 
 
-def _shares(units, jobs: int) -> tuple[list[int], list[int]]:
-    """Units this process runs itself, and units for the ``jobs - 1`` workers (largest first).
-
-    The units are dealt largest first to whichever of ``jobs`` shares holds
-    the fewest exposures; this process keeps the first share, with the
-    largest unit, whose associations it then need not receive from another
-    process (on large pools those are the mosaics with thousands of members).
-    """
-    loads = [0] * jobs
-    shares: list[list[int]] = [[] for _ in range(jobs)]
-    for index in _largest_first(units):
-        least = loads.index(min(loads))
-        loads[least] += units[index].items
-        shares[least].append(index)
-    others = sorted((i for share in shares[1:] for i in share), key=lambda i: -units[i].items)
-    return shares[0], others
-
-
-def _on_processes(units, ruleset, rows, jobs, progress) -> list:
+def _on_processes(units, ruleset, rows, jobs, receive: Callable[[int, bytes], None]) -> None:
+    """Every unit on ``jobs`` forked workers, each taking the next unit (largest first) when it is
+    free: pass times differ too much from unit to unit to deal them out beforehand. This process
+    meanwhile reads what comes back."""
     global _INHERITED
     columns = rows[0].columns if rows else {}
     _INHERITED = (ruleset, rows, columns, _RUN_INFO["pool_name"], _RUN_INFO["columns"])
     context = _fork_context()
-    results: list = [None] * len(units)
-    mine, theirs = _shares(units, worker_count(jobs, len(units)))
-    pool = context.Pool(worker_count(jobs - 1, len(theirs)), initializer=leave_with_owner, initargs=(os.getpid(),))
+    workers = context.Pool(worker_count(jobs, len(units)), initializer=leave_with_owner, initargs=(os.getpid(),))
     try:
-        done = pool.imap_unordered(_run_forked_at, [(i, units[i]) for i in theirs])
-        for index in mine:  # while the workers run theirs
-            results[index] = _run_here(units[index])
-            if progress is not None:
-                progress(units[index].items)
-        for index, blob in done:
-            results[index] = blob
-            if progress is not None:
-                progress(units[index].items)
-        pool.close()
+        for index, blob in workers.imap_unordered(_run_forked_at, [(i, units[i]) for i in _largest_first(units)]):
+            receive(index, blob)
+        workers.close()
     finally:
         # On an error or an interruption (Ctrl-C, SIGTERM) the workers are
         # stopped at once rather than left to finish their passes.
-        pool.terminate()
-        pool.join()
+        workers.terminate()
+        workers.join()
         _INHERITED = None
-    return results
 
 
-def _on_dask(units, pool, ruleset, scheduler, progress, timeout: float = DEFAULT_TIMEOUT) -> list[bytes]:
+def _on_dask(units, pool, ruleset, scheduler, receive: Callable[[int, bytes], None],
+             timeout: float = DEFAULT_TIMEOUT) -> None:
     as_completed = _dask_as_completed()
     texts = [(f.path, "\n".join(f.lines) + "\n") for f in ruleset.files]
     registered = {rule.path for rule in ruleset.rules}
@@ -241,13 +218,8 @@ def _on_dask(units, pool, ruleset, scheduler, progress, timeout: float = DEFAULT
         shared = client.scatter(payload, broadcast=True)
         futures = {client.submit(_run_remote, digest, shared, units[i], pure=False): i
                    for i in _largest_first(units)}
-        results: list[bytes | None] = [None] * len(units)
         for future in as_completed(list(futures)):
-            index = futures[future]
-            results[index] = future.result()
-            if progress is not None:
-                progress(units[index].items)
-        return results  # type: ignore[return-value]
+            receive(futures[future], future.result())
 
 
 # ---------------------------------------------------------------- whole pools
@@ -318,6 +290,19 @@ def _rules_payload(ruleset: RuleSet) -> bytes:
     texts = [(f.path, "\n".join(f.lines) + "\n") for f in ruleset.files]
     registered = {rule.path for rule in ruleset.rules}
     return pickle.dumps((texts, registered), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def pools_to_spread(sizes: list[int], workers: int) -> list[int]:
+    """Which pools (by index) should have their passes spread over the workers rather than be
+    units of work themselves: those holding more than a ``1 / (2 * workers)`` share of all rows.
+
+    Run whole, such a pool would keep one worker busy long after the others
+    ran out of pools (in the test corpus one pool of forty is half the work).
+    """
+    total = sum(sizes)
+    if workers < 2 or len(sizes) < 2:
+        return []
+    return [index for index, size in enumerate(sizes) if size * 2 * workers > total]
 
 
 def generate_pools(pools: list, ruleset: RuleSet, options, delivery: Delivery | None = None,
