@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from asnflow.naming import (
     KNOWN_SUFFIXES,
@@ -114,3 +116,37 @@ def test_nod_product_names_drop_the_folder():
     assert nod_product_name("a/b/jw_00001_rate.fits") == "jw_00001"
     assert nod_product_name("jw01234001001_02101_00001_nrs1_cal.fits") == "jw01234001001_02101_00001_nrs1"
     assert nod_product_name("a/b/") == ""
+
+
+def _remove_suffix_by_every_position(name: str) -> tuple[str, str]:
+    """The rule of remove_suffix written the slow, obvious way: try each position in turn."""
+    body = name
+    if "\n" in name:
+        body = name[:-1]
+        if not name.endswith("\n") or "\n" in body or not body:
+            return name, "_"
+    for index in range(1, len(body) - 1):
+        if body[index] in "_-" and body[index + 1:] in KNOWN_SUFFIXES:
+            return body[:index], body[index]
+    return body, "_"
+
+
+name_parts = st.sampled_from(["jw01234001001_02101_00001_nrca1", "a", "", "_", "-", "cal", "rate", "i2d", "x1d",
+                              ".", "..", "/", "sub", "\n", "CAL", "rateints", "nrs1", "fits", " "])
+names = st.lists(name_parts, max_size=7).map("".join) | st.text(alphabet="ab_-./\nc", max_size=14)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.tuples(name_parts, st.sampled_from(["_", "-", "", "."])), max_size=6).map(
+    lambda parts: "".join(a + b for a, b in parts)) | names)
+def test_remove_suffix_agrees_with_trying_every_position(name):
+    assert remove_suffix(name) == _remove_suffix_by_every_position(name)
+
+
+@settings(max_examples=500, deadline=None)
+@given(names)
+def test_level2_product_names_agree_with_pathlib_stems(name):
+    from pathlib import PurePosixPath
+
+    path = PurePosixPath(name)
+    assert level2_product_name(name) == remove_suffix(str(path.parent / path.stem))[0]

@@ -82,9 +82,21 @@ def level2b_member_name(
 
 def level2_product_name(expname: str) -> str:
     """Level-2 product name: the science member's name, folder kept, stem only, known suffix removed."""
-    path = PurePosixPath(expname)
-    root, _separator = remove_suffix(str(path.parent / path.stem))
+    stem = _bare_stem(expname)
+    if stem is None:
+        path = PurePosixPath(expname)
+        stem = str(path.parent / path.stem)
+    root, _separator = remove_suffix(stem)
     return root
+
+
+def _bare_stem(name: str) -> str | None:
+    """The stem of a plain file name with no folder (what PurePosixPath gives, without building one:
+    a large pool names tens of thousands of products); None for anything else."""
+    dot = name.rfind(".")
+    if "/" in name or dot <= 0 or dot == len(name) - 1 or name.startswith("."):
+        return None
+    return name[:dot]
 
 
 def nod_product_name(expname: str) -> str:

@@ -6,6 +6,7 @@ suffixes jwst 3.0.0's ``jwst.lib.suffix.remove_suffix`` recognises.
 
 from __future__ import annotations
 
+import re
 from importlib.resources import files
 
 
@@ -19,6 +20,7 @@ def _read_word_list(resource: str) -> frozenset[str]:
 KNOWN_SUFFIXES: frozenset[str] = _read_word_list("suffixes.txt")
 
 SEPARATORS = ("_", "-")
+_SEPARATOR = re.compile("[_-]")
 
 
 def remove_suffix(name: str) -> tuple[str, str]:
@@ -41,8 +43,9 @@ def remove_suffix(name: str) -> tuple[str, str]:
             return name, "_"
         if not body:
             return name, "_"
-    for index in range(1, len(body) - 1):
-        if body[index] in SEPARATORS and body[index + 1 :] in KNOWN_SUFFIXES:
+    for found in _SEPARATOR.finditer(body, 1, len(body) - 1):
+        index = found.start()
+        if body[index + 1 :] in KNOWN_SUFFIXES:
             return body[:index], body[index]
     return body, "_"
 
