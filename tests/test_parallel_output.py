@@ -141,3 +141,18 @@ def test_collections_are_rare_while_generating_and_the_thresholds_come_back():
         assert gc.get_threshold() == GENERATION_THRESHOLDS
         raise KeyError("an error inside still restores them")
     assert gc.get_threshold() == before
+
+
+def test_units_are_sent_in_groups_of_about_equal_exposures():
+    from asnflow.engine.generate import Unit
+    from asnflow.engine.parallel import GROUPS_PER_WORKER, unit_groups
+
+    sizes = [837] + [3] * 300  # one discovery pass and many tiny candidates (the mega pool)
+    units = [Unit("candidate", (f"c{i}", "observation"), None, True, n) for i, n in enumerate(sizes)]
+    groups = unit_groups(units, 2)
+    assert sorted(i for group in groups for i in group) == list(range(len(units)))  # each unit once
+    assert len(groups) == 2 * GROUPS_PER_WORKER
+    assert groups[0] == [0]  # the large unit alone, sent first
+    loads = [sum(sizes[i] for i in group) for group in groups[1:]]
+    assert max(loads) - min(loads) <= 3  # the small ones spread evenly
+    assert unit_groups(units[:3], 2) == [[0], [1], [2]]  # fewer units than groups: one each

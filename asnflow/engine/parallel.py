@@ -133,6 +133,11 @@ def _run_remote(digest: str, payload: bytes, unit):
         return _run_remote_locked(digest, payload, unit)
 
 
+def _run_remote_group(digest: str, payload: bytes, indexed_units) -> list[tuple[int, bytes]]:
+    """Run a group of passes on a Dask worker, one after the other."""
+    return [(index, _run_remote(digest, payload, unit)) for index, unit in indexed_units]
+
+
 def _run_remote_locked(digest: str, payload: bytes, unit):
     from asnflow.engine.generate import bind_rows, run_unit
 
@@ -181,23 +186,48 @@ def _largest_first(units) -> list[int]:
     return sorted(range(len(units)), key=lambda i: -units[i].items)
 
 
-def _run_forked_at(index_and_unit):
-    index, unit = index_and_unit
-    return index, _run_forked(unit)
+# Units are sent in groups, about this many per worker: enough for the
+# workers to even out, few enough that handing them over (a millisecond or
+# so each) stays small next to the passes (a pool of 300 tiny candidates).
+GROUPS_PER_WORKER = 6
+
+
+def unit_groups(units, workers: int) -> list[list[int]]:
+    """The units (by index) in groups of about equal exposure counts, largest group first.
+
+    Each unit goes, largest first, to the group holding the fewest exposures
+    so far; a unit larger than a group's share stays alone.
+    """
+    count = min(len(units), workers * GROUPS_PER_WORKER)
+    loads = [0] * count
+    groups: list[list[int]] = [[] for _ in range(count)]
+    for index in _largest_first(units):
+        least = loads.index(min(loads))
+        loads[least] += max(units[index].items, 1)
+        groups[least].append(index)
+    order = sorted(range(count), key=lambda g: -loads[g])
+    return [sorted(groups[g]) for g in order if groups[g]]
+
+
+def _run_forked_group(indexed_units):
+    return [(index, _run_forked(unit)) for index, unit in indexed_units]
 
 
 def _on_processes(units, ruleset, rows, jobs, receive: Callable[[int, bytes], None]) -> None:
-    """Every unit on ``jobs`` forked workers, each taking the next unit (largest first) when it is
-    free: pass times differ too much from unit to unit to deal them out beforehand. This process
-    meanwhile reads what comes back."""
+    """Every unit on ``jobs`` forked workers, each taking the next group of units (largest first)
+    when it is free: pass times differ too much from unit to unit to deal them all out
+    beforehand. This process meanwhile reads what comes back."""
     global _INHERITED
     columns = rows[0].columns if rows else {}
     _INHERITED = (ruleset, rows, columns, _RUN_INFO["pool_name"], _RUN_INFO["columns"])
     context = _fork_context()
-    workers = context.Pool(worker_count(jobs, len(units)), initializer=leave_with_owner, initargs=(os.getpid(),))
+    workers_wanted = worker_count(jobs, len(units))
+    tasks = [[(i, units[i]) for i in group] for group in unit_groups(units, workers_wanted)]
+    workers = context.Pool(workers_wanted, initializer=leave_with_owner, initargs=(os.getpid(),))
     try:
-        for index, blob in workers.imap_unordered(_run_forked_at, [(i, units[i]) for i in _largest_first(units)]):
-            receive(index, blob)
+        for results in workers.imap_unordered(_run_forked_group, tasks):
+            for index, blob in results:
+                receive(index, blob)
         workers.close()
     finally:
         # On an error or an interruption (Ctrl-C, SIGTERM) the workers are
@@ -216,10 +246,12 @@ def _on_dask(units, pool, ruleset, scheduler, receive: Callable[[int, bytes], No
     digest = hashlib.sha256(payload).hexdigest()
     with dask_client(scheduler, timeout=timeout) as client:
         shared = client.scatter(payload, broadcast=True)
-        futures = {client.submit(_run_remote, digest, shared, units[i], pure=False): i
-                   for i in _largest_first(units)}
-        for future in as_completed(list(futures)):
-            receive(futures[future], future.result())
+        groups = unit_groups(units, max(2, len(client.nthreads())))
+        futures = [client.submit(_run_remote_group, digest, shared, [(i, units[i]) for i in group], pure=False)
+                   for group in groups]
+        for future in as_completed(futures):
+            for index, blob in future.result():
+                receive(index, blob)
 
 
 # ---------------------------------------------------------------- whole pools
