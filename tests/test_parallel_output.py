@@ -156,3 +156,42 @@ def test_units_are_sent_in_groups_of_about_equal_exposures():
     loads = [sum(sizes[i] for i in group) for group in groups[1:]]
     assert max(loads) - min(loads) <= 3  # the small ones spread evenly
     assert unit_groups(units[:3], 2) == [[0], [1], [2]]  # fewer units than groups: one each
+
+
+def test_associations_come_back_from_a_worker_with_the_same_members_and_rows():
+    """What travels from a worker: every member's fields, and its row resolved to this process's row
+    (a copy with the candidate's ASN_CANDIDATE cell where the pass made one)."""
+    from asnflow.engine import parallel
+    from asnflow.engine.association import Association
+    from asnflow.engine.generate import Options, bind_rows, plan, run_unit
+    from asnflow.engine.session import rule_set
+    from asnflow.pool.read import read_pool
+
+    rules = rule_set()
+    pool = read_pool(POOLS / "mega_pool.csv")
+    columns, rows = bind_rows(pool, rules)
+    sent = []
+    for unit in plan(rows, Options(), pool.name).units[:40]:
+        run = parallel._run_state(rules, pool.name, tuple(pool.columns))
+        sent.extend(run_unit(unit, rules, rows, columns, run))
+    sent[0].products[0]["members"].append(Association.new_member({"expname": "catalog.ecsv", "exptype": "sci"}))
+    received, _warnings = parallel._loads(parallel._dumps(sent, []), rows, {})
+    assert len(received) == len(sent) > 40
+    copies = 0
+    for before, after in zip(sent, received, strict=True):
+        assert [p["name"] for p in after.products] == [p["name"] for p in before.products]
+        for product_before, product_after in zip(before.products, after.products, strict=True):
+            assert product_after["members"] == product_before["members"]
+            for member_before, member_after in zip(product_before["members"], product_after["members"],
+                                                   strict=True):
+                if member_before.item is None:
+                    assert member_after.item is None
+                    continue
+                assert member_after.item.values == member_before.item.values
+                index, cell = member_before.item.origin
+                if cell is None:
+                    assert member_after.item is rows[index]
+                else:
+                    copies += 1
+                    assert member_after.item["asn_candidate"] == cell
+    assert copies  # candidate passes hand their rows over with the candidate's own cell

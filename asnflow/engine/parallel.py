@@ -87,13 +87,51 @@ def _reduce_member(member):
     return type(member), (dict(member), member.item)
 
 
+def _reduce_association(asn):
+    """An association with its members packed: per product, the member dicts and, apart, where
+    their rows are in the pool. A mosaic has thousands of members; rebuilding each through its
+    own reducer cost more than the rest of the association."""
+    state = asn.__getstate__()
+    products = [(product["name"], [dict(member) for member in product["members"]],
+                 [_row_reference(member.item) for member in product["members"]])
+                for product in state.pop("products")]
+    return _unpack_association, (type(asn), state, products)
+
+
+def _row_reference(item):
+    """A pool row's (index, replaced cell); anything else (no row, a row made here) as itself."""
+    origin = getattr(item, "origin", None)
+    return origin if origin is not None else (None, item)
+
+
+def _unpack_association(kind, state, products):
+    from asnflow.engine.association import Member
+
+    rows, copies = _inherited(_LOADING, "_LOADING")
+    asn = kind.__new__(kind)
+    asn.__setstate__(state)
+    unpacked = []
+    for name, members, references in products:
+        items = []
+        for index, cell in references:
+            if index is None:
+                items.append(cell)  # the item itself (see _row_reference)
+            elif cell is None:
+                items.append(rows[index])
+            else:
+                items.append(_row_at(index, cell))
+        unpacked.append({"name": name, "members": list(map(Member, members, items))})
+    asn.products = unpacked
+    return asn
+
+
 def _dumps(made, warnings) -> bytes:
     from asnflow.constraints.rows import Row
-    from asnflow.engine.association import Member
+    from asnflow.engine.association import Association, Member
 
     buffer = io.BytesIO()
     pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
-    pickler.dispatch_table = {Row: _reduce_row, Member: _reduce_member}
+    pickler.dispatch_table = {Row: _reduce_row, Member: _reduce_member, Association: _reduce_association}
     pickler.dump((made, warnings))
     return buffer.getvalue()
 
