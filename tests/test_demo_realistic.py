@@ -26,12 +26,16 @@ def programs():
     return {"nircam": Program(nircam(), 64), "niriss": Program(niriss(), 64)}
 
 
+def write_program_cache(programs, folder):
+    """One synthetic CRDS cache for several programs, with N/A where CRDS answers N/A."""
+    refs = [ref for program in programs for ref in program.cache_references()]
+    setups = [program.setup for program in programs]
+    return write_crds_cache(folder, None, refs, not_applicable=references.not_applicable(setups))
+
+
 @pytest.fixture(scope="module")
 def cache(programs, tmp_path_factory):
-    refs = [ref for program in programs.values() for ref in program.cache_references()]
-    setups = [program.setup for program in programs.values()]
-    folder = tmp_path_factory.mktemp("cache") / "crds"
-    return write_crds_cache(folder, None, refs, not_applicable=references.not_applicable(setups))
+    return write_program_cache(programs.values(), tmp_path_factory.mktemp("cache") / "crds")
 
 
 def best_references(cache, model, reftypes):

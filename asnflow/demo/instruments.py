@@ -1,10 +1,12 @@
-"""The two imaging set-ups the synthetic programs use: NIRCam and NIRISS.
+"""The set-ups the synthetic programs use: NIRCam, NIRISS and FGS imaging, NIRSpec imaging.
 
 Each :class:`Setup` fixes the detector (name, readout orientation, typical
 properties), the optics (distortion, filter offsets), the filters with their
 photometric calibration and read patterns, and the subarray for a frame
 size. Numbers are typical of the real instruments, not copies of any
-reference file.
+reference file. FGS has no filter wheel (its one element is CLEAR, no FILTER
+keyword); NIRSpec imaging (NRS_IMAGE) makes no science associations, so
+only detector1 applies to it.
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ class Filter:
 
     @property
     def element(self) -> str:
-        """The filter that names the product (NIRISS imaging filters sit in the pupil wheel)."""
+        """The filter that names the product (NIRISS imaging filters sit in the pupil wheel; FGS has none)."""
+        if not self.filter:
+            return "CLEAR"
         return self.pupil if self.filter == "CLEAR" else self.filter
 
 
@@ -41,19 +45,25 @@ class Setup:
     slowaxis: int
     optics: Optics
     filters: tuple[Filter, ...]
-    subarrays: dict[int, str]  # frame size -> SUBARRAY name (at the detector corner, with reference pixels)
+    # frame size -> SUBARRAY name, at the detector corner (with reference pixels), or
+    # (name, xstart, ystart) for a subarray elsewhere on the detector
+    subarrays: dict[int, str | tuple[str, int, int]]
     short_name: str  # file name detector part: "nrca1", "nis"
     properties: DetectorProperties = field(default_factory=DetectorProperties)
     channel: str | None = None
     module: str | None = None
     psf_sigma: float = 1.1  # pixels
+    default_size: int = 64
+    grating: str | None = None
+    template: str = ""  # the pool's TEMPLATE (APT template name)
 
     def layout(self, size: int) -> Layout:
-        name = self.subarrays.get(size)
-        if name is None:
+        entry = self.subarrays.get(size)
+        if entry is None:
             sizes = ", ".join(str(s) for s in sorted(self.subarrays))
             raise ValueError(f"{self.instrument} frames come in sizes {sizes}, not {size}")
-        return Layout(self.instrument, self.detector, name, 1, 1, size, size, self.fastaxis, self.slowaxis)
+        name, xstart, ystart = (entry, 1, 1) if isinstance(entry, str) else entry
+        return Layout(self.instrument, self.detector, name, xstart, ystart, size, size, self.fastaxis, self.slowaxis)
 
     def filter(self, element: str) -> Filter:
         for item in self.filters:
@@ -87,6 +97,7 @@ def nircam(ngroups: int = 8) -> Setup:
         channel="SHORT",
         module="A",
         psf_sigma=1.3,
+        template="NIRCam Imaging",
     )
 
 
@@ -109,7 +120,62 @@ def niriss(ngroups: int = 8) -> Setup:
         short_name="nis",
         properties=DetectorProperties(bias_level=11_800.0, gain=1.61, read_noise=6.2, full_well=46_000.0),
         psf_sigma=1.1,
+        template="NIRISS Imaging",
     )
 
 
-SETUPS = {"nircam": nircam, "niriss": niriss}
+def fgs(ngroups: int = 8) -> Setup:
+    """FGS imaging (FGS_IMAGE) on GUIDER1: no filter, FGSRAPID (NFRAMES 1) and FGS (NFRAMES 4) reads."""
+    return Setup(
+        instrument="FGS",
+        detector="GUIDER1",
+        exp_type="FGS_IMAGE",
+        fastaxis=-2,
+        slowaxis=-1,
+        optics=Optics(
+            v2_center=206.4, v3_center=-697.9, scale_x=0.0688, scale_y=0.0679, rotation=-1.24, v3yangle=-1.24
+        ),
+        filters=(
+            Filter("", "", 1.72, _readout("FGSRAPID", 1, 0, ngroups)),
+            Filter("", "", 1.72, _readout("FGS", 4, 0, ngroups)),
+        ),
+        subarrays={32: "SUB32LL", 128: "SUB128LL", FULL: "FULL"},
+        short_name="guider1",
+        properties=DetectorProperties(bias_level=11_200.0, gain=1.98, read_noise=8.0, full_well=44_000.0),
+        psf_sigma=1.0,
+        default_size=128,
+        template="FGS External Calibration",
+    )
+
+
+def nirspec(ngroups: int = 8) -> Setup:
+    """NIRSpec imaging (NRS_IMAGE) on NRS1 read traditionally: NRSRAPID (NFRAMES 1) and NRS (NFRAMES 4).
+
+    SUB32 lies inside the detector, away from its reference pixels: jwst's
+    refpix then uses the subarray's four outer columns (in science
+    orientation) as reference pixels.
+    """
+    return Setup(
+        instrument="NIRSPEC",
+        detector="NRS1",
+        exp_type="NRS_IMAGE",
+        fastaxis=2,
+        slowaxis=1,
+        optics=Optics(
+            v2_center=378.6, v3_center=-428.7, scale_x=0.1035, scale_y=0.1046, rotation=138.5, v3yangle=138.5
+        ),
+        filters=(
+            Filter("F140X", "", 1.0, _readout("NRSRAPID", 1, 0, ngroups)),
+            Filter("F110W", "", 1.0, _readout("NRS", 4, 0, ngroups)),
+        ),
+        subarrays={32: ("SUB32", 1057, 993), FULL: "FULL"},
+        short_name="nrs1",
+        properties=DetectorProperties(bias_level=13_500.0, gain=1.0, read_noise=9.0, full_well=48_000.0),
+        psf_sigma=1.0,
+        default_size=32,
+        grating="MIRROR",
+        template="NIRSpec Imaging",
+    )
+
+
+SETUPS = {"nircam": nircam, "niriss": niriss, "fgs": fgs, "nirspec": nirspec}

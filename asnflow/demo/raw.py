@@ -184,8 +184,12 @@ def _set_meta(model, program: Program, exposure: Exposure) -> None:
     meta.telescope = "JWST"
     meta.instrument.name = setup.instrument
     meta.instrument.detector = setup.detector
-    meta.instrument.filter = exposure.filter.filter
-    meta.instrument.pupil = exposure.filter.pupil
+    if exposure.filter.filter:  # FGS has no filter wheel: no FILTER/PUPIL keywords
+        meta.instrument.filter = exposure.filter.filter
+    if exposure.filter.pupil:
+        meta.instrument.pupil = exposure.filter.pupil
+    if setup.grating:
+        meta.instrument.grating = setup.grating
     if setup.channel:
         meta.instrument.channel = setup.channel
         meta.instrument.module = setup.module
@@ -280,8 +284,6 @@ POOL_COLUMNS: tuple[str, ...] = (
     "is_imprt", "bkgdtarg", "tsovisit",
 )  # fmt: skip
 
-TEMPLATES = {"NIRCAM": "NIRCam Imaging", "NIRISS": "NIRISS Imaging"}
-
 
 def pool_rows(program: Program) -> list[dict[str, str]]:
     """One pool row per exposure, as the operations pool lists them."""
@@ -312,7 +314,7 @@ def pool_rows(program: Program) -> list[dict[str, str]]:
                 "targprop": TARGET_NAME,
                 "targname": "NULL",
                 "targtype": "FIXED",
-                "template": TEMPLATES[setup.instrument],
+                "template": setup.template,
                 "pntgtype": "SCIENCE",
                 "pntg_seq": str(sequence),
                 "targordn": "1",
@@ -320,8 +322,8 @@ def pool_rows(program: Program) -> list[dict[str, str]]:
                 "dithptin": str(exposure.number),
                 "mostilno": "1",
                 "module": setup.module or "NULL",
-                "filter": exposure.filter.filter,
-                "pupil": exposure.filter.pupil,
+                "filter": exposure.filter.filter or "NULL",
+                "pupil": exposure.filter.pupil or "NULL",
                 "ditherid": "NULL",
                 "patttype": "NONE",
                 "pattstrt": "NULL",
@@ -334,7 +336,7 @@ def pool_rows(program: Program) -> list[dict[str, str]]:
                 "apername": f"{setup.detector}_{program.layout.subarray}",
                 "sdp_ver": "2024_2",
                 "subarray": program.layout.subarray,
-                "grating": "NULL",
+                "grating": setup.grating or "NULL",
                 "fxd_slit": "NULL",
                 "band": "NULL",
                 "asn_candidate": f"[('o{program.observation}', 'observation')]",

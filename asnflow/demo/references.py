@@ -1,4 +1,4 @@
-"""Every reference file jwst 3.0.0 selects for NIRCam/NIRISS imaging, from the detector truth.
+"""Every reference file jwst 3.0.0 selects for the synthetic programs, from the detector truth.
 
 :func:`cache_references` returns, for one instrument set-up and frame size,
 the references ``calwebb_detector1``, ``calwebb_image2`` and
@@ -9,11 +9,17 @@ for these modes, and the reference types CRDS answers N/A for. Models are
 stdatamodels reference models (their schemas validate); selection uses the
 header keywords of jwst's CRDS rules.
 
+NIRCam and NIRISS imaging have all of them. FGS imaging has no filter wheel:
+one flat, a one-row photom table, an APCORR table without filter columns,
+ABVEGAOFFSET per detector, and FILTEROFFSET N/A. NIRSpec imaging (NRS_IMAGE)
+gets the detector1 references only (its darks are ``DarkNirspecModel``):
+its stage 2 and 3 are not native and have no associations.
+
 What operations' ``pars-*`` files set and these model: NIRISS imaging runs
 charge_migration (its ``pars-chargemigrationstep`` turns the step on);
-both instruments flag snowballs and the groups after large jumps
+NIRCam and NIRISS flag snowballs and the groups after large jumps
 (``pars-jumpstep``). Other ``pars-*`` types answer N/A, so jwst's code
-defaults apply.
+defaults apply (FGS and NIRSpec run jump with jwst's defaults).
 """
 
 from __future__ import annotations
@@ -47,6 +53,12 @@ NOT_APPLICABLE = (
     "fore", "fpa", "msa", "ote", "ifupost", "ifufore", "ifuslicer", "fflat", "sflat", "dflat",
 )  # fmt: skip
 
+# Types N/A for one instrument only: FGS has no filter wheel; NIRSpec imaging here is detector1 only
+INSTRUMENT_NOT_APPLICABLE = {
+    "FGS": ("filteroffset",),
+    "NIRSPEC": ("flat", "photom", "area", "distortion", "filteroffset", "apcorr", "abvegaoffset"),
+}
+
 # pars-* types CRDS knows for each instrument that answer N/A for imaging here
 PARAMETERS_NOT_APPLICABLE = {
     "NIRCAM": (
@@ -60,6 +72,14 @@ PARAMETERS_NOT_APPLICABLE = {
         "pars-detector1pipeline", "pars-image2pipeline", "pars-outlierdetectionstep", "pars-rampfitstep",
         "pars-resamplestep", "pars-sourcecatalogstep", "pars-spec2pipeline", "pars-tweakregstep",
         "pars-undersamplecorrectionstep", "pars-wfsscontamstep", "pars-whitelightstep",
+    ),
+    "FGS": (
+        "pars-detector1pipeline", "pars-image2pipeline", "pars-jumpstep", "pars-outlierdetectionstep",
+        "pars-resamplestep", "pars-sourcecatalogstep", "pars-tweakregstep",
+    ),
+    "NIRSPEC": (
+        "pars-cleanflickernoisestep", "pars-darkpipeline", "pars-detector1pipeline", "pars-jumpstep",
+        "pars-rampfitstep",
     ),
 }  # fmt: skip
 
@@ -187,7 +207,9 @@ def _dark_model(setup: Setup, detector: Detector, frames: int):
     data = (detector.dark_rate[None] * frame_time * times).astype(np.float32)
     dq = np.zeros((ny, nx), np.uint32)
     dq[detector.hot] = dqflags.pixel["HOT"]
-    model = datamodels.DarkModel(data=data, dq=dq, err=np.full(data.shape, 0.01, np.float32))
+    # jwst opens NIRSpec darks as DarkNirspecModel, the others as DarkModel
+    model_class = datamodels.DarkNirspecModel if setup.instrument == "NIRSPEC" else datamodels.DarkModel
+    model = model_class(data=data, dq=dq, err=np.full(data.shape, 0.01, np.float32))
     _describe(model, setup, "dark", subarray=detector.layout)
     model.meta.exposure.nframes = 1
     model.meta.exposure.groupgap = 0
@@ -260,55 +282,84 @@ def image_references(setup: Setup, detector: Detector) -> list[CacheReference]:
     layout = detector.layout
     out: list[CacheReference] = []
     ins = setup.instrument
+    if ins == "NIRSPEC":
+        return out  # NIRSpec's stage 2 is spectroscopic and runs in jwst
+    by_mode = {DETECTOR: setup.detector, EXP_TYPE: setup.exp_type}
 
-    for item in setup.filters:
+    for item in _distinct_elements(setup):
         flat, dq = flat_field(setup, detector, item.element)
         model = datamodels.FlatModel(data=flat, dq=dq, err=np.full(flat.shape, 0.004, np.float32))
         _describe(model, setup, "flat", subarray=layout)
-        model.meta.instrument.filter = item.filter
-        model.meta.instrument.pupil = item.pupil
-        out.append(
-            CacheReference("flat", {DETECTOR: setup.detector, FILTER: item.filter, PUPIL: item.pupil}, model, ins)
-        )
+        if item.filter:
+            model.meta.instrument.filter = item.filter
+            model.meta.instrument.pupil = item.pupil
+            match = {DETECTOR: setup.detector, FILTER: item.filter, PUPIL: item.pupil}
+        else:
+            match = by_mode
+        out.append(CacheReference("flat", match, model, ins))
 
     area_sr = nominal_pixel_area_sr(setup)
-    rows = [(f.filter, f.pupil, f.photmjsr, 0.01 * f.photmjsr) for f in setup.filters]
-    table = np.array(rows, dtype=[("filter", "S12"), ("pupil", "S15"), ("photmjsr", "<f4"), ("uncertainty", "<f4")])
-    photom_class = datamodels.NrcImgPhotomModel if ins == "NIRCAM" else datamodels.NisImgPhotomModel
-    photom = _describe(photom_class(phot_table=table), setup, "photom")
+    photom = _describe(_photom(setup), setup, "photom")
     photom.meta.photometry.pixelarea_steradians = area_sr
     photom.meta.photometry.pixelarea_arcsecsq = area_sr * 206264.80624709636**2
-    out.append(CacheReference("photom", {DETECTOR: setup.detector, EXP_TYPE: setup.exp_type}, photom, ins))
+    out.append(CacheReference("photom", by_mode, photom, ins))
 
     area = _describe(datamodels.PixelAreaModel(data=pixel_area(setup, detector)), setup, "area", subarray=layout)
     area.meta.photometry.pixelarea_steradians = area_sr
     area.meta.photometry.pixelarea_arcsecsq = area_sr * 206264.80624709636**2
-    out.append(CacheReference("area", {DETECTOR: setup.detector, EXP_TYPE: setup.exp_type}, area, ins))
+    out.append(CacheReference("area", by_mode, area, ins))
 
     distortion = datamodels.DistortionModel()
     distortion.model = setup.optics.distortion_model()
     distortion.meta.input_units = u.pix
     distortion.meta.output_units = u.arcsec
     _describe(distortion, setup, "distortion")
-    distortion.meta.instrument.p_pupil = "|".join(sorted({f.pupil for f in setup.filters})) + "|"
+    pupils = sorted({f.pupil for f in setup.filters if f.pupil})
+    if pupils:
+        distortion.meta.instrument.p_pupil = "|".join(pupils) + "|"
     distortion.meta.exposure.type = setup.exp_type
     distortion.meta.exposure.p_exptype = f"{setup.exp_type}|"
-    out.append(CacheReference("distortion", {DETECTOR: setup.detector, EXP_TYPE: setup.exp_type}, distortion, ins))
+    out.append(CacheReference("distortion", by_mode, distortion, ins))
 
-    offsets = [
-        {"filter": f.filter, "pupil": f.pupil, "column_offset": f.offset[0], "row_offset": f.offset[1]}
-        for f in setup.filters
-    ]
-    filteroffset = _describe(
-        datamodels.FilteroffsetModel(filters=offsets, instrument=setup.instrument),
-        setup,
-        "filteroffset",
-    )
-    out.append(CacheReference("filteroffset", {DETECTOR: setup.detector, EXP_TYPE: setup.exp_type}, filteroffset, ins))
+    if ins != "FGS":  # no filter wheel, no filter offsets (CRDS answers N/A)
+        offsets = [
+            {"filter": f.filter, "pupil": f.pupil, "column_offset": f.offset[0], "row_offset": f.offset[1]}
+            for f in setup.filters
+        ]
+        filteroffset = _describe(
+            datamodels.FilteroffsetModel(filters=offsets, instrument=setup.instrument),
+            setup,
+            "filteroffset",
+        )
+        out.append(CacheReference("filteroffset", by_mode, filteroffset, ins))
 
     out.append(CacheReference("apcorr", {EXP_TYPE: setup.exp_type}, _apcorr(setup), ins))
     out.append(CacheReference("abvegaoffset", {DETECTOR: setup.detector}, _abvega(setup), ins))
     return out
+
+
+def _distinct_elements(setup: Setup) -> list:
+    """One filter per optical element (FGS's read patterns share its one element)."""
+    seen: dict[str, object] = {}
+    for item in setup.filters:
+        seen.setdefault(item.element, item)
+    return list(seen.values())
+
+
+def _photom(setup: Setup):
+    """The imaging photom table: per filter and pupil, or FGS's single row."""
+    from stdatamodels.jwst import datamodels
+
+    if setup.instrument == "FGS":
+        first = setup.filters[0]
+        table = np.array(
+            [(first.photmjsr, 0.01 * first.photmjsr)], dtype=[("photmjsr", "<f4"), ("uncertainty", "<f4")]
+        )
+        return datamodels.FgsImgPhotomModel(phot_table=table)
+    rows = [(f.filter, f.pupil, f.photmjsr, 0.01 * f.photmjsr) for f in setup.filters]
+    table = np.array(rows, dtype=[("filter", "S12"), ("pupil", "S15"), ("photmjsr", "<f4"), ("uncertainty", "<f4")])
+    photom_class = datamodels.NrcImgPhotomModel if setup.instrument == "NIRCAM" else datamodels.NisImgPhotomModel
+    return photom_class(phot_table=table)
 
 
 def _apcorr(setup: Setup):
@@ -316,18 +367,23 @@ def _apcorr(setup: Setup):
 
     rows = []
     sigma_arcsec = setup.psf_sigma * setup.optics.scale_x
-    for f in setup.filters:
+    fgs = setup.instrument == "FGS"  # one table for the one element, no filter columns
+    for f in _distinct_elements(setup):
         for ee in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8):
             # encircled energy of a Gaussian PSF: radius where it reaches ee
             radius_pix = setup.psf_sigma * np.sqrt(-2.0 * np.log(1.0 - ee))
             sky_in, sky_out = (width * sigma_arcsec / setup.optics.scale_x for width in (8.0, 12.0))
-            rows.append((f.filter, f.pupil, ee, radius_pix, 1.0 / ee, sky_in, sky_out))
-    table = np.array(
-        rows,
-        dtype=[("filter", "S12"), ("pupil", "S15"), ("eefraction", "<f4"), ("radius", "<f4"), ("apcorr", "<f4"),
-               ("skyin", "<f4"), ("skyout", "<f4")],
-    )
-    model_class = datamodels.NrcImgApcorrModel if setup.instrument == "NIRCAM" else datamodels.NisImgApcorrModel
+            values = (ee, radius_pix, 1.0 / ee, sky_in, sky_out)
+            rows.append(values if fgs else (f.filter, f.pupil, *values))
+    columns = [("eefraction", "<f4"), ("radius", "<f4"), ("apcorr", "<f4"), ("skyin", "<f4"), ("skyout", "<f4")]
+    if not fgs:
+        columns = [("filter", "S12"), ("pupil", "S15"), *columns]
+    table = np.array(rows, dtype=columns)
+    model_class = {
+        "NIRCAM": datamodels.NrcImgApcorrModel,
+        "NIRISS": datamodels.NisImgApcorrModel,
+        "FGS": datamodels.FgsImgApcorrModel,
+    }[setup.instrument]
     model = _describe(model_class(apcorr_table=table), setup, "apcorr")
     model.meta.exposure.type = setup.exp_type
     return model
@@ -337,13 +393,15 @@ def _abvega(setup: Setup):
     from astropy.table import Table
     from stdatamodels.jwst import datamodels
 
-    table = Table(
-        {
+    if setup.instrument == "FGS":  # jwst's source catalog selects FGS offsets by detector
+        columns = {"detector": [setup.detector], "abvega_offset": np.array([setup.filters[0].abvega], np.float32)}
+    else:
+        columns = {
             "filter": [f.filter for f in setup.filters],
             "pupil": [f.pupil for f in setup.filters],
             "abvega_offset": np.array([f.abvega for f in setup.filters], dtype=np.float32),
         }
-    )
+    table = Table(columns)
     model = datamodels.ABVegaOffsetModel()
     model.abvega_offset = table  # a Table attribute: the constructor keyword would wrap it as a node
     return _describe(model, setup, "abvegaoffset")
@@ -361,7 +419,7 @@ def parameter_references(setup: Setup) -> list[CacheReference]:
                 "pars-jumpstep", {FILTER: ANY, PUPIL: ANY}, _pars_tree(setup, "pars-jumpstep", JUMP_PARAMETERS), ins
             )
         )
-    else:
+    elif ins == "NIRCAM":
         out.append(
             CacheReference("pars-jumpstep", {EXP_TYPE: ANY}, _pars_tree(setup, "pars-jumpstep", JUMP_PARAMETERS), ins)
         )
@@ -382,4 +440,8 @@ def cache_references(
 
 def not_applicable(setups: Iterable[Setup]) -> dict[str, tuple[str, ...]]:
     """Instrument -> reference types its imap answers N/A for."""
-    return {s.instrument: NOT_APPLICABLE + PARAMETERS_NOT_APPLICABLE[s.instrument] for s in setups}
+    return {
+        s.instrument: NOT_APPLICABLE + INSTRUMENT_NOT_APPLICABLE.get(s.instrument, ())
+        + PARAMETERS_NOT_APPLICABLE[s.instrument]
+        for s in setups
+    }

@@ -1,14 +1,17 @@
 """Run jwst 3.0.0 on the parity data, offline against its CRDS cache. Runs in the jwst virtualenv.
 
-    python jwst_side.py CRDS_CACHE OUT --uncal A_uncal.fits ... [--image3 X_asn.json ...]
-        [--steps] [--maximum-cores 1]
+    python jwst_side.py CRDS_CACHE OUT --uncal A_uncal.fits ... [--detector1-only B_uncal.fits ...]
+        [--image3 X_asn.json ...] [--steps] [--maximum-cores 1]
 
 Writes into OUT, per raw exposure, ``_rate``/``_rateints`` (Detector1Pipeline),
-with ``--steps`` each detector1 step's ramp (``_<step>.fits``), then
-``_cal``/``_i2d`` (Image2Pipeline on the ``_rate``); per image3 association
+with ``--steps`` each detector1 step's ramp (``_<step>.fits``), then, except
+for the ``--detector1-only`` exposures, ``_cal``/``_i2d`` (Image2Pipeline on
+the ``_rate``); per image3 association
 (copied into OUT, whose ``_cal`` members are there by then) ``_i2d``,
-``_crf``, ``_cat``, ``_segm`` (Image3Pipeline). Prints one line per run
-with its time.
+``_crf``, ``_cat``, ``_segm`` (Image3Pipeline), and the same again with
+tweakreg skipped in ``OUT/tweakreg-off/`` (native image3 has no tweakreg;
+on fields where jwst's tweakreg fits a correction the two differ). Prints
+one line per run with its time.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import sys
 import time
 from pathlib import Path
 
+TWEAKREG_OFF = "tweakreg-off"
 RAMP_STEPS = ("dq_init", "saturation", "ipc", "superbias", "refpix", "linearity", "dark_current", "charge_migration", "jump")
 
 
@@ -28,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("crds", type=Path)
     parser.add_argument("out", type=Path)
     parser.add_argument("--uncal", nargs="*", type=Path, default=[])
+    parser.add_argument("--detector1-only", nargs="*", type=Path, default=[], help="raw exposures with no image2")
     parser.add_argument("--image3", nargs="*", type=Path, default=[])
     parser.add_argument("--steps", action="store_true", help="save every detector1 step's ramp")
     parser.add_argument("--maximum-cores", default="1")
@@ -42,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     cores = args.maximum_cores
-    for uncal in args.uncal:
+    detector1_only = {path.resolve() for path in args.detector1_only}
+    for uncal in [*args.uncal, *args.detector1_only]:
         started = time.monotonic()
         steps = {"jump": {"maximum_cores": cores}, "ramp_fit": {"maximum_cores": cores}}
         if args.steps:
@@ -51,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
         Detector1Pipeline.call(str(uncal), save_results=True, output_dir=str(out), steps=steps)
         rate = out / uncal.name.replace("_uncal.fits", "_rate.fits")
         print(f"jwst detector1 {uncal.name} {time.monotonic() - started:.1f} s", flush=True)
+        if uncal.resolve() in detector1_only:
+            continue
         started = time.monotonic()
         Image2Pipeline.call(str(rate), save_results=True, output_dir=str(out))
         print(f"jwst image2 {rate.name} {time.monotonic() - started:.1f} s", flush=True)
@@ -60,6 +68,16 @@ def main(argv: list[str] | None = None) -> int:
         shutil.copyfile(asn, local)
         Image3Pipeline.call(str(local), save_results=True, output_dir=str(out))
         print(f"jwst image3 {asn.name} {time.monotonic() - started:.1f} s", flush=True)
+        # again without tweakreg (native image3 has none): OUT/tweakreg-off/
+        started = time.monotonic()
+        bare = out / TWEAKREG_OFF
+        bare.mkdir(exist_ok=True)
+        for cal in out.glob("*_cal.fits"):
+            if not (bare / cal.name).exists():
+                os.symlink(cal, bare / cal.name)
+        shutil.copyfile(asn, bare / asn.name)
+        Image3Pipeline.call(str(bare / asn.name), save_results=True, output_dir=str(bare), steps={"tweakreg": {"skip": True}})
+        print(f"jwst image3 without tweakreg {asn.name} {time.monotonic() - started:.1f} s", flush=True)
     return 0
 
 

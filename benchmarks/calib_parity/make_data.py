@@ -1,6 +1,7 @@
-"""Write realistic raw NIRCam/NIRISS imaging programs and their complete synthetic CRDS cache.
+"""Write realistic raw programs (NIRCam, NIRISS, FGS, NIRSpec) and their complete synthetic CRDS cache.
 
-    python benchmarks/calib_parity/make_data.py DATA [--instruments nircam niriss] [--size 64] [--ngroups 8]
+    python benchmarks/calib_parity/make_data.py DATA [--instruments nircam niriss fgs nirspec] [--size N]
+        [--ngroups 8]
 
 DATA receives, per instrument, a pool and six ``_uncal`` exposures (two
 filters, three dithers), and one ``crds/`` cache holding every reference
@@ -21,18 +22,29 @@ from asnflow.demo.inputs import write_program_inputs
 from asnflow.demo.instruments import SETUPS
 from asnflow.demo.raw import Program
 
-PROGRAM_IDS = {"nircam": "09998", "niriss": "09999"}
+PROGRAM_IDS = {"nircam": "09998", "niriss": "09999", "fgs": "09997", "nirspec": "09996"}
+DEFAULT_INSTRUMENTS = list(SETUPS)  # nircam, niriss, fgs, nirspec
 
 
-def programs(instruments: list[str], size: int, ngroups: int) -> list[Program]:
-    return [Program(SETUPS[name](ngroups), size, program=PROGRAM_IDS[name]) for name in instruments]
+def programs(instruments: list[str], size: int | None, ngroups: int) -> list[Program]:
+    """One program per instrument, at ``size`` (None: each set-up's own default frame size)."""
+    out = []
+    for name in instruments:
+        setup = SETUPS[name](ngroups)
+        out.append(Program(setup, size or setup.default_size, program=PROGRAM_IDS[name]))
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("data", type=Path, help="folder to write (created if missing)")
-    parser.add_argument("--instruments", nargs="+", choices=sorted(SETUPS), default=sorted(SETUPS))
-    parser.add_argument("--size", type=int, default=64, help="frame size: 64 (default), 128/160/256/400, or 2048")
+    parser.add_argument("--instruments", nargs="+", choices=sorted(SETUPS), default=DEFAULT_INSTRUMENTS)
+    parser.add_argument(
+        "--size",
+        type=int,
+        help="frame size (default: 64 for NIRCam/NIRISS, 128 for FGS, 32 for NIRSpec); "
+        "NIRCam 64/160/400, NIRISS 64/128/256, FGS 32/128, NIRSpec 32; 2048 for all",
+    )
     parser.add_argument("--ngroups", type=int, default=8)
     args = parser.parse_args(argv)
     started = time.monotonic()

@@ -1,23 +1,27 @@
 """Native calibration against jwst 3.0.0 on realistic raw data: a table per step and per product.
 
-    python benchmarks/calib_parity/run.py WORK [--jwst-python PYTHON] [--instruments nircam niriss]
-        [--size 64] [--ngroups 8] [--maximum-cores 1] [--no-steps] [--reuse-jwst]
+    python benchmarks/calib_parity/run.py WORK [--jwst-python PYTHON] [--instruments nircam niriss fgs nirspec]
+        [--size N] [--ngroups 8] [--maximum-cores 1] [--no-steps] [--reuse-jwst]
 
 1. writes the data into WORK/data (see make_data.py; kept when already there);
 2. generates the associations from the pools with asnflow (WORK/asn);
 3. runs jwst 3.0.0 (Detector1Pipeline per exposure, saving each step's ramp,
-   Image2Pipeline per ``_rate``, Image3Pipeline per image3 association) in
+   Image2Pipeline per ``_rate`` except NIRSpec's, Image3Pipeline per
+   image3 association) in
    WORK/jwst, with PYTHON (a virtualenv holding jwst; default:
    $ASNFLOW_JWST_PYTHON, else this Python if it can import jwst);
 4. runs asnflow's native route exactly as a user would
    (``asnflow run --crds-cache WORK/data/crds``) in WORK/native, and native
    detector1 once more with a hook after every step (WORK/native-steps is
-   not written: the ramps are compared in memory);
+   not written: the ramps are compared in memory); NIRSpec's image2 is
+   routed to jwst, so its associations are left out of both runs and its
+   native ``_rate``/``_rateints`` are those of that in-memory detector1 run;
 5. prints, per instrument, the worst and 99.9th-percentile relative
    difference native vs jwst, the fraction of pixels within 1e-5, DQ
    agreement and NaN agreement, per detector1 step (the ramp after the step,
    all exposures) and per product (``_rate``, ``_rateints``, ``_cal``,
-   ``_i2d``; mosaics on jwst's grid, with their total-flux difference).
+   ``_i2d``; mosaics on jwst's grid, with their total-flux difference, against jwst's
+   Image3Pipeline as it runs and with its tweakreg skipped).
 """
 
 from __future__ import annotations
@@ -37,9 +41,11 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from compare import Difference, compare_arrays, regrid_nearest, total_flux_difference  # noqa: E402
+from make_data import DEFAULT_INSTRUMENTS  # noqa: E402
 from make_data import programs as make_programs  # noqa: E402
 
 from asnflow.demo.inputs import write_program_inputs  # noqa: E402
+from asnflow.demo.instruments import SETUPS  # noqa: E402
 
 DETECTOR1_STEPS = ("dq_init", "saturation", "ipc", "superbias", "refpix", "linearity", "dark_current", "charge_migration", "jump")
 PRODUCT_ARRAYS = ("data", "err", "var_poisson", "var_rnoise")
@@ -81,9 +87,17 @@ def _link_or_copy(source: Path, target: Path) -> None:
         shutil.copyfile(source, target)
 
 
-def run_jwst(python: str, cache: Path, out: Path, uncal: list[Path], image3: list[Path], steps: bool, cores: str) -> None:
+# Instruments whose stage 2 and 3 the default routing (rules.yaml) sends to jwst: only their detector1
+# is native, so their associations are left out and their _rate/_rateints come from native detector1 itself
+DETECTOR1_ONLY = frozenset({"NIRSPEC"})
+
+
+def run_jwst(
+    python: str, cache: Path, out: Path, uncal: list[Path], image3: list[Path], steps: bool, cores: str,
+    detector1_only: list[Path],
+) -> None:  # fmt: skip
     command = [python, str(HERE / "jwst_side.py"), str(cache), str(out), "--maximum-cores", cores, "--uncal", *map(str, uncal)]
-    command += ["--image3", *map(str, image3)]
+    command += ["--detector1-only", *map(str, detector1_only), "--image3", *map(str, image3)]
     if steps:
         command.append("--steps")
     log = out.parent / "jwst.log"
@@ -145,7 +159,9 @@ class Table:
             )
 
 
-def compare_steps(table: Table, uncal: Path, jwst_dir: Path, cache: Path, cores: str) -> tuple[object, object] | None:
+def compare_steps(
+    table: Table, uncal: Path, jwst_dir: Path, cache: Path, cores: str, steps: bool = True
+) -> tuple[object, object] | None:
     """Native detector1 with a hook after each step, each ramp against jwst's saved step output."""
     from stdatamodels.jwst import datamodels
 
@@ -159,6 +175,8 @@ def compare_steps(table: Table, uncal: Path, jwst_dir: Path, cache: Path, cores:
     root = uncal.name[: -len("_uncal.fits")]
 
     def on_step(step: str, result) -> None:
+        if not steps:
+            return
         reference = jwst_dir / f"{root}_{step}.fits"
         if step not in DETECTOR1_STEPS:
             return
@@ -173,7 +191,7 @@ def compare_steps(table: Table, uncal: Path, jwst_dir: Path, cache: Path, cores:
     with datamodels.RampModel(str(uncal)) as ramp:
         seen = {s for s in DETECTOR1_STEPS if (jwst_dir / f"{root}_{s}.fits").is_file()}
         rate, rateints = run(ramp, CrdsRefs(cache), {"maximum_cores": cores}, on_step=on_step)
-        for step in sorted(seen - {k[0][5:] for k in table.rows if k[0].startswith("step ")}):
+        for step in sorted(seen - {k[0][5:] for k in table.rows if k[0].startswith("step ")} if steps else ()):
             table.note(f"step {step}", "-", "jwst ran this step, native did not")
     return rate, rateints
 
@@ -205,10 +223,9 @@ def compare_product(table: Table, label: str, native_path: Path | None, jwst_pat
         ours.close()
 
 
-def compare_mosaic(table: Table, native_path: Path, jwst_path: Path) -> None:
+def compare_mosaic(table: Table, native_path: Path, jwst_path: Path, label: str = "_i2d") -> None:
     from stdatamodels.jwst import datamodels
 
-    label = "_i2d"
     if not jwst_path.is_file() or not native_path.is_file():
         table.note(label, "-", f"missing {jwst_path.name} ({'jwst' if not jwst_path.is_file() else 'native'})")
         return
@@ -238,8 +255,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("work", type=Path)
     parser.add_argument("--jwst-python", help="a Python with jwst 3.0.0 (default: $ASNFLOW_JWST_PYTHON)")
-    parser.add_argument("--instruments", nargs="+", choices=("nircam", "niriss"), default=["nircam", "niriss"])
-    parser.add_argument("--size", type=int, default=64)
+    parser.add_argument("--instruments", nargs="+", choices=sorted(SETUPS), default=DEFAULT_INSTRUMENTS)
+    parser.add_argument("--size", type=int, help="frame size (default: each instrument's, see make_data.py)")
     parser.add_argument("--ngroups", type=int, default=8)
     parser.add_argument("--maximum-cores", default="1")
     parser.add_argument("--no-steps", action="store_true", help="compare products only (no per-step ramps)")
@@ -254,8 +271,15 @@ def main(argv: list[str] | None = None) -> int:
     cache = inputs.crds_cache
     print(f"data: {len(inputs.raw)} raw exposures, cache {cache} ({time.monotonic() - started:.1f} s)")
     pools = sorted(data.glob("*_pool.csv"))
-    associations = generate_associations(pools, work / "asn")
+    stage1 = [p for p in programs if p.setup.instrument in DETECTOR1_ONLY]
+    associations = [
+        path
+        for path in generate_associations(pools, work / "asn")
+        if not any(path.name.startswith(f"jw{p.program}-") for p in stage1)
+    ]
     image3 = [p for p in associations if "_image3_" in p.name]
+    detector1_only = [data / e.uncal_name for p in stage1 for e in p.exposures()]
+    with_image2 = [path for path in inputs.raw if path not in detector1_only]
 
     jwst_dir = work / "jwst"
     if not (args.reuse_jwst and jwst_dir.is_dir()):
@@ -265,12 +289,13 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         shutil.rmtree(jwst_dir, ignore_errors=True)
         started = time.monotonic()
-        run_jwst(python, cache, jwst_dir, list(inputs.raw), image3, not args.no_steps, args.maximum_cores)
+        run_jwst(python, cache, jwst_dir, with_image2, image3, not args.no_steps, args.maximum_cores, detector1_only)
         print(f"jwst: {time.monotonic() - started:.1f} s (log {work / 'jwst.log'})")
 
     shutil.rmtree(work / "native", ignore_errors=True)
-    took = run_native(work, list(inputs.raw), associations, cache, args.maximum_cores)
-    print(f"native (asnflow run): {took:.1f} s (log {work / 'native.log'})")
+    if associations:
+        took = run_native(work, with_image2, associations, cache, args.maximum_cores)
+        print(f"native (asnflow run): {took:.1f} s (log {work / 'native.log'})")
 
     for program in programs:
         table = Table()
@@ -278,25 +303,34 @@ def main(argv: list[str] | None = None) -> int:
         for exposure in exposures:
             uncal = data / exposure.uncal_name
             root = exposure.root
+            unlisted = uncal in detector1_only
             products = None
-            if not args.no_steps:
-                products = compare_steps(table, uncal, jwst_dir, cache, args.maximum_cores)
-            compare_product(table, "_rate", work / "native" / f"{root}_rate.fits", jwst_dir / f"{root}_rate.fits", PRODUCT_ARRAYS)
+            if not args.no_steps or unlisted:
+                products = compare_steps(table, uncal, jwst_dir, cache, args.maximum_cores, steps=not args.no_steps)
+            native_rate = products[0] if unlisted and products is not None else None
+            compare_product(
+                table, "_rate", work / "native" / f"{root}_rate.fits", jwst_dir / f"{root}_rate.fits", PRODUCT_ARRAYS,
+                native_rate,
+            )  # fmt: skip
             if products is not None and products[1] is not None:
                 compare_product(table, "_rateints", None, jwst_dir / f"{root}_rateints.fits", PRODUCT_ARRAYS, products[1])
-            compare_product(table, "_cal", work / "native" / f"{root}_cal.fits", jwst_dir / f"{root}_cal.fits", CAL_ARRAYS)
+            if not unlisted:
+                compare_product(table, "_cal", work / "native" / f"{root}_cal.fits", jwst_dir / f"{root}_cal.fits", CAL_ARRAYS)
         for asn in image3:
             if f"jw{program.program}" not in asn.name:
                 continue
             import json
 
             product = json.loads(asn.read_text())["products"][0]["name"]
-            compare_mosaic(table, work / "native" / f"{product}_i2d.fits", jwst_dir / f"{product}_i2d.fits")
+            native_i2d = work / "native" / f"{product}_i2d.fits"
+            compare_mosaic(table, native_i2d, jwst_dir / f"{product}_i2d.fits")
+            compare_mosaic(table, native_i2d, jwst_dir / "tweakreg-off" / f"{product}_i2d.fits", "_i2d tweakreg off")
         setup = program.setup
         readouts = ", ".join(sorted({f"{f.readout.pattern} (NFRAMES {f.readout.nframes})" for f in setup.filters}))
         table.print(
-            f"{setup.instrument} {setup.exp_type}: {len(exposures)} exposures, {program.size}x{program.size} "
-            f"{program.layout.subarray}, {args.ngroups} groups, {readouts}; native vs jwst 3.0.0"
+            f"{setup.instrument} {setup.exp_type} ({setup.detector}): {len(exposures)} exposures, "
+            f"{program.size}x{program.size} {program.layout.subarray}, {args.ngroups} groups, {readouts}; "
+            "native vs jwst 3.0.0"
         )
     return 0
 
