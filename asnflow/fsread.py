@@ -20,7 +20,9 @@ from asnflow.errors import AsnflowError, InputError
 
 MIB = 1 << 20
 # Far beyond any real input of each kind, far below what would exhaust memory.
-POOL_LIMIT = 256 * MIB
+# A pool row is about 370 bytes: the pool limit admits some 1.4 million rows
+# (a million-row pool, the largest operations reprocessing meets, is 350 MiB).
+POOL_LIMIT = 512 * MIB
 RULE_FILE_LIMIT = 16 * MIB
 ASSOCIATION_LIMIT = 64 * MIB
 CONFIG_LIMIT = 16 * MIB
