@@ -455,43 +455,44 @@ def write_folders(batches: Iterable[tuple[Iterable[Mapping] | Rendered, str | os
                   fmt: str = "json", *, remove_stale: bool = False) -> list[WriteReport]:
     """:func:`write_changes` for several folders at once: every file of every folder, or none.
 
-    All associations are validated and every destination checked before
-    any folder is changed; files already holding the bytes to write are left
-    untouched. A batch may be given already :func:`render`-ed.
+    Each file goes to a staging folder as soon as it is validated and
+    serialised (a million-row pool's files are not all held in memory at
+    once); the staging folders are moved into place only when every file of
+    every folder is there, so an invalid association or a bad destination
+    leaves every folder as it was. Files already holding the bytes to write
+    are left untouched. A batch may be given already :func:`render`-ed.
     """
     prepared = []
     for asns, folder in batches:
-        rendered = asns if isinstance(asns, Rendered) else render(asns, fmt)
-        names, payloads = rendered.names, rendered.payloads
+        if isinstance(asns, Rendered):
+            names, payloads, documents = asns.names, asns.payloads, None
+        else:
+            documents = list(asns)
+            names, payloads = file_names(documents, fmt), None
         destination = Path(folder)
         report = WriteReport(destination, [destination / name for name in names])
         earlier = _association_files_in(destination)
-        writes = []
-        for name, payload in zip(names, payloads, strict=True):
-            if name not in earlier:
-                report.new.append(name)
-                writes.append((name, payload))
-            elif _holds(destination / name, payload):
-                report.unchanged.append(name)
-            else:
-                report.changed.append(name)
-                writes.append((name, payload))
-        report.stale = sorted(name for name in earlier if name not in set(names))
-        prepared.append((report, writes))
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    with staged_folders([report.folder for report, _ in prepared]) as stagings:
-        for staging, (_, writes) in zip(stagings, prepared, strict=True):
-            for name, payload in writes:
-                # os-level writes: on large outputs Python file objects cost more than the disk
-                handle = os.open(staging / name, flags, 0o666)
-                try:
-                    view = memoryview(payload)
-                    while view:
-                        view = view[os.write(handle, view):]
-                finally:
-                    os.close(handle)
+        made = set(names)
+        report.stale = sorted(name for name in earlier if name not in made)
+        prepared.append((report, names, payloads, documents, earlier))
+    with staged_folders([report.folder for report, *_ in prepared]) as stagings:
+        for staging, (report, names, payloads, documents, earlier) in zip(stagings, prepared, strict=True):
+            for index, name in enumerate(names):
+                if payloads is not None:
+                    payload = payloads[index]
+                else:
+                    validate(documents[index], source=name)  # type: ignore[index]
+                    payload = dumps(documents[index], fmt).encode("utf-8")  # type: ignore[index]
+                if name not in earlier:
+                    report.new.append(name)
+                elif _holds(report.folder / name, payload):
+                    report.unchanged.append(name)
+                    continue
+                else:
+                    report.changed.append(name)
+                _write_new_file(staging / name, payload)
     if remove_stale:
-        for report, _ in prepared:
+        for report, *_ in prepared:
             for name in report.stale:
                 try:
                     (report.folder / name).unlink()
@@ -501,7 +502,21 @@ def write_folders(batches: Iterable[tuple[Iterable[Mapping] | Rendered, str | os
                     raise AsnflowError(f"cannot remove a stale file: {exc.strerror}",
                                        path=str(report.folder / name)) from None
                 report.removed.append(name)
-    return [report for report, _ in prepared]
+    return [report for report, *_ in prepared]
+
+
+_NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+
+
+def _write_new_file(path: Path, payload: bytes) -> None:
+    # os-level writes: on large outputs Python file objects cost more than the disk
+    handle = os.open(path, _NEW_FILE_FLAGS, 0o666)
+    try:
+        view = memoryview(payload)
+        while view:
+            view = view[os.write(handle, view):]
+    finally:
+        os.close(handle)
 
 
 def _association_files_in(folder: Path) -> dict[str, os.DirEntry]:
