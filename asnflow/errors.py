@@ -84,3 +84,18 @@ class DispatchError(AsnflowError):
 
 class CalibrationError(AsnflowError):
     """A calibration module failed on one node."""
+
+
+class CarriedError:
+    """An :class:`AsnflowError` raised in a worker process, carried back whole (place and hint included)."""
+
+    def __init__(self, error: AsnflowError) -> None:
+        self.kind = type(error)
+        self.fields = dict(vars(error))
+
+    def error(self) -> AsnflowError:
+        """The error again, as raised in the worker."""
+        error = self.kind.__new__(self.kind)
+        Exception.__init__(error, self.fields.get("message", ""))
+        vars(error).update(self.fields)
+        return error

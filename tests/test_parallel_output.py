@@ -96,28 +96,40 @@ def documents():
     return generate_documents(read_pool(POOLS / "mega_pool.csv"), rule_set(), Options()).documents
 
 
-def test_files_rendered_in_worker_processes_are_those_rendered_here(documents, monkeypatch):
-    from asnflow.asnfile.files import render
-    from asnflow.engine import parallel
+def test_files_written_by_worker_processes_are_those_written_here(documents, monkeypatch, tmp_path):
+    from asnflow.asnfile import forked_write
+    from asnflow.asnfile.files import write_folders
 
-    monkeypatch.setattr(parallel, "RENDER_IN_PARALLEL_FROM", 10)  # split even this pool's files
+    monkeypatch.setattr(forked_write, "FORK_FROM", 10)  # split even this pool's files
     assert len(documents) > 20
-    assert parallel.render_documents(documents, "json", 2) == render(documents, "json")
-    assert parallel.render_documents(documents, "yaml", 2) == render(documents, "yaml")
+    for fmt in ("yaml", "json"):
+        here, = write_folders([(documents, tmp_path / fmt / "here")], fmt)
+        there, = write_folders([(documents, tmp_path / fmt / "there")], fmt, jobs=2)
+        assert files_in(tmp_path / fmt / "there") == files_in(tmp_path / fmt / "here")
+        assert there.new == here.new == [path.name for path in here.paths]
+    # Again into the same (JSON) folder, one file changed by hand: the report says so, in order.
+    changed = tmp_path / "json" / "there" / here.new[-1]
+    changed.write_text("{}", encoding="utf-8")
+    again, = write_folders([(documents, tmp_path / "json" / "there")], "json", jobs=2)
+    assert again.changed == [changed.name]
+    assert again.unchanged == [name for name in here.new if name != changed.name]
 
 
-def test_an_invalid_document_rendered_in_a_worker_is_reported_as_here(documents, monkeypatch):
-    from asnflow.engine import parallel
+def test_an_invalid_document_written_by_a_worker_is_reported_as_here_and_nothing_is_written(
+        documents, monkeypatch, tmp_path):
+    from asnflow.asnfile import forked_write
+    from asnflow.asnfile.files import write_folders
     from asnflow.engine.documents import AssociationDict
     from asnflow.errors import AssociationFileError
 
-    monkeypatch.setattr(parallel, "RENDER_IN_PARALLEL_FROM", 10)
+    monkeypatch.setattr(forked_write, "FORK_FROM", 10)
     broken = list(documents)
     last = broken[-1]  # in the worker's slice
     broken[-1] = AssociationDict({key: value for key, value in last.items() if key != "products"}, last.name)
     with pytest.raises(AssociationFileError, match="missing required key 'products'") as raised:
-        parallel.render_documents(broken, "json", 2)
+        write_folders([(broken, tmp_path / "out")], "json", jobs=2)
     assert raised.value.path == last.name + ".json"
+    assert list(tmp_path.iterdir()) == []  # no folder, no staging left behind
 
 
 def test_a_pool_that_would_finish_last_alone_has_its_passes_spread():

@@ -452,7 +452,7 @@ def render(asns: Iterable[Mapping], fmt: str = "json") -> Rendered:
 
 
 def write_folders(batches: Iterable[tuple[Iterable[Mapping] | Rendered, str | os.PathLike[str]]],
-                  fmt: str = "json", *, remove_stale: bool = False) -> list[WriteReport]:
+                  fmt: str = "json", *, remove_stale: bool = False, jobs: int = 1) -> list[WriteReport]:
     """:func:`write_changes` for several folders at once: every file of every folder, or none.
 
     Each file goes to a staging folder as soon as it is validated and
@@ -460,8 +460,12 @@ def write_folders(batches: Iterable[tuple[Iterable[Mapping] | Rendered, str | os
     once); the staging folders are moved into place only when every file of
     every folder is there, so an invalid association or a bad destination
     leaves every folder as it was. Files already holding the bytes to write
-    are left untouched. A batch may be given already :func:`render`-ed.
+    are left untouched. A batch may be given already :func:`render`-ed. With
+    ``jobs`` > 1 a large folder's files are rendered and staged on that many
+    processes (see :mod:`asnflow.asnfile.forked_write`).
     """
+    from asnflow.asnfile.forked_write import put_all
+
     prepared = []
     for asns, folder in batches:
         if isinstance(asns, Rendered):
@@ -477,20 +481,25 @@ def write_folders(batches: Iterable[tuple[Iterable[Mapping] | Rendered, str | os
         prepared.append((report, names, payloads, documents, earlier))
     with staged_folders([report.folder for report, *_ in prepared]) as stagings:
         for staging, (report, names, payloads, documents, earlier) in zip(stagings, prepared, strict=True):
-            for index, name in enumerate(names):
+            def put(index: int, staging=staging, report=report, names=names, payloads=payloads,
+                    documents=documents, earlier=earlier) -> str:
+                name = names[index]
                 if payloads is not None:
                     payload = payloads[index]
                 else:
-                    validate(documents[index], source=name)  # type: ignore[index]
-                    payload = dumps(documents[index], fmt).encode("utf-8")  # type: ignore[index]
-                if name not in earlier:
-                    report.new.append(name)
-                elif _holds(report.folder / name, payload):
-                    report.unchanged.append(name)
-                    continue
+                    validate(documents[index], source=name)
+                    payload = dumps(documents[index], fmt).encode("utf-8")
+                if name in earlier:
+                    if _holds(report.folder / name, payload):
+                        return "unchanged"
+                    kind = "changed"
                 else:
-                    report.changed.append(name)
+                    kind = "new"
                 _write_new_file(staging / name, payload)
+                return kind
+
+            for name, kind in zip(names, put_all(put, len(names), jobs), strict=True):
+                getattr(report, kind).append(name)
     if remove_stale:
         for report, *_ in prepared:
             for name in report.stale:

@@ -225,10 +225,6 @@ def _generate_one(args: argparse.Namespace, rules, options, pool, diagnose, show
         outcome = generate_documents(pool, rules, options, progress=bar.advance, jobs=args.jobs,
                                      scheduler=args.scheduler, on_plan=bar.restart, timeout=args.timeout,
                                      diagnose=diagnose)
-    if args.jobs > 1 and not args.scheduler and not args.dry_run:
-        from asnflow.engine.parallel import render_documents
-
-        outcome.rendered = render_documents(outcome.documents, args.format, args.jobs)
     return outcome
 
 
@@ -237,7 +233,7 @@ def _write(args: argparse.Namespace, outcomes: list) -> list:
     from asnflow.asnfile.files import write_folders
 
     written = write_folders([(outcome.rendered or outcome.documents, folder) for _, folder, outcome, _ in outcomes],
-                            args.format, remove_stale=args.remove_stale)
+                            args.format, remove_stale=args.remove_stale, jobs=args.jobs)
     for (_pool, _folder, outcome, _idle), report in zip(outcomes, written, strict=True):
         outcome.written = report.paths
     return list(written)

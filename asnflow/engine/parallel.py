@@ -30,7 +30,7 @@ from typing import NamedTuple
 
 from asnflow.assoc_rules.compile import RuleSet
 from asnflow.dask_clients import DEFAULT_TIMEOUT, dask_client
-from asnflow.errors import AsnflowError
+from asnflow.errors import AsnflowError, CarriedError
 from asnflow.workers import leave_with_owner, worker_count
 
 # What a forked worker inherits: (ruleset, rows, columns, pool name, columns tuple).
@@ -302,20 +302,6 @@ _POOLS: tuple | None = None  # what forked workers inherit: (pools, ruleset, opt
 _RULES: dict[str, RuleSet] = {}  # a Dask worker's compiled rule sets, by the digest of their text
 
 
-class _Failed:
-    """An AsnflowError raised in a worker, carried back whole (its place and hint included)."""
-
-    def __init__(self, error: AsnflowError) -> None:
-        self.kind = type(error)
-        self.fields = dict(vars(error))
-
-    def error(self) -> AsnflowError:
-        error = self.kind.__new__(self.kind)
-        Exception.__init__(error, self.fields.get("message", ""))
-        vars(error).update(self.fields)
-        return error
-
-
 class Delivery(NamedTuple):
     """What a worker sends back for each pool: its files rendered in ``fmt`` (without ``files``,
     only their names), and what ``diagnose`` makes of the run's result (see session.generate_documents)."""
@@ -331,7 +317,7 @@ def _outcome_of(pool, ruleset: RuleSet, options, delivery: Delivery):
     try:
         return rendered_outcome(pool, ruleset, options, delivery.fmt, delivery.files, delivery.diagnose)
     except AsnflowError as error:
-        return _Failed(error)
+        return CarriedError(error)
 
 
 def _pool_forked(index: int):
@@ -388,7 +374,7 @@ def generate_pools(pools: list, ruleset: RuleSet, options, delivery: Delivery | 
     else:
         results = _pools_on_processes(pools, order, ruleset, options, delivery, jobs, progress)
     for result in results:
-        if isinstance(result, _Failed):
+        if isinstance(result, CarriedError):
             raise result.error()
     return results
 
@@ -442,57 +428,3 @@ def _dask_as_completed():
     except ImportError:
         raise AsnflowError("--scheduler needs Dask distributed", hint="pip install 'asnflow[dask]'") from None
     return as_completed
-
-
-# ---------------------------------------------------------------- rendering files
-# Validating and serialising a large pool's files is a third of its run; the
-# documents are split in contiguous slices, this process renders the first
-# and forked workers (which inherit the documents) the others.
-
-RENDER_IN_PARALLEL_FROM = 1000  # documents; below this a fork costs more than it saves
-_DOCUMENTS: tuple | None = None  # what forked renderers inherit: (documents, names, fmt)
-
-
-def _render_slice(bounds: tuple[int, int]):
-    from asnflow.asnfile.files import dumps, validate
-
-    documents, names, fmt = _inherited(_DOCUMENTS, "_DOCUMENTS")
-    start, stop = bounds
-    payloads = []
-    try:
-        for index in range(start, stop):
-            validate(documents[index], source=names[index])
-            payloads.append(dumps(documents[index], fmt).encode("utf-8"))
-    except AsnflowError as error:
-        return start, _Failed(error)
-    return start, payloads
-
-
-def render_documents(documents: list, fmt: str, jobs: int):
-    """:func:`asnflow.asnfile.files.render` over ``jobs`` processes (this one included)."""
-    from asnflow.asnfile.files import Rendered, file_names, render
-
-    jobs = worker_count(jobs, len(documents) // (RENDER_IN_PARALLEL_FROM // 2) or 1)
-    if jobs < 2:
-        return render(documents, fmt)
-    global _DOCUMENTS
-    names = file_names(documents, fmt)
-    _DOCUMENTS = (documents, names, fmt)
-    step = -(-len(documents) // jobs)
-    bounds = [(start, min(start + step, len(documents))) for start in range(0, len(documents), step)]
-    workers = _fork_context().Pool(len(bounds) - 1, initializer=leave_with_owner, initargs=(os.getpid(),))
-    try:
-        others = workers.map_async(_render_slice, bounds[1:])
-        slices = dict([_render_slice(bounds[0]), *others.get()])
-        workers.close()
-    finally:
-        workers.terminate()
-        workers.join()
-        _DOCUMENTS = None
-    payloads: list[bytes] = []
-    for start, _ in bounds:  # in document order, so the first invalid document is the one reported
-        part = slices[start]
-        if isinstance(part, _Failed):
-            raise part.error()
-        payloads.extend(part)
-    return Rendered(names, payloads)

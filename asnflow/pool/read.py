@@ -326,7 +326,8 @@ class _TableReader:
         # Nearly every cell repeats one above it (instrument, filter, program,
         # ...): one string object per distinct value keeps a 100,000-row pool
         # in a fifth of the memory.
-        shared = {}.setdefault
+        distinct: dict[str, str] = {}
+        shared = distinct.setdefault
         for number, line, stripped in self._content(numbered):
             cells = self._split(line if keep_blanks else stripped, number, trim=not keep_blanks)
             self._check_row(cells, number)
