@@ -132,17 +132,6 @@ def test_an_invalid_document_written_by_a_worker_is_reported_as_here_and_nothing
     assert list(tmp_path.iterdir()) == []  # no folder, no staging left behind
 
 
-def test_a_pool_that_would_finish_last_alone_has_its_passes_spread():
-    from asnflow.engine.parallel import pools_to_spread
-
-    corpus_like = [837, 170, 75, 72, 66] + [20] * 30  # one pool is half of all rows
-    assert pools_to_spread(corpus_like, 2) == [0]
-    assert pools_to_spread(corpus_like, 8) == [0, 1]
-    assert pools_to_spread([100] * 40, 2) == []  # a cycle of like pools: every pool is a unit
-    assert pools_to_spread(corpus_like, 1) == []
-    assert pools_to_spread([837], 2) == []  # one pool is spread by the single-pool path anyway
-
-
 def test_collections_are_rare_while_generating_and_the_thresholds_come_back():
     import gc
 

@@ -2,9 +2,7 @@
 
 Two units of work. With several pools in one command, a pool is the unit: a
 worker generates it whole and sends back only its rendered files (names and
-bytes); the parent writes them in command-line order. A pool holding a
-large share of all rows would keep one worker busy alone at the end, so its
-passes are spread instead (:func:`pools_to_spread`). With one pool, the
+bytes); the parent writes them in command-line order. With one pool, the
 passes (one per candidate, plus discovery) are the units: they are
 independent, so they can run anywhere; each worker takes the next pass when
 it is free, the parent reads the associations as they come back, and
@@ -346,19 +344,6 @@ def _rules_payload(ruleset: RuleSet) -> bytes:
     texts = [(f.path, "\n".join(f.lines) + "\n") for f in ruleset.files]
     registered = {rule.path for rule in ruleset.rules}
     return pickle.dumps((texts, registered), protocol=pickle.HIGHEST_PROTOCOL)
-
-
-def pools_to_spread(sizes: list[int], workers: int) -> list[int]:
-    """Which pools (by index) should have their passes spread over the workers rather than be
-    units of work themselves: those holding more than a ``1 / (2 * workers)`` share of all rows.
-
-    Run whole, such a pool would keep one worker busy long after the others
-    ran out of pools (in the test corpus one pool of forty is half the work).
-    """
-    total = sum(sizes)
-    if workers < 2 or len(sizes) < 2:
-        return []
-    return [index for index, size in enumerate(sizes) if size * 2 * workers > total]
 
 
 def generate_pools(pools: list, ruleset: RuleSet, options, delivery: Delivery | None = None,
