@@ -57,3 +57,16 @@ def _ask_kernel_for_death_signal() -> None:
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     except (OSError, AttributeError):  # not Linux: the watching thread does the job
         pass
+
+
+def forked_pool(processes: int):
+    """A pool of ``processes`` forked workers that die with this process and leave Ctrl-C to it.
+
+    Forked, so the workers inherit what the caller prepared (rules, rows,
+    documents) instead of receiving it. Raises ValueError where the platform
+    cannot fork.
+    """
+    import multiprocessing
+
+    return multiprocessing.get_context("fork").Pool(processes, initializer=leave_with_owner,
+                                                   initargs=(os.getpid(),))

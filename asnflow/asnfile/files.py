@@ -444,11 +444,13 @@ def render(asns: Iterable[Mapping], fmt: str = "json") -> Rendered:
     """Validate each association and serialise it under the name it is written as."""
     asns = list(asns)
     names = file_names(asns, fmt)
-    payloads = []
-    for asn, name in zip(asns, names, strict=True):
-        validate(asn, source=name)
-        payloads.append(dumps(asn, fmt).encode("utf-8"))
-    return Rendered(names, payloads)
+    return Rendered(names, [_payload(asn, name, fmt) for asn, name in zip(asns, names, strict=True)])
+
+
+def _payload(asn: Mapping, name: str, fmt: str) -> bytes:
+    """The bytes of the file ``name``, once ``asn`` is found valid."""
+    validate(asn, source=name)
+    return dumps(asn, fmt).encode("utf-8")
 
 
 def write_folders(batches: Iterable[tuple[Iterable[Mapping] | Rendered, str | os.PathLike[str]]],
@@ -484,11 +486,7 @@ def write_folders(batches: Iterable[tuple[Iterable[Mapping] | Rendered, str | os
             def put(index: int, staging=staging, report=report, names=names, payloads=payloads,
                     documents=documents, earlier=earlier) -> str:
                 name = names[index]
-                if payloads is not None:
-                    payload = payloads[index]
-                else:
-                    validate(documents[index], source=name)
-                    payload = dumps(documents[index], fmt).encode("utf-8")
+                payload = payloads[index] if payloads is not None else _payload(documents[index], name, fmt)
                 if name in earlier:
                     if _holds(report.folder / name, payload):
                         return "unchanged"

@@ -12,11 +12,10 @@ is the error reported, and the staging folder is then discarded whole.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 
 from asnflow.errors import AsnflowError, CarriedError
-from asnflow.workers import leave_with_owner, worker_count
+from asnflow.workers import forked_pool, worker_count
 
 FORK_FROM = 1000  # documents; below this a fork costs more than it saves
 
@@ -34,14 +33,11 @@ def put_all(put: Callable[[int], str], count: int, jobs: int) -> list[str]:
     jobs = worker_count(jobs, count // (FORK_FROM // 2) or 1)
     if jobs < 2:
         return [put(index) for index in range(count)]
-    import multiprocessing
-
     global _INHERITED
     _INHERITED = (put, count)
     step = -(-count // jobs)
     bounds = [(start, min(start + step, count)) for start in range(0, count, step)]
-    workers = multiprocessing.get_context("fork").Pool(len(bounds) - 1, initializer=leave_with_owner,
-                                                       initargs=(os.getpid(),))
+    workers = forked_pool(len(bounds) - 1)
     try:
         others = workers.map_async(_put_slice, bounds[1:])
         slices = dict([_put_slice(bounds[0]), *others.get()])

@@ -4,8 +4,8 @@ Two units of work. With several pools in one command, a pool is the unit: a
 worker generates it whole and sends back only its rendered files (names and
 bytes); the parent writes them in command-line order. With one pool, the
 passes (one per candidate, plus discovery) are the units: they are
-independent, so they can run anywhere; each worker takes the next pass when
-it is free, the parent reads the associations as they come back, and
+independent, so they can run anywhere; each worker takes the next group of
+passes when it is free, the parent reads the associations as they come back, and
 finalizes them in pass order. Either way the output is identical to a
 serial run.
 
@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import multiprocessing
-import os
 import pickle
 import threading
 from collections.abc import Callable
@@ -29,7 +27,7 @@ from typing import NamedTuple
 from asnflow.assoc_rules.compile import RuleSet
 from asnflow.dask_clients import DEFAULT_TIMEOUT, dask_client
 from asnflow.errors import AsnflowError, CarriedError
-from asnflow.workers import leave_with_owner, worker_count
+from asnflow.workers import forked_pool, worker_count
 
 # What a forked worker inherits: (ruleset, rows, columns, pool name, columns tuple).
 _INHERITED: tuple | None = None
@@ -256,10 +254,9 @@ def _on_processes(units, ruleset, rows, jobs, receive: Callable[[int, bytes], No
     global _INHERITED
     columns = rows[0].columns if rows else {}
     _INHERITED = (ruleset, rows, columns, _RUN_INFO["pool_name"], _RUN_INFO["columns"])
-    context = _fork_context()
     workers_wanted = worker_count(jobs, len(units))
     tasks = [[(i, units[i]) for i in group] for group in unit_groups(units, workers_wanted)]
-    workers = context.Pool(workers_wanted, initializer=leave_with_owner, initargs=(os.getpid(),))
+    workers = _forked_pool(workers_wanted)
     try:
         for results in workers.imap_unordered(_run_forked_group, tasks):
             for index, blob in results:
@@ -367,9 +364,8 @@ def generate_pools(pools: list, ruleset: RuleSet, options, delivery: Delivery | 
 def _pools_on_processes(pools, order, ruleset, options, delivery, jobs, progress) -> list:
     global _POOLS
     _POOLS = (pools, ruleset, options, delivery)
-    context = _fork_context()
     results: list = [None] * len(pools)
-    workers = context.Pool(worker_count(jobs, len(pools)), initializer=leave_with_owner, initargs=(os.getpid(),))
+    workers = _forked_pool(worker_count(jobs, len(pools)))
     try:
         for index, outcome in workers.imap_unordered(_pool_forked, order):
             results[index] = outcome
@@ -400,9 +396,9 @@ def _pools_on_dask(pools, order, ruleset, options, delivery, scheduler, progress
         return results
 
 
-def _fork_context():
+def _forked_pool(processes: int):
     try:
-        return multiprocessing.get_context("fork")
+        return forked_pool(processes)
     except ValueError:  # pragma: no cover - platforms without fork
         raise AsnflowError("--jobs needs a platform that can fork processes; use --jobs 1") from None
 
