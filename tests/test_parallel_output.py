@@ -10,6 +10,7 @@ are no timing assertions here (see benchmarks/).
 from __future__ import annotations
 
 import os
+import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -142,6 +143,52 @@ def test_collections_are_rare_while_generating_and_the_thresholds_come_back():
         assert gc.get_threshold() == GENERATION_THRESHOLDS
         raise KeyError("an error inside still restores them")
     assert gc.get_threshold() == before
+
+
+def test_a_dask_worker_generates_with_rare_collections_and_restores_its_thresholds(monkeypatch):
+    """A Dask worker is a long-lived process with a large heap: each task of ours runs with the
+    thresholds of a local run, and the worker's own come back after it (also after an error)."""
+    import gc
+    import hashlib
+
+    from asnflow.engine import parallel
+    from asnflow.engine.collection import GENERATION_THRESHOLDS
+    from asnflow.engine.generate import Options, Unit
+    from asnflow.engine.session import rule_set
+    from asnflow.pool.read import read_pool
+
+    rules = rule_set()
+    pool = read_pool(POOLS / "pool_004_wfs.csv")
+    seen = []
+
+    def outcome(*args):
+        seen.append(gc.get_threshold())
+        return "whole pool"
+
+    def unit(*args, **kwargs):
+        seen.append(gc.get_threshold())
+        raise KeyError("a failing pass")
+
+    monkeypatch.setattr(parallel, "_outcome_of", outcome)
+    monkeypatch.setattr("asnflow.engine.generate.run_unit", unit)
+    before = gc.get_threshold()
+    worker_thresholds = (700, 10, 10)
+    gc.set_threshold(*worker_thresholds)
+    try:
+        payload = parallel._rules_payload(rules)
+        digest = hashlib.sha256(payload).hexdigest()
+        assert parallel._pool_remote(digest, payload, pool, Options(), parallel.Delivery()) == "whole pool"
+        assert gc.get_threshold() == worker_thresholds
+        pass_payload = pickle.dumps(([(f.path, "\n".join(f.lines) + "\n") for f in rules.files],
+                                     {rule.path for rule in rules.rules}, pool))
+        with pytest.raises(KeyError):
+            parallel._run_remote("test-digest", pass_payload, Unit("discover", None, None, True, len(pool)))
+        assert gc.get_threshold() == worker_thresholds
+    finally:
+        gc.set_threshold(*before)
+        parallel._RULES.clear()
+        parallel._PREPARED.clear()
+    assert seen == [GENERATION_THRESHOLDS, GENERATION_THRESHOLDS]
 
 
 def test_units_are_sent_in_groups_of_about_equal_exposures():

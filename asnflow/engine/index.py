@@ -24,17 +24,27 @@ _CLOSED = "closed"  # filing: reached only through the files it holds
 
 
 class AssociationIndex:
-    """rule -> shape -> key -> {creation order: association}, plus per-rule "always" and by file."""
+    """shape -> key -> {creation order: association}, plus those offered every exposure, and by file.
+
+    Associations of all rules share the tables: many rules put the same
+    shape of conditions on exposures, so an exposure's key for a shape is
+    read once and looked up once, whichever rules filed under it.
+    """
 
     def __init__(self, indexable: list[bool], checks: CheckAnswers) -> None:
         self.indexable = indexable
         self.checks = checks
-        self._buckets: dict[int, dict[tuple, dict[tuple, dict[int, Any]]]] = {}
-        self._always: dict[int, dict[int, Any]] = {}
-        self._active: list[int] = []  # rules with associations, in registry order
+        self._tables: dict[int, dict[tuple, dict[int, Any]]] = {}  # by shape number
+        self._always: dict[int, Any] = {}
         self._by_file: dict[str, list] = {}
         self._filings: dict[tuple, tuple] = {}  # (rule, id(states), has science) -> (states, filing)
-        self._key_functions: dict[tuple, Callable[[Row], tuple]] = {}
+        # Shapes are numbered: a shape is a tuple of tuples, whose hash Python
+        # recomputes on every lookup, and exposures are looked up by shape a lot.
+        self._shape_numbers: dict[tuple, int] = {}
+        self._shapes: list[tuple] = []
+        self._key_functions: list[Callable[[Row], tuple] | None] = []
+        self._shape_rules: list[set[int]] = []  # the rules that filed associations under each shape
+        self._optional: list[bool] = []  # whether a shape's keys can hold _ANY
 
     # ------------------------------------------------------------ filing
     def holds(self, asn, row: Row) -> None:
@@ -50,27 +60,27 @@ class AssociationIndex:
         if basis is not None and basis[0] is states and basis[1] == science:
             return  # nothing the conditions depend on has changed
         asn.guard_basis = (states, science)
-        rule = asn.rule.index
-        if rule not in self._buckets:
-            self._buckets[rule] = {}
-            self._always[rule] = {}
-            self._active = sorted(self._buckets)
-        buckets = self._buckets[rule]
-        always = self._always[rule]
+        order = asn.order
         for shape, key in asn.index_slot or ():
             if shape is _ALWAYS:
-                always.pop(asn.order, None)
-            else:
-                buckets[shape][key].pop(asn.order, None)
-        filing = self._filing(asn, rule, states, science)
+                self._always.pop(order, None)
+                continue
+            table = self._tables[shape]
+            bucket = table[key]
+            bucket.pop(order, None)
+            if not bucket:
+                del table[key]  # keeps the scans of keys with optional parts short
+        filing = self._filing(asn, asn.rule.index, states, science)
         if filing is _ALWAYS:
-            always[asn.order] = asn
+            self._always[order] = asn
             asn.index_slot = ((_ALWAYS, None),)
         elif filing is _CLOSED:
             asn.index_slot = ()
         else:
+            tables = self._tables
             for shape, key in filing:
-                buckets.setdefault(shape, {}).setdefault(key, {})[asn.order] = asn
+                tables.setdefault(shape, {}).setdefault(key, {})[order] = asn
+                self._shape_rules[shape].add(asn.rule.index)
             asn.index_slot = filing
 
     def _filing(self, asn, rule: int, states, science: bool):
@@ -82,57 +92,93 @@ class AssociationIndex:
             filing: Any = _ALWAYS
         else:
             alternatives = guards.necessary(asn.root, asn, states)
-            filing = _CLOSED if alternatives is None else _slots(alternatives)
+            filing = _CLOSED if alternatives is None else self._numbered(_slots(alternatives))
         self._filings[memo_key] = (states, filing)
         return filing
+
+    def _numbered(self, slots):
+        """The slots with each shape replaced by its number."""
+        if slots is _ALWAYS:
+            return slots
+        numbered = []
+        for shape, key in slots:
+            number = self._shape_numbers.get(shape)
+            if number is None:
+                number = self._shape_numbers[shape] = len(self._shapes)
+                self._shapes.append(shape)
+                self._key_functions.append(None)
+                self._shape_rules.append(set())
+                self._optional.append(any(kind == "opt" for kind, _ in shape))
+            numbered.append((number, key))
+        return tuple(numbered)
 
     # ------------------------------------------------------------ looking up
     def candidates(self, row: Row, allowed: frozenset[int]) -> list:
         """The associations of the allowed rules an exposure must be offered to, in creation order."""
         found: dict[int, Any] = {}
-        keys: dict[tuple, tuple] = {}
         functions = self._key_functions
-        rules = self._active if len(allowed) > len(self._active) else allowed
-        for rule in rules:
-            if rule not in allowed or rule not in self._buckets:
+        some_rules = len(allowed) < len(self.indexable)  # an exposure queued again for some rules only
+        for shape, table in self._tables.items():
+            if not table or (some_rules and allowed.isdisjoint(self._shape_rules[shape])):
                 continue
-            for shape, table in self._buckets[rule].items():
-                if not table:
-                    continue
-                key = keys.get(shape)
-                if key is None:
-                    function = functions.get(shape)
-                    if function is None:
-                        function = functions[shape] = self._key_function(shape)
-                    key = keys[shape] = function(row)
-                if _ANY in key:
-                    for filed, bucket in table.items():
-                        if all(k is _ANY or k == f for k, f in zip(key, filed, strict=True)):
-                            found.update(bucket)
-                    continue
-                filed_here = table.get(key)
-                if filed_here:
-                    found.update(filed_here)
-            always = self._always[rule]
-            if always:
-                found.update(always)
+            function = functions[shape]
+            if function is None:
+                function = functions[shape] = self._key_function(self._shapes[shape])
+            key = function(row)
+            if self._optional[shape] and _ANY in key:
+                for filed, bucket in table.items():
+                    if all(k is _ANY or k == f for k, f in zip(key, filed, strict=True)):
+                        found.update(bucket)
+                continue
+            filed_here = table.get(key)
+            if filed_here:
+                found.update(filed_here)
+        if self._always:
+            found.update(self._always)
         for asn in self._by_file.get(row.filename, ()):
-            if asn.rule.index in allowed:
-                found[asn.order] = asn
+            found[asn.order] = asn
+        if some_rules:
+            found = {order: asn for order, asn in found.items() if asn.rule.index in allowed}
         if len(found) < 2:
             return list(found.values())
         return [found[order] for order in sorted(found)]
 
     def _key_function(self, shape: tuple) -> Callable[[Row], tuple]:
-        """How to read a shape's key from an exposure (built once per shape)."""
-        if all(kind == "eq" for kind, _ in shape):
-            if len(shape) == 1:
-                column = shape[0][1]
-                return lambda row: (row.values[column],)
-            getter = itemgetter(*(column for _, column in shape))
+        """How to read a shape's key from an exposure (built once per shape).
+
+        The cells of "eq" and "opt" parts are read in one go; only the parts
+        that are not plain cells are then worked out one by one.
+        """
+        cells = [what for kind, what in shape if kind in ("eq", "opt")]
+        if not cells:
+            parts = [self._part_function(kind, what) for kind, what in shape]
+            return lambda row: tuple([part(row) for part in parts])
+        getter = itemgetter(*cells) if len(cells) > 1 else (lambda values, column=cells[0]: (values[column],))
+        if len(cells) == len(shape) and all(kind == "eq" for kind, _ in shape):
             return lambda row: getter(row.values)
-        parts = [self._part_function(kind, what) for kind, what in shape]
-        return lambda row: tuple([part(row) for part in parts])
+        optional = [position for position, (kind, _) in enumerate(shape) if kind == "opt"]
+        others = [(position, self._part_function(kind, what))
+                  for position, (kind, what) in enumerate(shape) if kind not in ("eq", "opt")]
+
+        def key(row: Row) -> tuple:
+            read = getter(row.values)
+            if not others:
+                for position in optional:
+                    if read[position] in INVALID_VALUES:
+                        break
+                else:
+                    return read  # every optional cell has a value: the cells are the key
+                parts = list(read)
+            else:
+                parts = list(read)
+                for position, part in others:  # in shape order, so positions line up
+                    parts.insert(position, part(row))
+            for position in optional:
+                if parts[position] in INVALID_VALUES:
+                    parts[position] = _ANY
+            return tuple(parts)
+
+        return key
 
     def _part_function(self, kind: str, what) -> Callable[[Row], Any]:
         if kind == "eq":
