@@ -70,7 +70,7 @@ def _json_text(value: Any, indent: str) -> str:
         return _encode_string(value)
     if value is None:
         return "null"
-    if kind is dict or isinstance(value, Mapping):
+    if isinstance(value, (dict, Mapping)):  # dict first: members are dicts, and fast to tell
         if not value:
             return "{}"
         inner = indent + "    "
@@ -78,7 +78,9 @@ def _json_text(value: Any, indent: str) -> str:
         for key, item in value.items():
             if type(key) is not str:
                 return _json_fallback(value, indent)
-            parts.append(inner + _encode_string(key) + ": " + _json_text(item, inner))
+            # Most values are strings: encoded here rather than through a call.
+            text = _encode_string(item) if type(item) is str else _json_text(item, inner)
+            parts.append(inner + _encode_string(key) + ": " + text)
         return "{\n" + ",\n".join(parts) + "\n" + indent + "}"
     if kind is list or isinstance(value, (list, tuple)):
         if not value:
@@ -493,7 +495,7 @@ def write_folders(batches: Iterable[tuple[Iterable[Mapping] | Rendered, str | os
                     kind = "changed"
                 else:
                     kind = "new"
-                _write_new_file(staging / name, payload)
+                _write_new_file(os.path.join(staging, name), payload)
                 return kind
 
             for name, kind in zip(names, put_all(put, len(names), jobs), strict=True):
@@ -515,7 +517,7 @@ def write_folders(batches: Iterable[tuple[Iterable[Mapping] | Rendered, str | os
 _NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
 
 
-def _write_new_file(path: Path, payload: bytes) -> None:
+def _write_new_file(path: str | os.PathLike[str], payload: bytes) -> None:
     # os-level writes: on large outputs Python file objects cost more than the disk
     handle = os.open(path, _NEW_FILE_FLAGS, 0o666)
     try:

@@ -40,8 +40,9 @@ def shape(value: Any):
     kind = type(value)
     if kind in _SCALARS:  # most values: answered before the (slower) abstract-class checks
         return kind
-    if isinstance(value, Mapping):
-        return tuple([(key, shape(item)) for key, item in value.items()])
+    if isinstance(value, (dict, Mapping)):  # dict first: fast to tell
+        return tuple([(key, item_kind if (item_kind := type(item)) in _SCALARS else shape(item))
+                      for key, item in value.items()])
     if isinstance(value, (list, tuple)):
         return (_LIST, frozenset([shape(item) for item in value]))
     return kind
