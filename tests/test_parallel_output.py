@@ -208,7 +208,7 @@ def test_units_are_sent_in_groups_of_about_equal_exposures():
 
 def test_associations_come_back_from_a_worker_with_the_same_members_and_rows():
     """What travels from a worker: every member's fields, and its row resolved to this process's row
-    (a copy with the candidate's ASN_CANDIDATE cell where the pass made one)."""
+    (a copy with the candidate's ASN_CANDIDATE cell for a row that is one)."""
     from asnflow.engine import parallel
     from asnflow.engine.association import Association
     from asnflow.engine.generate import Options, bind_rows, plan, run_unit
@@ -223,6 +223,9 @@ def test_associations_come_back_from_a_worker_with_the_same_members_and_rows():
         run = parallel._run_state(rules, pool.name, tuple(pool.columns))
         sent.extend(run_unit(unit, rules, rows, columns, run))
     sent[0].products[0]["members"].append(Association.new_member({"expname": "catalog.ecsv", "exptype": "sci"}))
+    # Members of a pass hold pool rows (see the next test); a copy made for a candidate travels too.
+    member = sent[-1].products[0]["members"][0]
+    member.item = member.item.replace("asn_candidate", "[('c9999', 'mosaic')]")
     received, _warnings = parallel._loads(parallel._dumps(sent, []), rows, {})
     assert len(received) == len(sent) > 40
     copies = 0
@@ -242,4 +245,34 @@ def test_associations_come_back_from_a_worker_with_the_same_members_and_rows():
                 else:
                     copies += 1
                     assert member_after.item["asn_candidate"] == cell
-    assert copies  # candidate passes hand their rows over with the candidate's own cell
+    assert copies == 1  # the copy came back as a copy, with its own cell
+
+
+def test_members_of_a_candidate_pass_hold_the_pools_rows_not_the_pass_copies():
+    """A candidate pass offers copies of the rows with the candidate's ASN_CANDIDATE cell; its
+    members keep the pool's own rows, so the copies are freed with the pass (as is what only
+    adding needed), while each member's asn_candidate entry is still the cell the pass saw."""
+    from asnflow.engine import parallel
+    from asnflow.engine.generate import Options, bind_rows, plan, run_unit
+    from asnflow.engine.session import rule_set
+    from asnflow.pool.read import read_pool
+
+    rules = rule_set()
+    pool = read_pool(POOLS / "pool_001_candidates.csv")
+    columns, rows = bind_rows(pool, rules)
+    pool_rows = {id(row) for row in rows}
+    candidate_passes = [unit for unit in plan(rows, Options(), pool.name).units if unit.candidate is not None]
+    assert candidate_passes
+    members = 0
+    for unit in candidate_passes:
+        run = parallel._run_state(rules, pool.name, tuple(pool.columns))
+        for asn in run_unit(unit, rules, rows, columns, run):
+            # What only adding needed is let go with the pass.
+            assert asn.memo is None and asn.index_slot is None and not asn.member_keys
+            for product in asn.products:
+                for member in product["members"]:
+                    members += 1
+                    assert id(member.item) in pool_rows
+                    if "asn_candidate" in member:  # level 3: the cell as the pass saw it
+                        assert unit.candidate[0] in member["asn_candidate"]
+    assert members

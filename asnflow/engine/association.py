@@ -33,6 +33,8 @@ DEGRADED_NOTOK = (
 )
 DISCOVERED_ACID = ACID("a3001", "DISCOVERED")
 _UNSET = object()
+# After the pass nothing is added any more; one shared empty set that cannot be added to.
+_NO_MEMBER_KEYS: Any = frozenset()
 
 
 @lru_cache(maxsize=1024)
@@ -368,6 +370,14 @@ class Association:
         self.filenames.add(row.filename)
         if member.get("exposerr") not in INVALID_VALUES and member.get("exposerr") is not None:
             self.degraded = True
+
+    def pass_over(self) -> None:
+        """The pass that built this association has ended: let go of what only adding needs
+        (the pass's shared answers, its index filing, the keys of the members added)."""
+        self.memo = None
+        self.index_slot = None
+        self.guard_basis = None
+        self.member_keys = _NO_MEMBER_KEYS
 
     def _update_validity(self, member: Member) -> None:
         checks = self.rule.validity_checks
