@@ -181,14 +181,7 @@ class AssociationIndex:
         return key
 
     def _part_function(self, kind: str, what) -> Callable[[Row], Any]:
-        if kind == "eq":
-            return lambda row: row.values[what]
-        if kind == "opt":
-            def optional(row):
-                cell = row.values[what]
-                return _ANY if cell in INVALID_VALUES else cell
-
-            return optional
+        """A part of a key that is not a plain cell ("eq" and "opt" parts are read by the getter)."""
         if kind == "present":
             if len(what) == 1:
                 (column,) = what
