@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from pathlib import Path
 
@@ -10,6 +9,8 @@ import pytest
 
 from asnflow.assoc_rules import ast
 from asnflow.assoc_rules.doc import catalogue, digest
+from asnflow.assoc_rules.node import Node
+from asnflow.assoc_rules.node import fields as node_fields
 from asnflow.assoc_rules.parse import parse_text
 from asnflow.assoc_rules.show import expr_text, statement_text
 from asnflow.cli import main
@@ -29,9 +30,9 @@ def _strip(node):
     """A syntax tree without positions, to compare what was parsed."""
     if isinstance(node, ast.Pos):
         return None
-    if dataclasses.is_dataclass(node):
+    if isinstance(node, Node):
         return (type(node).__name__,) + tuple(
-            _strip(getattr(node, f.name)) for f in dataclasses.fields(node) if f.name not in ("pos", "source_positions")
+            _strip(getattr(node, name)) for name in node_fields(node) if name not in ("pos", "source_positions")
         )
     if isinstance(node, tuple):
         return tuple(_strip(n) for n in node)

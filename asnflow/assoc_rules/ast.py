@@ -1,4 +1,4 @@
-"""The rule language as small frozen dataclasses, each carrying its source position.
+"""The rule language as small immutable records (node.py), each carrying its source position.
 
 The parser (parse.py) builds these from lark's tree; the compiler (compile.py)
 and the checker (check.py) read them. Nothing here executes anything.
@@ -6,11 +6,10 @@ and the checker (check.py) read them. Nothing here executes anything.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from asnflow.assoc_rules.node import Node
 
 
-@dataclass(frozen=True)
-class Pos:
+class Pos(Node):
     path: str
     line: int
     column: int
@@ -26,73 +25,62 @@ class Expr:
     pos: Pos
 
 
-@dataclass(frozen=True)
-class Str(Expr):
+class Str(Expr, Node):
     value: str
     pos: Pos
 
 
-@dataclass(frozen=True)
-class Ref(Expr):
+class Ref(Expr, Node):
     """A column of the exposure, a named predicate, or an association property."""
 
     name: str
     pos: Pos
 
 
-@dataclass(frozen=True)
-class Call(Expr):
+class Call(Expr, Node):
     name: str
     args: tuple[Expr, ...]
     pos: Pos
 
 
-@dataclass(frozen=True)
-class Not(Expr):
+class Not(Expr, Node):
     operand: Expr
     pos: Pos
 
 
-@dataclass(frozen=True)
-class And(Expr):
+class And(Expr, Node):
     operands: tuple[Expr, ...]
     pos: Pos
 
 
-@dataclass(frozen=True)
-class Or(Expr):
+class Or(Expr, Node):
     operands: tuple[Expr, ...]
     pos: Pos
 
 
-@dataclass(frozen=True)
-class Compare(Expr):
+class Compare(Expr, Node):
     op: str  # "==" or "!="
     left: Expr
     right: Expr
     pos: Pos
 
 
-@dataclass(frozen=True)
-class Tuple(Expr):
+class Tuple(Expr, Node):
     items: tuple[Expr, ...]
     pos: Pos
 
 
-@dataclass(frozen=True)
-class TableRef:
+class TableRef(Node):
     name: str
     pos: Pos
 
 
-@dataclass(frozen=True)
-class InlineSet:
+class InlineSet(Node):
     values: tuple[str, ...]
     pos: Pos
 
 
-@dataclass(frozen=True)
-class Member(Expr):
+class Member(Expr, Node):
     operand: Expr
     container: TableRef | InlineSet
     negated: bool
@@ -100,26 +88,22 @@ class Member(Expr):
 
 
 # ------------------------------------------------------------------ values of pin/match
-@dataclass(frozen=True)
-class Regex:
+class Regex(Node):
     pattern: str
     pos: Pos
 
 
-@dataclass(frozen=True)
-class RegexList:
+class RegexList(Node):
     patterns: tuple[str, ...]
     pos: Pos
 
 
-@dataclass(frozen=True)
-class ListValue:
+class ListValue(Node):
     name: str
     pos: Pos
 
 
-@dataclass(frozen=True)
-class DynamicValue:
+class DynamicValue(Node):
     function: str
     argument: str
     pos: Pos
@@ -129,16 +113,14 @@ Value = Regex | RegexList | ListValue | DynamicValue
 
 
 # ------------------------------------------------------------------ statements
-@dataclass(frozen=True)
-class Reprocess:
+class Reprocess(Node):
     category: str  # existing | nonscience | rules | both
     when: str  # match | fail
     all_rules: bool
     pos: Pos
 
 
-@dataclass(frozen=True)
-class LeafStmt:
+class LeafStmt(Node):
     kind: str  # "pin" or "match"
     name: str | None
     sources: tuple[str, ...]
@@ -151,46 +133,39 @@ class LeafStmt:
     source_positions: tuple[Pos, ...] = ()
 
 
-@dataclass(frozen=True)
-class CheckStmt:
+class CheckStmt(Node):
     name: str | None
     expr: Expr
     reprocess: Reprocess | None
     pos: Pos
 
 
-@dataclass(frozen=True)
-class SetStmt:
+class SetStmt(Node):
     name: str
     value: str
     pos: Pos
 
 
-@dataclass(frozen=True)
-class UnmatchedStmt:
+class UnmatchedStmt(Node):
     pos: Pos
 
 
-@dataclass(frozen=True)
-class NeverStmt:
+class NeverStmt(Node):
     name: str
     reprocess: Reprocess
     pos: Pos
 
 
-@dataclass(frozen=True)
-class UseStmt:
+class UseStmt(Node):
     names: tuple[tuple[str, Pos], ...]
     pos: Pos
 
 
-@dataclass(frozen=True)
-class BodyStmt:
+class BodyStmt(Node):
     pos: Pos
 
 
-@dataclass(frozen=True)
-class GroupStmt:
+class GroupStmt(Node):
     reduce: str  # all | any | none | notall
     name: str | None
     reprocess: Reprocess | None
@@ -202,16 +177,14 @@ Stmt = LeafStmt | CheckStmt | SetStmt | UnmatchedStmt | NeverStmt | UseStmt | Bo
 
 
 # ------------------------------------------------------------------ top-level items
-@dataclass(frozen=True)
-class ListDef:
+class ListDef(Node):
     name: str
     words: tuple[str, ...]
     without: tuple[str, ...]
     pos: Pos
 
 
-@dataclass(frozen=True)
-class TableDef:
+class TableDef(Node):
     name: str
     columns: tuple[str, ...]
     rows: tuple[tuple[str, ...], ...]
@@ -219,30 +192,26 @@ class TableDef:
     pos: Pos
 
 
-@dataclass(frozen=True)
-class PredicateDef:
+class PredicateDef(Node):
     name: str
     expr: Expr
     pos: Pos
 
 
-@dataclass(frozen=True)
-class FragmentDef:
+class FragmentDef(Node):
     name: str
     body: tuple[Stmt, ...]
     pos: Pos
 
 
-@dataclass(frozen=True)
-class FrameDef:
+class FrameDef(Node):
     name: str
     group_name: str | None
     body: tuple[Stmt, ...]
     pos: Pos
 
 
-@dataclass(frozen=True)
-class HookArg:
+class HookArg(Node):
     """``name: word ...`` given to a hook in a setting (``finalize multi_obs_check(types: group)``)."""
 
     name: str
@@ -250,8 +219,7 @@ class HookArg:
     pos: Pos
 
 
-@dataclass(frozen=True)
-class Setting:
+class Setting(Node):
     key: str
     values: tuple[str, ...]
     pos: Pos
@@ -262,8 +230,7 @@ class Setting:
         return self.arguments[index] if index < len(self.arguments) else ()
 
 
-@dataclass(frozen=True)
-class RuleDef:
+class RuleDef(Node):
     name: str
     description: str | None
     settings: tuple[Setting, ...]
@@ -285,9 +252,8 @@ DEFINITION_KINDS: dict[type, str] = {
 }
 
 
-@dataclass(frozen=True)
-class RuleFile:
+class RuleFile(Node, hidden=("lines",)):
     path: str
     items: tuple[Item, ...]
-    lines: tuple[str, ...] = field(default=(), repr=False)
+    lines: tuple[str, ...] = ()
     defaults: tuple[Setting, ...] = ()  # the `defaults` block (already merged into the file's rules)

@@ -2,11 +2,11 @@
 
 Building the parser and parsing the shipped rules takes about a second,
 longer than generating associations for a small pool, so the parsed form
-(the AST dataclasses of ast.py) is kept in a cache folder as JSON: data
+(the syntax-tree records of ast.py) is kept in a cache folder as JSON: data
 only, never code, so a planted or damaged entry can at worst be ignored.
 An entry is named by a digest of the rule file's bytes, its path, the
 grammar and the asnflow version, so it is never stale; it carries a digest
-of its own body, and entries that fail it, or do not decode into the AST
+of its own body, and entries that fail it, or do not decode into the syntax-tree
 classes, are ignored and replaced.
 
 The folder is used only when it belongs to the user running asnflow and
@@ -19,7 +19,6 @@ that is removed on any failure, so a full disk leaves nothing behind.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import os
@@ -28,6 +27,7 @@ from pathlib import Path
 
 from asnflow import __version__
 from asnflow.assoc_rules import ast, limits
+from asnflow.assoc_rules.node import Node
 from asnflow.assoc_rules.source import read_rule_bytes
 from asnflow.errors import AsnflowError
 
@@ -35,10 +35,10 @@ GRAMMAR = Path(__file__).with_name("grammar.lark")
 FORMAT = "asnflow-rules-ast-2"
 KEEP_ENTRIES = 64  # older entries are removed when a new one is written
 
-# The classes an entry may name: the AST dataclasses and nothing else.
+# The classes an entry may name: the syntax-tree records and nothing else.
 _CLASSES = {cls.__name__: cls for cls in vars(ast).values()
-            if isinstance(cls, type) and dataclasses.is_dataclass(cls) and cls.__module__ == ast.__name__}
-_FIELDS = {name: tuple(f.name for f in dataclasses.fields(cls)) for name, cls in _CLASSES.items()}
+            if isinstance(cls, type) and issubclass(cls, Node) and cls.__module__ == ast.__name__}
+_FIELDS = {name: cls._fields for name, cls in _CLASSES.items()}
 
 
 def cache_folder() -> Path | None:
@@ -156,7 +156,7 @@ def _prune(folder: Path) -> None:
 def _encode(value, path: str):
     if isinstance(value, ast.Pos):
         return [value.line, value.column] if value.path == path else [value.line, value.column, value.path]
-    if dataclasses.is_dataclass(value):
+    if isinstance(value, Node):
         name = type(value).__name__
         return {"_": name, **{field: _encode(getattr(value, field), path) for field in _FIELDS[name]}}
     if isinstance(value, tuple):

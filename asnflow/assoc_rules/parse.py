@@ -6,7 +6,6 @@ the offending text and, where one of the known mistakes matches, a hint.
 
 from __future__ import annotations
 
-import dataclasses
 from functools import lru_cache
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from asnflow.assoc_rules import ast, limits
+from asnflow.assoc_rules.node import replace
 from asnflow.assoc_rules.source import decode_rule_text, read_rule_bytes
 from asnflow.errors import RuleError
 
@@ -407,9 +407,9 @@ def _with_defaults(items: tuple, path: str) -> tuple[tuple, tuple[ast.Setting, .
         if isinstance(item, ast.RuleDef):
             own = {setting.key for setting in item.settings}
             settings = tuple(s for s in item.settings if not (s.key in _CAN_BE_NONE and s.values == ("none",)))
-            inherited = tuple(dataclasses.replace(s, inherited=True) for s in defaults if s.key not in own)
+            inherited = tuple(replace(s, inherited=True) for s in defaults if s.key not in own)
             if inherited or len(settings) != len(item.settings):
-                item = dataclasses.replace(item, settings=settings + inherited)
+                item = replace(item, settings=settings + inherited)
         out.append(item)
     return tuple(out), defaults
 
