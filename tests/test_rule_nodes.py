@@ -111,3 +111,26 @@ def test_every_syntax_tree_class_is_a_node_with_a_position():
     assert len(classes) == 34
     for cls in classes:
         assert "pos" in fields(cls) or cls in (ast.Pos, ast.RuleFile), cls
+
+
+def test_a_cached_rule_file_reads_back_as_the_tree_the_parser_made(tmp_path, monkeypatch):
+    from asnflow.assoc_rules import cache
+    from asnflow.assoc_rules.parse import parse_file
+    from asnflow.config import load_config
+
+    monkeypatch.setenv("ASNFLOW_CACHE_DIR", str(tmp_path / "cache"))
+    config = load_config()
+    paths = sorted({*config.definition_files, *config.rule_files})
+    for path in paths:
+        cache.parsed_file(path)  # parsed and written to the cache
+    assert len(list((tmp_path / "cache").glob("rules-*.json"))) == len(paths)
+
+    def no_parsing(path):
+        raise AssertionError(f"{path} was parsed again, not read from the cache")
+
+    monkeypatch.setattr(cache, "_parse", no_parsing)
+    for path in paths:
+        fresh = parse_file(path)
+        cached = cache.parsed_file(path)
+        assert cached == fresh
+        assert cached.lines == fresh.lines and repr(cached) == repr(fresh)

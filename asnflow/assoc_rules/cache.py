@@ -26,7 +26,7 @@ import stat
 from pathlib import Path
 
 from asnflow import __version__
-from asnflow.assoc_rules import ast, limits
+from asnflow.assoc_rules import ast
 from asnflow.assoc_rules.node import Node
 from asnflow.assoc_rules.source import read_rule_bytes
 from asnflow.errors import AsnflowError
@@ -39,6 +39,7 @@ KEEP_ENTRIES = 64  # older entries are removed when a new one is written
 _CLASSES = {cls.__name__: cls for cls in vars(ast).values()
             if isinstance(cls, type) and issubclass(cls, Node) and cls.__module__ == ast.__name__}
 _FIELDS = {name: cls._fields for name, cls in _CLASSES.items()}
+_FIELD_SETS = {name: set(fields) for name, fields in _FIELDS.items()}
 
 
 def cache_folder() -> Path | None:
@@ -112,7 +113,7 @@ def _read_entry(entry: Path, key: str, path: str) -> ast.RuleFile | None:
         header = json.loads(head)
         if header != {"format": FORMAT, "key": key, "sha256": hashlib.sha256(body).hexdigest()}:
             return None
-        found = _decode(json.loads(body), path, 0)
+        found = _decode(body, path)
     except Exception:  # damaged, planted or from another version: parse again
         return None
     finally:
@@ -166,21 +167,31 @@ def _encode(value, path: str):
     raise ValueError(f"cannot store {type(value).__name__} in the rule cache")
 
 
-def _decode(value, path: str, depth: int):
-    if depth > 4 * limits.MAX_PARSE_DEPTH:
-        raise ValueError("nested too deeply")
-    if isinstance(value, dict):
-        if "t" in value and len(value) == 1:
-            return tuple(_decode(item, path, depth + 1) for item in value["t"])
-        cls = _CLASSES[value["_"]]
-        fields = _FIELDS[value["_"]]
-        if set(value) != {"_", *fields}:
-            raise ValueError("fields do not match")
-        return cls(**{field: _decode(value[field], path, depth + 1) for field in fields})
-    if isinstance(value, list):  # a position
-        if len(value) == 2:
-            return ast.Pos(path, int(value[0]), int(value[1]))
-        return ast.Pos(str(value[2]), int(value[0]), int(value[1]))
-    if value is None or isinstance(value, (str, bool, int)):
+def _decode(body: bytes | str, path: str):
+    """The tree an entry's body holds, built as the JSON decoder meets each object (innermost first).
+
+    In the encoding every JSON list is a position and every object a node or a
+    tuple, so lists are turned into positions as their object is built.
+    """
+    def position(value):
+        if isinstance(value, list):
+            if len(value) == 2:
+                return ast.Pos(path, int(value[0]), int(value[1]))
+            return ast.Pos(str(value[2]), int(value[0]), int(value[1]))
         return value
-    raise ValueError("not a value of the AST")
+
+    def node(value: dict):
+        if "t" in value and len(value) == 1:
+            return tuple(map(position, value["t"]))
+        name = value.pop("_")
+        cls = _CLASSES[name]
+        if value.keys() != _FIELD_SETS[name]:
+            raise ValueError("fields do not match")
+        made = cls.__new__(cls)
+        vars(made).update((field, position(value[field])) for field in _FIELDS[name])
+        return made
+
+    found = json.loads(body, object_hook=node)
+    if not isinstance(found, ast.RuleFile):
+        raise ValueError("not a rule file")
+    return found
