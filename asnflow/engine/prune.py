@@ -70,18 +70,17 @@ def _split_known_dups(asns: list) -> tuple[list, list]:
 def prune_duplicate_associations(asns: list, dups: DupNamer) -> list:
     known_dups, valid = _split_known_dups(asns)
     ordered = sorted(valid, key=_asn_id)
+    keys = [_membership_key(asn.products[0]) for asn in ordered]
     by_key: dict = defaultdict(list)
-    for asn in ordered:
-        key = _membership_key(asn.products[0])
+    for asn, key in zip(ordered, keys, strict=True):
         if key is not None:
             by_key[key].append(asn)
     removed: set[int] = set()
     pruned = []
-    for asn in reversed(ordered):
+    for asn, key in zip(reversed(ordered), reversed(keys), strict=True):
         if id(asn) in removed:
             continue
         pruned.append(asn)
-        key = _membership_key(asn.products[0])
         if key is None:
             continue
         for twin in by_key[key]:
