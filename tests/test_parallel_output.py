@@ -276,3 +276,67 @@ def test_members_of_a_candidate_pass_hold_the_pools_rows_not_the_pass_copies():
                     if "asn_candidate" in member:  # level 3: the cell as the pass saw it
                         assert unit.candidate[0] in member["asn_candidate"]
     assert members
+
+
+def test_this_process_runs_passes_too_and_every_pass_is_run_once(monkeypatch):
+    """With ``-j 2`` on one pool this process and one forked worker claim groups of passes from a
+    shared counter: every pass runs exactly once, in one place, and its associations are those of a
+    serial run; only the worker's come back pickled."""
+    from asnflow.engine import parallel
+    from asnflow.engine.generate import Options, bind_rows, plan, run_unit
+    from asnflow.engine.session import rule_set
+    from asnflow.pool.read import read_pool
+
+    rules = rule_set()
+    pool = read_pool(POOLS / "mega_pool.csv")
+    columns, rows = bind_rows(pool, rules)
+    units = plan(rows, Options(), pool.name).units
+    assert len(units) > 2 * parallel.GROUPS_PER_WORKER  # more groups than processes: both claim several
+
+    pickled: list[int] = []
+    loads = parallel._loads
+
+    def counted_loads(blob, rows, copies):
+        made, warnings = loads(blob, rows, copies)
+        pickled.append(len(made))
+        return made, warnings
+
+    monkeypatch.setattr(parallel, "_loads", counted_loads)
+    seen: list[int] = []
+    outputs, _warnings = parallel.run_units(units, pool, rules, rows, 2, None,
+                                            progress=lambda items: seen.append(items))
+    assert sorted(seen) == sorted(unit.items for unit in units)  # each pass reported once
+    # This process claims the first group before the worker has started; it never loses them all.
+    assert len(pickled) < len(units)
+
+    def members(asns):
+        return [sorted(m["expname"] for p in a.products for m in p["members"]) for a in asns]
+
+    for unit, made in zip(units, outputs, strict=True):
+        run = parallel._run_state(rules, pool.name, tuple(pool.columns))
+        assert members(made) == members(run_unit(unit, rules, rows, columns, run))
+
+
+def test_each_group_is_claimed_once_across_processes():
+    import multiprocessing
+
+    from asnflow.engine import parallel
+
+    context = multiprocessing.get_context("fork")
+    claimed = context.Value("i", 0)
+    results = context.Queue()
+
+    def claim_all():
+        mine = []
+        while (group := parallel._claim(claimed, 500)) is not None:
+            mine.append(group)
+        results.put(mine)
+
+    workers = [context.Process(target=claim_all) for _ in range(3)]
+    for worker in workers:
+        worker.start()
+    claim_all()
+    everything = [group for _ in range(4) for group in results.get(timeout=60)]
+    for worker in workers:
+        worker.join(timeout=60)
+    assert sorted(everything) == list(range(500))

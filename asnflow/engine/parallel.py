@@ -4,15 +4,18 @@ Two units of work. With several pools in one command, a pool is the unit: a
 worker generates it whole and sends back only its rendered files (names and
 bytes); the parent writes them in command-line order. With one pool, the
 passes (one per candidate, plus discovery) are the units: they are
-independent, so they can run anywhere; each worker takes the next group of
+independent, so they can run anywhere; each process takes the next group of
 passes when it is free, the parent reads the associations as they come back, and
 finalizes them in pass order. Either way the output is identical to a
 serial run.
 
 Local processes are forked: they inherit the compiled rules and the pool,
 and send back associations (their rule is named by its position in the rule
-set). A Dask worker gets the rule files' text and the pool once, compiles
-the rules itself, and keeps them for later passes of the same run.
+set). With one pool the parent runs groups of passes too, between reading
+what the workers sent, so ``-j N`` is N processes and only the workers'
+results are pickled. A Dask worker gets the rule files' text and the pool
+once, compiles the rules itself, and keeps them for later passes of the
+same run.
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ from asnflow.engine.collection import rare_collections
 from asnflow.errors import AsnflowError, CarriedError
 from asnflow.workers import forked_pool, worker_count
 
-# What a forked worker inherits: (ruleset, rows, columns, pool name, columns tuple).
+# What a forked worker inherits: (ruleset, rows, columns, pool name, columns tuple, the groups of
+# units, the shared number of the next group to claim).
 _INHERITED: tuple | None = None
 
 
@@ -148,7 +152,7 @@ def _loads(blob: bytes, rows: list, copies: dict):
 def _run_forked(unit):
     from asnflow.engine.generate import run_unit
 
-    ruleset, rows, columns, pool_name, column_names = _inherited(_INHERITED, "_INHERITED")
+    ruleset, rows, columns, pool_name, column_names = _inherited(_INHERITED, "_INHERITED")[:5]
     run = _run_state(ruleset, pool_name, column_names)
     made = run_unit(unit, ruleset, rows, columns, run, cache=_cache(ruleset, columns, run))
     return _dumps(made, run.warnings)
@@ -204,15 +208,18 @@ def run_units(units, pool, ruleset: RuleSet, rows: list, jobs: int, scheduler: s
     received: list = [None] * len(units)
     copies: dict = {}
 
-    def receive(index: int, blob: bytes) -> None:
-        received[index] = _loads(blob, rows, copies)
+    def keep(index: int, made: list, warnings: list[str]) -> None:
+        received[index] = (made, warnings)
         if progress is not None:
             progress(units[index].items)
+
+    def receive(index: int, blob: bytes) -> None:
+        keep(index, *_loads(blob, rows, copies))
 
     if scheduler:
         _on_dask(units, pool, ruleset, scheduler, receive, timeout)
     else:
-        _on_processes(units, ruleset, rows, jobs, receive)
+        _on_processes(units, ruleset, rows, jobs, receive, keep)
     outputs, warnings = [], []
     for made, said in received:
         outputs.append(made)
@@ -247,24 +254,54 @@ def unit_groups(units, workers: int) -> list[list[int]]:
     return [sorted(groups[g]) for g in order if groups[g]]
 
 
-def _run_forked_group(indexed_units):
-    return [(index, _run_forked(unit)) for index, unit in indexed_units]
+def _claim(claimed, count: int) -> int | None:
+    """The next group nobody has taken yet (shared by this process and its forked workers)."""
+    with claimed.get_lock():
+        group = claimed.value
+        if group >= count:
+            return None
+        claimed.value = group + 1
+    return group
 
 
-def _on_processes(units, ruleset, rows, jobs, receive: Callable[[int, bytes], None]) -> None:
-    """Every unit on ``jobs`` forked workers, each taking the next group of units (largest first)
-    when it is free: pass times differ too much from unit to unit to deal them all out
-    beforehand. This process meanwhile reads what comes back."""
+def _run_claimed_group(_token: int) -> list[tuple[int, bytes]]:
+    """In a forked worker: the next unclaimed group's passes, sent back pickled (none left: [])."""
+    groups, claimed = _inherited(_INHERITED, "_INHERITED")[5:]
+    group = _claim(claimed, len(groups))
+    if group is None:
+        return []
+    return [(index, _run_forked(unit)) for index, unit in groups[group]]
+
+
+def _on_processes(units, ruleset, rows, jobs, receive: Callable[[int, bytes], None],
+                  keep: Callable[[int, list, list[str]], None]) -> None:
+    """Every unit on ``jobs`` processes: this one and ``jobs - 1`` forked workers. Each takes the
+    next group of units (largest first) when it is free: pass times differ too much from unit to
+    unit to deal them all out beforehand. This process keeps what it made as it is and reads the
+    workers' results between its own groups; only theirs are pickled."""
     global _INHERITED
+    import multiprocessing
+
+    from asnflow.engine.generate import run_unit
+    from asnflow.engine.passes import RunCache
+
     columns = rows[0].columns if rows else {}
-    _INHERITED = (ruleset, rows, columns, _RUN_INFO["pool_name"], _RUN_INFO["columns"])
-    workers_wanted = worker_count(jobs, len(units))
-    tasks = [[(i, units[i]) for i in group] for group in unit_groups(units, workers_wanted)]
-    workers = _forked_pool(workers_wanted)
+    pool_name, column_names = _RUN_INFO["pool_name"], _RUN_INFO["columns"]
+    processes = worker_count(jobs, len(units))
+    groups = [[(i, units[i]) for i in group] for group in unit_groups(units, processes)]
+    claimed = multiprocessing.get_context("fork").Value("i", 0)
+    _INHERITED = (ruleset, rows, columns, pool_name, column_names, groups, claimed)
+    workers = _forked_pool(processes - 1)
     try:
-        for results in workers.imap_unordered(_run_forked_group, tasks):
-            for index, blob in results:
-                receive(index, blob)
+        # One token per group: a worker holding a token claims the next group left, if any.
+        results = workers.imap_unordered(_run_claimed_group, range(len(groups)))
+        cache = RunCache(ruleset, columns, _run_state(ruleset, pool_name, column_names))
+        while (group := _claim(claimed, len(groups))) is not None:
+            for index, unit in groups[group]:
+                run = _run_state(ruleset, pool_name, column_names)
+                keep(index, run_unit(unit, ruleset, rows, columns, run, cache=cache), run.warnings)
+            _receive_ready(results, receive, wait=False)
+        _receive_ready(results, receive, wait=True)
         workers.close()
     finally:
         # On an error or an interruption (Ctrl-C, SIGTERM) the workers are
@@ -272,6 +309,19 @@ def _on_processes(units, ruleset, rows, jobs, receive: Callable[[int, bytes], No
         workers.terminate()
         workers.join()
         _INHERITED = None
+
+
+def _receive_ready(results, receive: Callable[[int, bytes], None], wait: bool) -> None:
+    """Read the workers' results that have arrived (with ``wait``, all of them)."""
+    import multiprocessing
+
+    while True:
+        try:
+            ready = results.next() if wait else results.next(timeout=0)
+        except (StopIteration, multiprocessing.TimeoutError):
+            return
+        for index, blob in ready:
+            receive(index, blob)
 
 
 def _on_dask(units, pool, ruleset, scheduler, receive: Callable[[int, bytes], None],
