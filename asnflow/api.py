@@ -55,7 +55,7 @@ def generate(
     options = Options(ids=ids, discover=discover, all_candidates=all_candidates, version_id=version_id,
                       finalize=finalize, merge=merge, dms=dms)
     ruleset = rule_set([str(p) for p in rules], ignore_default)
-    return generate_documents(pool, ruleset, options).documents
+    return list(generate_documents(pool, ruleset, options).documents)
 
 
 def write(asns: Iterable[Mapping], folder: str | os.PathLike[str], fmt: str = "json") -> list[Path]:

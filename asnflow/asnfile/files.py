@@ -12,7 +12,7 @@ import json
 import os
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -360,17 +360,25 @@ def default_file_stem(asn: Mapping, sequence: int) -> str:
 
 
 def file_names(asns: Iterable[Mapping], fmt: str = "json") -> list[str]:
-    """The file name each association is written under (see :func:`write`)."""
+    """The file name each association is written under (see :func:`write`).
+
+    A sequence that knows its documents' names without making them (the
+    engine's lazily made documents) gives them as its ``stems``.
+    """
     extension = EXTENSIONS[_check_format(fmt)]
-    counters: Counter[tuple[str, str]] = Counter()
+    stems = getattr(asns, "stems", None)
+    if stems is None:
+        stems = []
+        counters: Counter[tuple[str, str]] = Counter()
+        for asn in asns:
+            stem = getattr(asn, "name", None)
+            if not stem:
+                key = (str(asn.get("asn_id")), str(asn.get("asn_type")))
+                counters[key] += 1
+                stem = default_file_stem(asn, counters[key])
+            stems.append(stem)
     names = []
-    for asn in asns:
-        stem = getattr(asn, "name", None)
-        if not stem:
-            key = (str(asn.get("asn_id")), str(asn.get("asn_type")))
-            counters[key] += 1
-            stem = default_file_stem(asn, counters[key])
-        stem = str(stem)
+    for stem in map(str, stems):
         name = stem if stem.endswith(extension) else stem + extension
         names.append(check_name(name, "association file name", limit=NAME_MAX))
     seen: set[str] = set()
@@ -475,7 +483,7 @@ def write_folders(batches: Iterable[tuple[Iterable[Mapping] | Rendered, str | os
         if isinstance(asns, Rendered):
             names, payloads, documents = asns.names, asns.payloads, None
         else:
-            documents = list(asns)
+            documents = asns if isinstance(asns, Sequence) else list(asns)  # a Sequence may make each on access
             names, payloads = file_names(documents, fmt), None
         destination = Path(folder)
         report = WriteReport(destination, [destination / name for name in names])

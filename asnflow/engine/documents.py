@@ -9,6 +9,8 @@ asnflow's own summary of the pinned values (jwst writes Python reprs there).
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from typing import overload
 
 from asnflow.engine.association import DEGRADED_NOTOK, DEGRADED_OK, Association
 from asnflow.naming.products import target_id
@@ -77,19 +79,51 @@ def to_dict(asn: Association, cache: dict | None = None) -> AssociationDict:
     return AssociationDict(data, asn.file_stem(), asn.rule.name)
 
 
+class Documents(Sequence[AssociationDict]):
+    """The documents of a run, each made from its association when it is asked for.
+
+    A 100,000-row pool has about as many documents, each a dict of a
+    kilobyte or so besides the members it shares with its association;
+    made all at once they were a fifth of the run's memory. Writing asks for
+    them one at a time (forked writers make their own), so only the
+    associations are held. Each access makes a new dict; ``list()`` keeps them.
+    """
+
+    def __init__(self, asns: list[Association]) -> None:
+        kept: dict[str, Association] = {}
+        for asn in asns:
+            if not asn.is_valid:
+                log.info("not writing %s: not valid", asn.file_stem())
+                continue
+            stem = asn.file_stem()
+            if stem in kept:
+                log.warning("%s is generated twice; the later one is kept, as jwst overwrites the file", stem)
+                del kept[stem]
+            kept[stem] = asn
+        self.stems = list(kept)  # each document's file name without its extension (asnfile.file_names)
+        self._asns = list(kept.values())
+        self._summaries: dict = {}  # constraints summaries, shared by associations with the same states
+
+    def __len__(self) -> int:
+        return len(self._asns)
+
+    @overload
+    def __getitem__(self, index: int) -> AssociationDict: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[AssociationDict]: ...
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [to_dict(asn, self._summaries) for asn in self._asns[index]]
+        return to_dict(self._asns[index], self._summaries)
+
+    def kinds(self) -> list[tuple[str, str]]:
+        """(asn_type, rule name) of each document, without making them."""
+        return [(asn.asn_type, asn.rule.name) for asn in self._asns]
+
+
 def to_documents(asns: list[Association]) -> list[AssociationDict]:
     """The documents jwst would save, in its order: invalid ones skipped; a later
     association written under an existing file name replaces the earlier one."""
-    by_name: dict[str, AssociationDict] = {}
-    cache: dict = {}
-    for asn in asns:
-        if not asn.is_valid:
-            log.info("not writing %s: not valid", asn.file_stem())
-            continue
-        document = to_dict(asn, cache)
-        if document.name in by_name:
-            log.warning("%s is generated twice; the later one is kept, as jwst overwrites the file",
-                        document.name)
-            del by_name[document.name]
-        by_name[document.name] = document
-    return list(by_name.values())
+    return list(Documents(asns))

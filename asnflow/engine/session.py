@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,7 @@ from asnflow.asnfile.files import Rendered, file_names, render
 from asnflow.assoc_rules.compile import RuleSet, load_rule_set
 from asnflow.config import load_config
 from asnflow.dask_clients import DEFAULT_TIMEOUT
-from asnflow.engine.documents import AssociationDict, to_documents
+from asnflow.engine.documents import AssociationDict, Documents
 from asnflow.engine.generate import Options, generate
 from asnflow.errors import RuleError
 
@@ -68,7 +68,7 @@ def rule_set(extra_rules: list[str] | None = None, ignore_default: bool = False,
 
 @dataclass
 class Outcome:
-    documents: list[AssociationDict]
+    documents: Sequence[AssociationDict]  # made one at a time on access (a Documents) unless a list
     written: list[Path] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     missing_ids: list[str] = field(default_factory=list)
@@ -98,9 +98,9 @@ def generate_documents(pool, rules: RuleSet, options: Options, progress=None, jo
     (diagnostics read the run they explain, never a second one)."""
     result = generate(pool, rules, options, progress=progress, jobs=jobs, scheduler=scheduler, on_plan=on_plan,
                       timeout=timeout)
-    documents = to_documents(result.associations)
+    documents = Documents(result.associations)
     outcome = Outcome(documents, warnings=result.warnings, missing_ids=result.missing_ids, pool_rows=len(pool),
-                      made=[(doc["asn_type"], doc.rule) for doc in documents])
+                      made=documents.kinds())
     if diagnose is not None:
         outcome.diagnosis = diagnose(pool, rules, options, result)
     return outcome
