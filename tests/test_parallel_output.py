@@ -340,3 +340,40 @@ def test_each_group_is_claimed_once_across_processes():
     for worker in workers:
         worker.join(timeout=60)
     assert sorted(everything) == list(range(500))
+
+
+def test_a_candidate_pass_offers_queued_exposures_again_as_its_own_copies(monkeypatch):
+    """Exposures a candidate pass queues again wait as pool rows and are offered as fresh copies
+    carrying the candidate's cell, like the first time; the files do not change (parity)."""
+    from asnflow.engine import parallel, passes
+    from asnflow.engine.generate import Options, bind_rows, plan, run_unit
+    from asnflow.engine.session import rule_set
+    from asnflow.pool.read import read_pool
+
+    rules = rule_set()
+    pool = read_pool(POOLS / "pool_001_candidates.csv")
+    columns, rows = bind_rows(pool, rules)
+    offered: list[tuple] = []
+    waiting: list = []
+    offer, extend = passes.Pass._offer, passes.ProcessQueue.extend
+
+    def recorded(self, row, allowed, work_over):
+        offered.append((self.cell, work_over, row.base, row["asn_candidate"]))
+        return offer(self, row, allowed, work_over)
+
+    def queued(self, lists):
+        lists = list(lists)
+        waiting.extend(row for process_list in lists for row in process_list.items)
+        return extend(self, lists)
+
+    monkeypatch.setattr(passes.Pass, "_offer", recorded)
+    monkeypatch.setattr(passes.ProcessQueue, "extend", queued)
+    for unit in plan(rows, Options(), pool.name).units:
+        if unit.candidate is not None:
+            run_unit(unit, rules, rows, columns, parallel._run_state(rules, pool.name, tuple(pool.columns)))
+    pool_rows = {id(row) for row in rows}
+    assert waiting and all(id(row) in pool_rows for row in waiting)  # what waits is the pool's own row
+    assert any(work_over != passes.BOTH for _cell, work_over, *_ in offered)  # offered again
+    for cell, _work_over, base, candidate_cell in offered:
+        assert cell is not None and candidate_cell == cell  # every offer carries the pass's own cell
+        assert id(base) in pool_rows  # a copy of a pool row

@@ -22,7 +22,7 @@ INVALID_VALUES = frozenset(
 class Row:
     """One exposure: cell values aligned with the pool's columns."""
 
-    __slots__ = ("values", "columns", "line", "memo", "origin")
+    __slots__ = ("values", "columns", "line", "memo", "origin", "base")
 
     def __init__(self, values: tuple[str, ...], columns: Mapping[str, int], line: int = 0,
                  origin: tuple[int, str | None] | None = None) -> None:
@@ -36,6 +36,8 @@ class Row:
         # row is a pool row or a per-candidate copy of one; lets processes
         # refer to rows instead of sending them.
         self.origin = origin
+        # For a copy with one cell replaced: the row it was copied from (None: not a copy).
+        self.base: Row | None = None
 
     def __getstate__(self):
         return (self.values, self.columns, self.line, self.origin)  # the memo stays behind
@@ -43,6 +45,7 @@ class Row:
     def __setstate__(self, state) -> None:
         self.values, self.columns, self.line, self.origin = state
         self.memo = None
+        self.base = None
 
     def __getitem__(self, name: str) -> str:
         return self.values[self.columns[name]]
@@ -72,6 +75,7 @@ class Row:
         if name == "asn_candidate" and self.origin is not None:
             origin = (self.origin[0], value)
         copy = Row(values, self.columns, self.line, origin)
+        copy.base = self if self.base is None else self.base
         if name == "asn_candidate":
             # What is remembered about a row (exposure type, member names) does
             # not depend on its candidate cell: per-candidate copies share it.

@@ -176,25 +176,7 @@ def run_unit(unit: Unit, ruleset: RuleSet, rows: list[Row], columns: dict[str, i
                       asn.acid.id, len(asn.filenames))
     for asn in made:
         asn.pass_over()
-    if unit.candidate is not None:
-        _back_to_pool_rows(made, rows)
     return made
-
-
-def _back_to_pool_rows(made: list[Association], rows: list[Row]) -> None:
-    """Members of a candidate pass keep the pool's own row, not the pass's copy of it.
-
-    The copy differs only in its ASN_CANDIDATE cell, which nothing reads after
-    the pass (each member took its asn_candidate entry from it while the pass
-    ran). The copies then go with the pass: on large pools they were about a
-    fifth of the memory generation holds.
-    """
-    for asn in made:
-        for product in asn.products:
-            for member in product["members"]:
-                origin = getattr(member.item, "origin", None)
-                if origin is not None and origin[1] is not None:
-                    member.item = rows[origin[0]]
 
 
 def unit_label(unit: Unit) -> str:

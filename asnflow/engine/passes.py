@@ -16,7 +16,7 @@ trying everything.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from asnflow.assoc_rules.compile import CompiledRule, RuleSet
 from asnflow.constraints.nodes import AttrTest, full_match
@@ -26,6 +26,7 @@ from asnflow.constraints.state import ConstraintState
 from asnflow.engine import guards
 from asnflow.engine.association import Association, RunState
 from asnflow.engine.index import AssociationIndex, CheckAnswers
+from asnflow.pool.candidates import candidate_cell
 
 
 def candidate_test(rule: CompiledRule, candidate_id: str, columns: dict[str, int]) -> AttrTest:
@@ -166,6 +167,8 @@ class Pass:
         ]
         self.associations: list[Association] = []
         self.on_item = on_item
+        # A candidate pass offers copies of the rows with this cell (pool.candidates.rows_of_candidate).
+        self.cell = candidate_cell(*candidate) if candidate else None
         acid_type = candidate[1] if candidate else "DISCOVERED"
         with_candidate = candidate is not None
         self.starts = self.cache.starts((acid_type, skip_invalid, with_candidate),
@@ -208,25 +211,46 @@ class Pass:
         return _Starts(rules, tuple(read.items()), skipped, self.cache.checks)
 
     # ------------------------------------------------------------ the pass
-    def run_items(self, items: list[Row]) -> list[Association]:
+    def run_items(self, items: Iterable[Row]) -> list[Association]:
+        """Offer every exposure to every rule, in order, then what constraints queued again.
+
+        jwst puts the exposures in its queue as the first list, and that list
+        is served first; offering them straight from ``items`` is the same,
+        and per-candidate copies made as they are reached can go as soon as
+        nothing needs them any more.
+        """
         all_rules = tuple(range(len(self.rules)))
         queue = ProcessQueue()
-        queue.extend([ProcessList(list(items), all_rules, BOTH)])
-        first = True
-        for process_list in queue:
-            allowed = frozenset(process_list.rules or all_rules)
-            work_over = process_list.work_over
-            on_item = self.on_item if first else None  # progress counts each exposure once
-            first = False
-            for row in process_list.items:
-                queued = self._offer(row, allowed, work_over)
-                if queued:
-                    kept = [pl for pl in (carry_over(p, work_over) for p in queued) if pl is not None]
-                    if kept:
-                        queue.extend(kept)
-                if on_item is not None:
-                    on_item()
+        self._offer_each(items, frozenset(all_rules), BOTH, queue, self.on_item)
+        for process_list in queue:  # progress counts each exposure once: not again here
+            self._offer_each(self._copies(process_list.items), frozenset(process_list.rules or all_rules),
+                             process_list.work_over, queue, None)
         return self.associations
+
+    # Exposures queued again wait as pool rows and are copied anew when served:
+    # a mosaic candidate queues nearly all of its exposures, and their copies
+    # (a whole row each) were a tenth of a large pool's peak memory.
+    def _queued(self, process_list: ProcessList) -> ProcessList:
+        if self.cell is not None:
+            process_list.items = [row if row.base is None else row.base for row in process_list.items]
+        return process_list
+
+    def _copies(self, rows: list[Row]) -> Iterable[Row]:
+        cell = self.cell
+        if cell is None:
+            return rows
+        return (row.replace("asn_candidate", cell) for row in rows)
+
+    def _offer_each(self, items: Iterable[Row], allowed: frozenset[int], work_over: int, queue: ProcessQueue,
+                    on_item: Callable[[], None] | None) -> None:
+        for row in items:
+            queued = self._offer(row, allowed, work_over)
+            if queued:
+                kept = [self._queued(pl) for pl in (carry_over(p, work_over) for p in queued) if pl is not None]
+                if kept:
+                    queue.extend(kept)
+            if on_item is not None:
+                on_item()
 
     def _new(self, index: int) -> Association:
         asn = Association(self.rules[index], self.registry, self.run, self.version_id, self.roots[index])

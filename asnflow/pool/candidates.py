@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from ast import literal_eval
+from collections.abc import Iterator
 from functools import lru_cache
 
 from asnflow.constraints.rows import Row
@@ -69,8 +70,14 @@ def background_candidates_of(rows: list[Row], ids: list[str]) -> list[str]:
     return list(ids_by_type(cells).get("background", []))
 
 
-def rows_of_candidate(rows: list[Row], candidate_id: str, candidate_type: str) -> list[Row]:
+def rows_of_candidate(rows: list[Row], candidate_id: str, candidate_type: str) -> Iterator[Row]:
+    """The candidate's rows, each copied as it is reached (a pass holds only those it still needs)."""
     # jwst selects rows with a substring test ("1000" also matches c1000) and
     # then overwrites the cell with this one candidate.
-    cell = f"[('{candidate_id}', '{candidate_type}')]"
-    return [row.replace("asn_candidate", cell) for row in rows if candidate_id in row["asn_candidate"]]
+    cell = candidate_cell(candidate_id, candidate_type)
+    return (row.replace("asn_candidate", cell) for row in rows if candidate_id in row["asn_candidate"])
+
+
+def candidate_cell(candidate_id: str, candidate_type: str) -> str:
+    """The ASN_CANDIDATE cell a candidate's pass gives each of its rows."""
+    return f"[('{candidate_id}', '{candidate_type}')]"
