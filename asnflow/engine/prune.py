@@ -56,6 +56,50 @@ def _membership_key(product: dict):
     return frozenset((m["expname"], m["exptype"]) for m in members)
 
 
+_PRINT_MASK = (1 << 64) - 1
+
+
+def _membership_print(product: dict):
+    """A small stand-in for :func:`_membership_key`: equal keys give equal prints (None for None).
+
+    A mosaic's key holds a pair per member; the keys of every association
+    at once were the peak of a large pool's run. Keys are built only for
+    associations whose prints agree.
+    """
+    members = product["members"]
+    names = [m["expname"] for m in members]
+    if len(set(names)) != len(names):
+        return None
+    mixed = total = 0
+    for member in members:
+        pair = hash((member["expname"], member["exptype"]))
+        mixed ^= pair
+        total = (total + pair) & _PRINT_MASK
+    return len(members), mixed, total
+
+
+def _same_members(ordered: list) -> dict[int, list]:
+    """Per association (by id), the associations with the same members as its first product's,
+    itself included, in the order given; none for one with duplicate members."""
+    by_print: dict = defaultdict(list)
+    for asn in ordered:
+        found = _membership_print(asn.products[0])
+        if found is not None:
+            by_print[found].append(asn)
+    same: dict[int, list] = {}
+    for group in by_print.values():
+        by_key: dict = defaultdict(list)
+        if len(group) == 1:
+            by_key[None] = group
+        else:
+            for asn in group:
+                by_key[_membership_key(asn.products[0])].append(asn)
+        for twins in by_key.values():
+            for asn in twins:
+                same[id(asn)] = twins
+    return same
+
+
 def prune(asns: list, dups: DupNamer, warnings: list[str] | None = None) -> list:
     pruned = prune_duplicate_associations(asns, dups)
     return prune_duplicate_products(pruned, dups, warnings)
@@ -70,20 +114,14 @@ def _split_known_dups(asns: list) -> tuple[list, list]:
 def prune_duplicate_associations(asns: list, dups: DupNamer) -> list:
     known_dups, valid = _split_known_dups(asns)
     ordered = sorted(valid, key=_asn_id)
-    keys = [_membership_key(asn.products[0]) for asn in ordered]
-    by_key: dict = defaultdict(list)
-    for asn, key in zip(ordered, keys, strict=True):
-        if key is not None:
-            by_key[key].append(asn)
+    same = _same_members(ordered)
     removed: set[int] = set()
     pruned = []
-    for asn, key in zip(reversed(ordered), reversed(keys), strict=True):
+    for asn in reversed(ordered):
         if id(asn) in removed:
             continue
         pruned.append(asn)
-        if key is None:
-            continue
-        for twin in by_key[key]:
+        for twin in same.get(id(asn), ()):
             if twin is not asn and id(twin) not in removed:
                 removed.add(id(twin))
                 dups.remove(twin, known_dups, asn, "same members")
