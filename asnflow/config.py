@@ -31,24 +31,13 @@ class Config:
 
 def load_config(path: str | Path | None = None) -> Config:
     """Read a rules.yaml (the shipped one by default) into a :class:`Config`."""
-    import yaml  # deferred: only the commands that need the config pay for it
-
-    from asnflow import safe_yaml
-
-    config_path = Path(path) if path is not None else default_config_path()
+    from asnflow.assoc_rules.cache import cached_data
     from asnflow.fsread import CONFIG_LIMIT, read_text
 
+    config_path = Path(path) if path is not None else default_config_path()
     text = read_text(config_path, "configuration file", error=RuleError, limit=CONFIG_LIMIT)
-    try:
-        data = safe_yaml.load(text)
-    except yaml.YAMLError as exc:
-        problem, line, column = safe_yaml.problem_and_place(exc)
-        raise RuleError(f"not valid YAML: {problem}", path=str(config_path), line=line, column=column) from None
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise RuleError("expected a mapping at the top level", path=str(config_path))
-    _check_types(data, config_path, text)
+    # The checked data is remembered by the file's bytes: a run that finds it needs no PyYAML.
+    data = cached_data(config_path, text.encode("utf-8"), lambda: _checked_data(text, config_path))
     base = PACKAGE_DIR if config_path.parent in (PACKAGE_DIR, PACKAGE_DIR.parent) else config_path.parent
     rule_files = tuple((base / entry).resolve() for entry in data.get("rules") or [])
     definition_files = tuple((base / entry).resolve() for entry in data.get("definitions") or [])
@@ -62,6 +51,25 @@ def load_config(path: str | Path | None = None) -> Config:
         naming_profile=str(naming.get("profile", "jwst-3.0")),
         pool_columns=tuple(columns) if columns is not None else None,
     )
+
+
+def _checked_data(text: str, config_path: Path) -> dict:
+    """The YAML text's data, refused in one line when it is not YAML or a value has the wrong type."""
+    import yaml  # deferred: only a config not seen before (or not cached) pays for PyYAML
+
+    from asnflow import safe_yaml
+
+    try:
+        data = safe_yaml.load(text)
+    except yaml.YAMLError as exc:
+        problem, line, column = safe_yaml.problem_and_place(exc)
+        raise RuleError(f"not valid YAML: {problem}", path=str(config_path), line=line, column=column) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise RuleError("expected a mapping at the top level", path=str(config_path))
+    _check_types(data, config_path, text)
+    return data
 
 
 def _calibration_table(table: object, config_path: Path) -> dict[str, tuple[Route, ...]]:
