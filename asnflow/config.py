@@ -31,7 +31,7 @@ class Config:
 
 def load_config(path: str | Path | None = None) -> Config:
     """Read a rules.yaml (the shipped one by default) into a :class:`Config`."""
-    from asnflow.assoc_rules.cache import cached_data
+    from asnflow.file_cache import cached_data
     from asnflow.fsread import CONFIG_LIMIT, read_text
 
     config_path = Path(path) if path is not None else default_config_path()

@@ -55,9 +55,9 @@ def test_writing_makes_each_document_once_and_names_them_without_making_them(ass
                                                                            monkeypatch):
     made = []
 
-    def counted(asn, cache=None):
+    def counted(asn, *args):
         made.append(asn)
-        return to_dict(asn, cache)
+        return to_dict(asn, *args)
 
     monkeypatch.setattr(documents_module, "to_dict", counted)
     documents = Documents(associations)

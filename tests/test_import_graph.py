@@ -119,7 +119,9 @@ def test_no_import_cycle_between_packages_except_the_known_ones(graph):
 LAYERS = (
     ("errors", "routes", "safe_yaml", "progress", "workers", "constraints"),
     ("fsread", "pathnames", "naming", "dask_clients"),
-    ("fsutil", "config", "hooks", "pool"),
+    ("fsutil", "hooks", "pool"),
+    ("file_cache",),
+    ("config",),
     ("assoc_rules", "asnfile", "calib"),
     ("engine", "companion"),
     ("diagnose", "workflow"),

@@ -57,7 +57,8 @@ def _constraints_summary(asn: Association) -> str:
     return "\n".join(lines)
 
 
-def to_dict(asn: Association, cache: dict | None = None) -> AssociationDict:
+def to_dict(asn: Association, cache: dict | None = None, name: str | None = None) -> AssociationDict:
+    """The document of ``asn``; ``name``: its file stem, when known already."""
     data: dict[str, object] = {
         "asn_type": asn.asn_type,
         "asn_rule": asn.asn_rule,
@@ -76,7 +77,7 @@ def to_dict(asn: Association, cache: dict | None = None) -> AssociationDict:
         data["target"] = asn.target_raw
     # Members are dicts already (Member); they are handed over, not copied.
     data["products"] = [{"name": product["name"], "members": list(product["members"])} for product in asn.products]
-    return AssociationDict(data, asn.file_stem(), asn.rule.name)
+    return AssociationDict(data, name or asn.file_stem(), asn.rule.name)
 
 
 class Documents(Sequence[AssociationDict]):
@@ -115,8 +116,8 @@ class Documents(Sequence[AssociationDict]):
 
     def __getitem__(self, index):
         if isinstance(index, slice):
-            return [to_dict(asn, self._summaries) for asn in self._asns[index]]
-        return to_dict(self._asns[index], self._summaries)
+            return [self[i] for i in range(len(self))[index]]
+        return to_dict(self._asns[index], self._summaries, self.stems[index])
 
     def kinds(self) -> list[tuple[str, str]]:
         """(asn_type, rule name) of each document, without making them."""
