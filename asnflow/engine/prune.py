@@ -88,16 +88,28 @@ def _same_members(ordered: list) -> dict[int, list]:
             by_print[found].append(asn)
     same: dict[int, list] = {}
     for group in by_print.values():
-        by_key: dict = defaultdict(list)
-        if len(group) == 1:
-            by_key[None] = group
-        else:
-            for asn in group:
-                by_key[_membership_key(asn.products[0])].append(asn)
-        for twins in by_key.values():
+        while len(group) > 1:
+            # One key at a time: the first association's pairs, and which of the rest have them all
+            # (same count, no name twice: the same set). Two mosaics' keys at once were the peak of
+            # combining a million-row pool.
+            key = _membership_key(group[0].products[0])
+            twins: list = [group[0]]
+            rest: list = []
+            for asn in group[1:]:
+                (twins if _holds_exactly(key, asn.products[0]) else rest).append(asn)
+            del key
             for asn in twins:
                 same[id(asn)] = twins
+            group = rest
+        if group:  # alone with its print: no other association has its members
+            same[id(group[0])] = group
     return same
+
+
+def _holds_exactly(key: frozenset, product: dict) -> bool:
+    """Whether ``product``'s members (no name twice) are the pairs of ``key``."""
+    members = product["members"]
+    return len(members) == len(key) and all((m["expname"], m["exptype"]) in key for m in members)
 
 
 def prune(asns: list, dups: DupNamer, warnings: list[str] | None = None) -> list:
