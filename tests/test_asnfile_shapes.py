@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -96,14 +97,17 @@ def test_references_outside_the_schema_are_left_to_jsonschema():
 
 
 def test_generating_files_does_not_load_jsonschema_or_pyyaml(tmp_path: Path):
-    """Valid documents never need jsonschema, JSON output never needs PyYAML's dumper: both stay unloaded."""
+    """Valid documents never need jsonschema, JSON output never needs PyYAML's dumper: both stay unloaded.
+    PyYAML itself reads rules.yaml once; later runs find its data in the cache (see test_config_cache)."""
     pool = Path(__file__).parent / "data" / "compat" / "pools" / "pool_001_candidates.csv"
     script = (
         "import sys\n"
         "from asnflow.cli import main\n"
         f"status = main(['generate', {str(pool)!r}, '-p', {str(tmp_path / 'out')!r}, '-q'])\n"
-        "print(status, 'jsonschema' in sys.modules, 'asnflow.asnfile.yaml_text' in sys.modules)\n"
+        "print(status, 'jsonschema' in sys.modules, 'asnflow.asnfile.yaml_text' in sys.modules, 'yaml' in sys.modules)\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
-    assert done.stdout.split() == ["0", "False", "False"]
+    env = dict(os.environ, ASNFLOW_CACHE_DIR=str(tmp_path / "cache"))
+    runs = [subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True,
+                           env=env).stdout.split() for _ in range(2)]
+    assert runs == [["0", "False", "False", "True"], ["0", "False", "False", "False"]]
     assert list((tmp_path / "out").glob("*_asn.json"))

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
 from asnflow import safe_yaml
@@ -81,16 +76,3 @@ def test_a_damaged_entry_is_ignored_and_replaced(cache, monkeypatch, damage):
     _no_yaml(monkeypatch)
     assert load_config() == first  # replaced by a good entry
 
-
-def test_generating_with_a_warm_cache_does_not_load_pyyaml(tmp_path):
-    pool = Path(__file__).parent / "data" / "compat" / "pools" / "pool_001_candidates.csv"
-    script = (
-        "import sys\n"
-        "from asnflow.cli import main\n"
-        f"status = main(['generate', {str(pool)!r}, '-p', {str(tmp_path / 'out')!r}, '-q'])\n"
-        "print(status, 'yaml' in sys.modules)\n"
-    )
-    env = dict(os.environ, ASNFLOW_CACHE_DIR=str(tmp_path / "cache"))
-    runs = [subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
-                           check=True, env=env).stdout.split() for _ in range(2)]
-    assert runs == [["0", "True"], ["0", "False"]]  # parsed once, then remembered
