@@ -83,6 +83,10 @@ def to_dict(asn: Association, cache: dict | None = None, name: str | None = None
 class Documents(Sequence[AssociationDict]):
     """The documents of a run, each made from its association when it is asked for.
 
+    Those jwst would save, in its order: invalid associations are skipped, and
+    a later association written under an existing file name replaces the
+    earlier one.
+
     A 100,000-row pool has about as many documents, each a dict of a
     kilobyte or so besides the members it shares with its association;
     made all at once they were a fifth of the run's memory. Writing asks for
@@ -123,8 +127,3 @@ class Documents(Sequence[AssociationDict]):
         """(asn_type, rule name) of each document, without making them."""
         return [(asn.asn_type, asn.rule.name) for asn in self._asns]
 
-
-def to_documents(asns: list[Association]) -> list[AssociationDict]:
-    """The documents jwst would save, in its order: invalid ones skipped; a later
-    association written under an existing file name replaces the earlier one."""
-    return list(Documents(asns))
