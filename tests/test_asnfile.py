@@ -232,6 +232,18 @@ def test_write_names_from_content_counting_per_acid_and_type(tmp_path):
     assert asnfile.load(paths[2]) == other
 
 
+def test_a_write_report_names_its_paths_without_holding_them(tmp_path):
+    documents = [small_level3(), small_level3(), small_level3()]
+    report = asnfile.write_changes(documents, tmp_path / "out")
+    paths = report.paths
+    assert len(paths) == 3 and list(paths) == [tmp_path / "out" / name for name in report.names]
+    assert paths[-1] == tmp_path / "out" / report.names[2] and paths[1:] == list(paths)[1:]
+    assert all(path.is_file() for path in paths)
+    with pytest.raises(IndexError):
+        paths[3]
+    assert type(asnfile.write(documents, tmp_path / "again")) is list  # the API's list of paths
+
+
 def test_write_uses_the_name_attribute_and_yaml_extension(tmp_path):
     class Named(dict):
         name = "jw99009-o001_image3_00007_asn"

@@ -389,12 +389,35 @@ def file_names(asns: Iterable[Mapping], fmt: str = "json") -> list[str]:
     return names
 
 
+class FolderPaths(Sequence[Path]):
+    """The paths of files in one folder, each made when asked for.
+
+    A million-row pool writes about as many files; their Path objects,
+    held all at once, were half a gigabyte.
+    """
+
+    def __init__(self, folder: Path, names: Sequence[str]) -> None:
+        self.folder = folder
+        self.names = names
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self.folder / name for name in self.names[index]]
+        return self.folder / self.names[index]
+
+    def __repr__(self) -> str:
+        return f"FolderPaths({str(self.folder)!r}, {len(self.names)} files)"
+
+
 @dataclass
 class WriteReport:
     """What writing a set of associations into a folder did to it."""
 
     folder: Path
-    paths: list[Path] = field(default_factory=list)  # every association of this run, in order
+    names: Sequence[str] = ()  # every association file of this run, in order
     new: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)  # left untouched: same bytes, same modification time
@@ -412,6 +435,11 @@ class WriteReport:
             )
         return text
 
+    @property
+    def paths(self) -> FolderPaths:
+        """Every association file of this run, in order (see :class:`FolderPaths`)."""
+        return FolderPaths(self.folder, self.names)
+
 
 def write(asns: Iterable[Mapping], folder: str | os.PathLike[str], fmt: str = "json") -> list[Path]:
     """Validate and write associations into ``folder``, all or nothing.
@@ -421,7 +449,7 @@ def write(asns: Iterable[Mapping], folder: str | os.PathLike[str], fmt: str = "j
     (asn_id, asn_type) in the order given. Returns the paths of all of them
     (files whose content is unchanged are left untouched).
     """
-    return write_changes(asns, folder, fmt).paths
+    return list(write_changes(asns, folder, fmt).paths)
 
 
 def write_changes(
@@ -486,7 +514,7 @@ def write_folders(batches: Iterable[tuple[Iterable[Mapping] | Rendered, str | os
             documents = asns if isinstance(asns, Sequence) else list(asns)  # a Sequence may make each on access
             names, payloads = file_names(documents, fmt), None
         destination = Path(folder)
-        report = WriteReport(destination, [destination / name for name in names])
+        report = WriteReport(destination, names)
         earlier = _association_files_in(destination)
         made = set(names)
         report.stale = sorted(name for name in earlier if name not in made)

@@ -69,7 +69,7 @@ def rule_set(extra_rules: list[str] | None = None, ignore_default: bool = False,
 @dataclass
 class Outcome:
     documents: Sequence[AssociationDict]  # made one at a time on access (a Documents) unless a list
-    written: list[Path] = field(default_factory=list)
+    written: Sequence[Path] = ()
     warnings: list[str] = field(default_factory=list)
     missing_ids: list[str] = field(default_factory=list)
     pool_rows: int = 0
