@@ -40,7 +40,7 @@ def test_invalid_associations_are_skipped_and_a_name_made_twice_keeps_the_later(
     again = first.clone()
     again.degraded = not first.degraded  # the same file name, another content
     invalid = associations[1].clone()
-    invalid.validity = {**invalid.validity, "forced": False}
+    invalid.failing = (*invalid.failing, "forced")
     with caplog.at_level(logging.INFO, logger="asnflow.write"):
         documents = Documents([*associations, invalid, again])
     assert first.file_stem() == again.file_stem()

@@ -8,24 +8,25 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from asnflow.engine import prune
+from asnflow.engine.entries import Member, Product
 
-MEMBER = st.fixed_dictionaries({"expname": st.sampled_from(["a", "b", "c", "d"]),
-                                "exptype": st.sampled_from(["science", "background"])})
+MEMBER = st.builds(Member.of, st.sampled_from(["a", "b", "c", "d"]), st.sampled_from(["science", "background"]),
+                   st.none())
 ASSOCIATIONS = st.lists(st.lists(MEMBER, max_size=4), min_size=1, max_size=12)
 
 
 def _associations(member_lists):
-    return [SimpleNamespace(products=[{"members": members}]) for members in member_lists]
+    return [SimpleNamespace(products=[Product(None, members)]) for members in member_lists]
 
 
 def _groups_by_key(asns):
-    """What the full membership keys group together (associations with duplicate members: none)."""
+    """What the full membership keys group together, two or more (duplicate members: in none)."""
     groups: dict = {}
     for asn in asns:
         key = prune._membership_key(asn.products[0])
         if key is not None:
             groups.setdefault(key, []).append(asn)
-    return {id(asn): group for group in groups.values() for asn in group}
+    return {id(asn): group for group in groups.values() if len(group) > 1 for asn in group}
 
 
 def _as_indexes(same, asns):

@@ -18,6 +18,17 @@ INVALID_VALUES = frozenset(
     {"", "NULL", "Null", "null", "--", "N", "n", "F", "f", "FALSE", "false", "False", "N/A", "n/a"}
 )
 
+_MEMO_KEYS: dict[tuple, tuple] = {}
+
+
+def memo_key(key: tuple) -> tuple:
+    """The one tuple kept for a key of rows' memos (store under it; any equal tuple finds it).
+
+    A run has a few dozen distinct keys; a tuple per row per key was a
+    tenth of a gigabyte at a million rows.
+    """
+    return _MEMO_KEYS.setdefault(key, key)
+
 
 class Row:
     """One exposure: cell values aligned with the pool's columns."""

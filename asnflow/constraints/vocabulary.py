@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from asnflow.constraints.rows import Row
+from asnflow.constraints.rows import Row, memo_key
 
 # Names the rule files must define (the checker reports any that is missing).
 VOCABULARY_LISTS = (
@@ -43,7 +43,7 @@ def base_exposure_type(vocab: Vocabulary, row: Row, default: str = "science") ->
         memo = row.memo = {}
     found = memo.get(("exposure_type", default))
     if found is None:
-        found = memo[("exposure_type", default)] = _base_exposure_type(vocab, row, default)
+        found = memo[memo_key(("exposure_type", default))] = _base_exposure_type(vocab, row, default)
     return found
 
 

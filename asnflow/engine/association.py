@@ -13,13 +13,14 @@ import re
 from ast import literal_eval
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from asnflow.constraints import vocabulary
 from asnflow.constraints.nodes import Attempt
 from asnflow.constraints.queue import ProcessList
-from asnflow.constraints.rows import INVALID_VALUES, Row
+from asnflow.constraints.rows import INVALID_VALUES, Row, memo_key
 from asnflow.constraints.state import ConstraintState, escaped
+from asnflow.engine.entries import Member, Product
 from asnflow.naming.asn_names import ACID
 from asnflow.naming.members import level2_product_name, level2a_member_name, level2b_member_name
 
@@ -38,6 +39,12 @@ _NO_MEMBER_KEYS: Any = frozenset()
 
 
 @lru_cache(maxsize=1024)
+def _program_text(program: str) -> str:
+    # One string per program, not one per association (a million of them at a million rows).
+    return f"{program:0>5s}"
+
+
+@lru_cache(maxsize=1024)
 def _acid_from_found(found: frozenset) -> ACID:
     # jwst ACID: the candidate constraint's found values, escaped, joined with
     # "-", backslashes removed: "('o001', 'observation')".
@@ -47,19 +54,6 @@ def _acid_from_found(found: frozenset) -> ACID:
     except (ValueError, SyntaxError, TypeError):
         return DISCOVERED_ACID
     return ACID(str(acid_id), str(acid_type))
-
-
-class Member(dict):
-    """A member entry as written to the file, remembering the pool row it came from."""
-
-    __slots__ = ("item",)
-
-    def __init__(self, data: dict, item: Row | None = None) -> None:
-        super().__init__(data)
-        self.item = item
-
-    def copy_member(self) -> Member:
-        return Member(dict(self), self.item)
 
 
 class Counter:
@@ -123,10 +117,13 @@ class Association:
         self.version_id = version_id
         self.states: list[ConstraintState | None] = [None] * rule.n_slots
         self.bound = run.binding(rule)
-        self.products: list[dict] = []
-        self.filenames: set[str] = set()
+        self.products: list[Product] = []
+        # The pool files of its members: a set while the pass adds, a tuple after (see pass_over).
+        self.filenames: set[str] | tuple[str, ...] = set()
         self.initialized = False
-        self.validity: dict[str, bool] = {name: False for name in rule.validity}
+        # The validity checks not passed yet: the rule's own tuple until one passes (most
+        # associations share it), then a shorter one, then the shared empty tuple.
+        self.failing: tuple[str, ...] = rule.validity
         self.original_exposure_type: str | None = None
         self.degraded = False
         self.sequence: int | None = None
@@ -208,12 +205,17 @@ class Association:
     # ------------------------------------------------------------ members
     @property
     def members(self) -> list[Member]:
-        return self.products[-1]["members"] if self.products else []
+        return self.products[-1].members if self.products else []
 
     @staticmethod
     def new_member(data: dict) -> Member:
         """A member made by a finalize step (a level-3 catalog, say), from no pool row."""
         return Member(data)
+
+    @staticmethod
+    def new_product(name: str, members: list[Member]) -> Product:
+        """A product made by a finalize step (one nod of a split association, say)."""
+        return Product(name, members)
 
     def has_science(self) -> bool:
         return self.science_count > 0
@@ -229,7 +231,7 @@ class Association:
         key = ("exptype", policy)
         found = memo.get(key)
         if found is None:
-            found = memo[key] = policy(self, row, attempt_states)
+            found = memo[memo_key(key)] = policy(self, row, attempt_states)
         return found
 
     def uses_integrations(self, row: Row) -> bool:
@@ -245,7 +247,7 @@ class Association:
         key = ("ints", self.rule.ints_for, pinned)
         answer = memo.get(key)
         if answer is None:
-            answer = memo[key] = self._uses_integrations(row, pinned)
+            answer = memo[memo_key(key)] = self._uses_integrations(row, pinned)
         return answer
 
     def _uses_integrations(self, row: Row, pinned: str | None) -> bool:
@@ -269,29 +271,29 @@ class Association:
             memo = row.memo = {}
         key = ("expname", self.level, exptype, integrations)
         name = memo.get(key, _UNSET)
-        if self.level == "3":
-            if name is _UNSET:
-                name = memo[key] = level2b_member_name(
+        if name is _UNSET:
+            if self.level == "3":
+                name = level2b_member_name(
                     filename, exp_type=row.get("exp_type"), member_exptype=exptype, integrations=integrations
                 )
-            data = {"expname": name, "exptype": exptype, "exposerr": exposerr,
-                    "asn_candidate": row.get("asn_candidate")}
-        else:
-            if name is _UNSET:
-                name = memo[key] = level2a_member_name(filename, integrations)
-            data = {"expname": name, "exptype": exptype, "exposerr": exposerr}
+            else:
+                name = level2a_member_name(filename, integrations)
+            memo[memo_key(key)] = name
         if name is None:
             # jwst warns and keeps the name; asnflow reports each such file once per run.
             warning = f"FILENAME {filename!r} is not a level-1b (_uncal) name; used unchanged as a member name"
             if warning not in self.run.warned:
                 self.run.warned.add(warning)
                 self.run.warnings.append(warning)
-            data["expname"] = filename
+            name = filename
         # A member holds the pool's own row, not a candidate pass's copy of it:
         # the copy differs only in its ASN_CANDIDATE cell, which nothing reads
-        # after the pass (the level-3 entry above took it), so the copies go
-        # as the pass moves on. At 20,000 rows they were a tenth of the peak.
-        return Member(data, row if row.base is None else row.base)
+        # after the pass (the level-3 entry took it), so the copies go as the
+        # pass moves on. At 20,000 rows they were a tenth of the peak.
+        item = row if row.base is None else row.base
+        if self.level == "3":
+            return Member.of(name, exptype, exposerr, row.get("asn_candidate"), item)
+        return Member.of(name, exptype, exposerr, item=item)
 
     # ------------------------------------------------------------ adding
     def add(self, row: Row) -> tuple[bool, Any]:
@@ -351,19 +353,19 @@ class Association:
         return matched, reprocess
 
     def _init_hook(self, row: Row) -> None:
-        self.program = "{:0>5s}".format(row.get("program", ""))
+        self.program = _program_text(row.get("program", ""))
         if self.level != "3":
             self.target_raw = row.get("targetid")
-        self.products.append({"name": None, "members": []})
+        self.products.append(Product(None, []))
 
     def _add_member(self, row: Row) -> None:
         member = self.make_member(row)
         members = self.members
-        key = (member["expname"], member["exptype"])
+        key = (member.expname, member.exptype)
         if key in self.member_keys:
             return
         self.member_keys.add(key)
-        if member["exptype"] == "science":
+        if member.exptype == "science":
             self.science_count += 1
         if self.level == "3":
             self._update_validity(member)
@@ -371,23 +373,35 @@ class Association:
         else:
             members.append(member)
             self._update_validity(member)
-        self.filenames.add(row.filename)
-        if member.get("exposerr") not in INVALID_VALUES and member.get("exposerr") is not None:
+        cast(set, self.filenames).add(row.filename)
+        if member.exposerr not in INVALID_VALUES and member.exposerr is not None:
             self.degraded = True
 
     def pass_over(self) -> None:
         """The pass that built this association has ended: let go of what only adding needs
-        (the pass's shared answers, its index filing, the keys of the members added)."""
+        (the pass's shared answers, its index filing, the keys of the members added).
+
+        The file names stay, as a tuple: one file's set took three times its
+        tuple, and most level-2 associations hold one file.
+        """
+        self.filenames = tuple(self.filenames)
         self.memo = None
         self.index_slot = None
         self.guard_basis = None
         self.member_keys = _NO_MEMBER_KEYS
 
     def _update_validity(self, member: Member) -> None:
-        checks = self.rule.validity_checks
-        for name, passed in self.validity.items():
-            if not passed:
-                self.validity[name] = bool(checks[name](self, member))
+        failing = self.failing
+        if failing:
+            checks = self.rule.validity_checks
+            still = tuple([name for name in failing if not checks[name](self, member)])
+            if still != failing:
+                self.failing = still
+
+    @property
+    def validity(self) -> dict[str, bool]:
+        """Per validity check of the rule, whether it has passed (jwst's ``validity``)."""
+        return {name: name not in self.failing for name in self.rule.validity}
 
     def created(self) -> None:
         """jwst DMSBaseMixin.create: the creating add takes the next sequence number.
@@ -426,7 +440,7 @@ class Association:
     # ------------------------------------------------------------ validity, names
     @property
     def is_valid(self) -> bool:
-        return all(self.validity.values())
+        return not self.failing
 
     def product_name(self) -> str:
         if self.product_name_override is not None:
@@ -435,8 +449,8 @@ class Association:
 
     def level2_default_product_name(self) -> str:
         for member in self.members:
-            if member["exptype"] == "science":
-                return level2_product_name(member["expname"])
+            if member.exptype == "science":
+                return level2_product_name(member.expname)
         return "undefined"
 
     def file_stem(self) -> str:
@@ -450,10 +464,9 @@ class Association:
         twin = object.__new__(Association)
         twin.__dict__.update(self.__dict__)  # not copy.copy: pickling drops run-bound links
         twin.products = [
-            {"name": p["name"], "members": [m.copy_member() for m in p["members"]]} for p in self.products
+            Product(p.name, [m.copy_member() for m in p.members]) for p in self.products
         ]
-        twin.validity = dict(self.validity)
-        twin.filenames = set(self.filenames)
+        twin.filenames = tuple(self.filenames)  # built: nothing adds to it any more
         return twin
 
     def __repr__(self) -> str:

@@ -75,8 +75,8 @@ def to_dict(asn: Association, cache: dict | None = None, name: str | None = None
     else:
         data["asn_pool"] = asn.run.pool_name
         data["target"] = asn.target_raw
-    # Members are dicts already (Member); they are handed over, not copied.
-    data["products"] = [{"name": product["name"], "members": list(product["members"])} for product in asn.products]
+    data["products"] = [{"name": product.name, "members": [member.as_dict() for member in product.members]}
+                        for product in asn.products]
     return AssociationDict(data, name or asn.file_stem(), asn.rule.name)
 
 

@@ -88,16 +88,22 @@ def _reduce_row(row):
 
 
 def _reduce_member(member):
-    return type(member), (dict(member), member.item)
+    return _member_of, (*member.fields(), member.item)
+
+
+def _member_of(*fields):
+    from asnflow.engine.entries import Member
+
+    return Member.of(*fields)
 
 
 def _reduce_association(asn):
-    """An association with its members packed: per product, the member dicts and, apart, where
+    """An association with its members packed: per product, the members' fields and, apart, where
     their rows are in the pool. A mosaic has thousands of members; rebuilding each through its
     own reducer cost more than the rest of the association."""
     state = asn.__getstate__()
-    products = [(product["name"], [dict(member) for member in product["members"]],
-                 [_row_reference(member.item) for member in product["members"]])
+    products = [(product.name, [member.fields() for member in product.members],
+                 [_row_reference(member.item) for member in product.members])
                 for product in state.pop("products")]
     return _unpack_association, (type(asn), state, products)
 
@@ -109,7 +115,7 @@ def _row_reference(item):
 
 
 def _unpack_association(kind, state, products):
-    from asnflow.engine.association import Member
+    from asnflow.engine.entries import Member, Product
 
     rows, copies = _inherited(_LOADING, "_LOADING")
     asn = kind.__new__(kind)
@@ -124,14 +130,17 @@ def _unpack_association(kind, state, products):
                 items.append(rows[index])
             else:
                 items.append(_row_at(index, cell))
-        unpacked.append({"name": name, "members": list(map(Member, members, items))})
+        unpacked.append(Product(name, [Member.of(expname, exptype, exposerr, candidate, item)
+                                       for (expname, exptype, exposerr, candidate), item
+                                       in zip(members, items, strict=True)]))
     asn.products = unpacked
     return asn
 
 
 def _dumps(made, warnings) -> bytes:
     from asnflow.constraints.rows import Row
-    from asnflow.engine.association import Association, Member
+    from asnflow.engine.association import Association
+    from asnflow.engine.entries import Member
 
     buffer = io.BytesIO()
     pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)

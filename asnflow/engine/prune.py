@@ -50,10 +50,10 @@ def _asn_id(asn) -> str:
 
 def _membership_key(product: dict):
     members = product["members"]
-    names = [m["expname"] for m in members]
+    names = [m.expname for m in members]
     if len(set(names)) != len(names):
         return None  # duplicate members never compare equal
-    return frozenset((m["expname"], m["exptype"]) for m in members)
+    return frozenset((m.expname, m.exptype) for m in members)
 
 
 _PRINT_MASK = (1 << 64) - 1
@@ -67,27 +67,34 @@ def _membership_print(product: dict):
     associations whose prints agree.
     """
     members = product["members"]
-    names = [m["expname"] for m in members]
+    names = [m.expname for m in members]
     if len(set(names)) != len(names):
         return None
     mixed = total = 0
     for member in members:
-        pair = hash((member["expname"], member["exptype"]))
+        pair = hash((member.expname, member.exptype))
         mixed ^= pair
         total = (total + pair) & _PRINT_MASK
-    return len(members), mixed, total
+    return hash((len(members), mixed, total))
 
 
 def _same_members(ordered: list) -> dict[int, list]:
-    """Per association (by id), the associations with the same members as its first product's,
-    itself included, in the order given; none for one with duplicate members."""
-    by_print: dict = defaultdict(list)
+    """Per association (by id) that has the same members as another's first product, all those
+    associations, itself included, in the order given. Associations alone with their members
+    (nearly all) are left out, as are those with a member named twice."""
+    # First only one association per print; a list once a second one has it. Every association
+    # in a list of its own was a third of a gigabyte at a million rows, for the few that pair.
+    first: dict = {}
+    shared: dict = {}
     for asn in ordered:
         found = _membership_print(asn.products[0])
         if found is not None:
-            by_print[found].append(asn)
+            earlier = first.setdefault(found, asn)
+            if earlier is not asn:
+                shared.setdefault(found, [earlier]).append(asn)
+    del first
     same: dict[int, list] = {}
-    for group in by_print.values():
+    for group in shared.values():
         while len(group) > 1:
             # One key at a time: the first association's pairs, and which of the rest have them all
             # (same count, no name twice: the same set). Two mosaics' keys at once were the peak of
@@ -98,18 +105,17 @@ def _same_members(ordered: list) -> dict[int, list]:
             for asn in group[1:]:
                 (twins if _holds_exactly(key, asn.products[0]) else rest).append(asn)
             del key
-            for asn in twins:
-                same[id(asn)] = twins
+            if len(twins) > 1:
+                for asn in twins:
+                    same[id(asn)] = twins
             group = rest
-        if group:  # alone with its print: no other association has its members
-            same[id(group[0])] = group
     return same
 
 
 def _holds_exactly(key: frozenset, product: dict) -> bool:
     """Whether ``product``'s members (no name twice) are the pairs of ``key``."""
     members = product["members"]
-    return len(members) == len(key) and all((m["expname"], m["exptype"]) in key for m in members)
+    return len(members) == len(key) and all((m.expname, m.exptype) in key for m in members)
 
 
 def prune(asns: list, dups: DupNamer, warnings: list[str] | None = None) -> list:

@@ -94,7 +94,7 @@ def nod_split(asn):
                 background["exptype"] = "background"
                 new_members.append(background)
         new_members += others
-        split.products = [{"name": nod_product_name(science["expname"]), "members": new_members}]
+        split.products = [asn.new_product(nod_product_name(science["expname"]), new_members)]
         split.product_name_override = split.products[0]["name"]
         if split.is_valid:
             results.append(split)
