@@ -70,3 +70,24 @@ def forked_pool(processes: int):
 
     return multiprocessing.get_context("fork").Pool(processes, initializer=leave_with_owner,
                                                    initargs=(os.getpid(),))
+
+
+def shared_counter():
+    """A counter forked workers share with this process (see :func:`claim_next`)."""
+    import multiprocessing
+
+    return multiprocessing.get_context("fork").Value("i", 0)
+
+
+def claim_next(counter, count: int) -> int | None:
+    """The next of ``count`` pieces of work nobody has taken yet (None: all taken).
+
+    This process and its forked workers each claim the next piece when they
+    are free, so they finish together however unequal the pieces are.
+    """
+    with counter.get_lock():
+        taken = counter.value
+        if taken >= count:
+            return None
+        counter.value = taken + 1
+    return taken

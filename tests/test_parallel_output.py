@@ -116,6 +116,29 @@ def test_files_written_by_worker_processes_are_those_written_here(documents, mon
     assert again.unchanged == [name for name in here.new if name != changed.name]
 
 
+def test_forked_writers_take_runs_of_documents_as_they_are_free(monkeypatch, tmp_path):
+    """Each document is written once, by whichever process is free; the kinds come back in order.
+    The first documents are made slow: a process stuck on them leaves the rest to the other."""
+    import os
+    import time
+
+    from asnflow.asnfile import forked_write
+
+    monkeypatch.setattr(forked_write, "RUN_LENGTH", 8)
+
+    def put(index: int) -> str:
+        if index < 8:
+            time.sleep(0.05)
+        (tmp_path / f"{index:04d}").write_text(str(os.getpid()))
+        return "new" if index % 3 else "unchanged"
+
+    kinds = forked_write.put_all(put, 2000, jobs=2)
+    assert kinds == ["new" if index % 3 else "unchanged" for index in range(2000)]
+    writers = [path.read_text() for path in sorted(tmp_path.iterdir())]
+    assert len(writers) == 2000 and len(set(writers)) == 2
+    assert writers.count(writers[0]) < 1000  # the one held up by the slow run wrote less than half
+
+
 def test_an_invalid_document_written_by_a_worker_is_reported_as_here_and_nothing_is_written(
         documents, monkeypatch, tmp_path):
     from asnflow.asnfile import forked_write
@@ -320,15 +343,15 @@ def test_this_process_runs_passes_too_and_every_pass_is_run_once(monkeypatch):
 def test_each_group_is_claimed_once_across_processes():
     import multiprocessing
 
-    from asnflow.engine import parallel
+    from asnflow.workers import claim_next, shared_counter
 
     context = multiprocessing.get_context("fork")
-    claimed = context.Value("i", 0)
+    claimed = shared_counter()
     results = context.Queue()
 
     def claim_all():
         mine = []
-        while (group := parallel._claim(claimed, 500)) is not None:
+        while (group := claim_next(claimed, 500)) is not None:
             mine.append(group)
         results.put(mine)
 

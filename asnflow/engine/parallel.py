@@ -31,7 +31,7 @@ from asnflow.assoc_rules.compile import RuleSet
 from asnflow.dask_clients import DEFAULT_TIMEOUT, dask_client
 from asnflow.engine.collection import rare_collections
 from asnflow.errors import AsnflowError, CarriedError
-from asnflow.workers import forked_pool, worker_count
+from asnflow.workers import claim_next, forked_pool, shared_counter, worker_count
 
 # What a forked worker inherits: (ruleset, rows, columns, pool name, columns tuple, the groups of
 # units, the shared number of the next group to claim).
@@ -263,20 +263,10 @@ def unit_groups(units, workers: int) -> list[list[int]]:
     return [sorted(groups[g]) for g in order if groups[g]]
 
 
-def _claim(claimed, count: int) -> int | None:
-    """The next group nobody has taken yet (shared by this process and its forked workers)."""
-    with claimed.get_lock():
-        group = claimed.value
-        if group >= count:
-            return None
-        claimed.value = group + 1
-    return group
-
-
 def _run_claimed_group(_token: int) -> list[tuple[int, bytes]]:
     """In a forked worker: the next unclaimed group's passes, sent back pickled (none left: [])."""
     groups, claimed = _inherited(_INHERITED, "_INHERITED")[5:]
-    group = _claim(claimed, len(groups))
+    group = claim_next(claimed, len(groups))
     if group is None:
         return []
     return [(index, _run_forked(unit)) for index, unit in groups[group]]
@@ -289,8 +279,6 @@ def _on_processes(units, ruleset, rows, jobs, receive: Callable[[int, bytes], No
     unit to deal them all out beforehand. This process keeps what it made as it is and reads the
     workers' results between its own groups; only theirs are pickled."""
     global _INHERITED
-    import multiprocessing
-
     from asnflow.engine.generate import run_unit
     from asnflow.engine.passes import RunCache
 
@@ -298,14 +286,14 @@ def _on_processes(units, ruleset, rows, jobs, receive: Callable[[int, bytes], No
     pool_name, column_names = _RUN_INFO["pool_name"], _RUN_INFO["columns"]
     processes = worker_count(jobs, len(units))
     groups = [[(i, units[i]) for i in group] for group in unit_groups(units, processes)]
-    claimed = multiprocessing.get_context("fork").Value("i", 0)
+    claimed = shared_counter()
     _INHERITED = (ruleset, rows, columns, pool_name, column_names, groups, claimed)
     workers = _forked_pool(processes - 1)
     try:
         # One token per group: a worker holding a token claims the next group left, if any.
         results = workers.imap_unordered(_run_claimed_group, range(len(groups)))
         cache = RunCache(ruleset, columns, _run_state(ruleset, pool_name, column_names))
-        while (group := _claim(claimed, len(groups))) is not None:
+        while (group := claim_next(claimed, len(groups))) is not None:
             for index, unit in groups[group]:
                 run = _run_state(ruleset, pool_name, column_names)
                 keep(index, run_unit(unit, ruleset, rows, columns, run, cache=cache), run.warnings)
