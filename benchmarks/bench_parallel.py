@@ -18,7 +18,8 @@ from pathlib import Path
 from bench_outputs import digest_differences, tree_digests
 from bench_process import ProcessResult, run_measured
 
-JOBS_1, JOBS_2, DASK_2 = "-j 1", "-j 2", "dask, 2 workers"
+# Dask runs the passes; the files are written here, by as many processes as -j 2 writes with.
+JOBS_1, JOBS_2, DASK_2 = "-j 1", "-j 2", "dask, 2 workers (-j 2 writing)"
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ def measure_parallel(workloads: list[Workload], runs: int, workroot: Path, env: 
                      scheduler: str | None, timeout: float | None, progress) -> list[ParallelMeasurement]:
     configs = {JOBS_1: ["-j", "1"], JOBS_2: ["-j", "2"]}
     if scheduler:
-        configs[DASK_2] = ["--scheduler", scheduler, "--timeout", "60"]
+        configs[DASK_2] = ["--scheduler", scheduler, "--timeout", "60", "-j", "2"]
     results = {(w.label, c): ParallelMeasurement(w.label, c, [], []) for w in workloads for c in configs}
     reference: dict[str, dict[str, str]] = {}
     for number in range(1, runs + 1):

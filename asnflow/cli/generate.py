@@ -38,7 +38,8 @@ def register(subparsers) -> None:
     parser.add_argument("--format", choices=("json", "yaml"), default="json", help="file format (default: json)")
     parser.add_argument("-j", "--jobs", type=_jobs, default=1, metavar="N",
                         help="run in N processes: whole pools when several are given, else the candidates' passes "
-                        "(0: one per CPU; never more than the CPUs or the work); the files are the same")
+                        "and then the writing of the files (with --scheduler: the writing only; 0: one per CPU; "
+                        "never more than the CPUs or the work); the files are the same")
     parser.add_argument("--scheduler", metavar="ADDRESS",
                         help="run the pools (or one pool's candidates) on a Dask distributed scheduler "
                         "(tcp://host:8786) instead")
