@@ -25,7 +25,7 @@ import io
 import pickle
 import threading
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from asnflow.assoc_rules.compile import RuleSet
 from asnflow.dask_clients import DEFAULT_TIMEOUT, dask_client
@@ -33,12 +33,25 @@ from asnflow.engine.collection import rare_collections
 from asnflow.errors import AsnflowError, CarriedError
 from asnflow.workers import claim_next, forked_pool, shared_counter, worker_count
 
-# What a forked worker inherits: (ruleset, rows, columns, pool name, columns tuple, the groups of
-# units, the shared number of the next group to claim).
-_INHERITED: tuple | None = None
+_T = TypeVar("_T")
 
 
-def _inherited(value: tuple | None, name: str) -> tuple:
+class _PassWork(NamedTuple):
+    """What a forked worker of one pool's passes inherits."""
+
+    ruleset: RuleSet
+    rows: list
+    columns: dict  # column name -> position, as the rows hold it
+    pool_name: str
+    column_names: tuple[str, ...]
+    groups: list  # groups of (unit index, unit)
+    claimed: object  # the shared count of groups taken (workers.claim_next)
+
+
+_INHERITED: _PassWork | None = None
+
+
+def _inherited(value: _T | None, name: str) -> _T:
     """A module global the parent sets before it forks workers (None only if a worker started without it)."""
     if value is None:
         raise RuntimeError(f"{name} is not set: a worker started outside a parallel run")
@@ -161,9 +174,9 @@ def _loads(blob: bytes, rows: list, copies: dict):
 def _run_forked(unit):
     from asnflow.engine.generate import run_unit
 
-    ruleset, rows, columns, pool_name, column_names = _inherited(_INHERITED, "_INHERITED")[:5]
-    run = _run_state(ruleset, pool_name, column_names)
-    made = run_unit(unit, ruleset, rows, columns, run, cache=_cache(ruleset, columns, run))
+    work = _inherited(_INHERITED, "_INHERITED")
+    run = _run_state(work.ruleset, work.pool_name, work.column_names)
+    made = run_unit(unit, work.ruleset, work.rows, work.columns, run, cache=_cache(work.ruleset, work.columns, run))
     return _dumps(made, run.warnings)
 
 
@@ -265,11 +278,11 @@ def unit_groups(units, workers: int) -> list[list[int]]:
 
 def _run_claimed_group(_token: int) -> list[tuple[int, bytes]]:
     """In a forked worker: the next unclaimed group's passes, sent back pickled (none left: [])."""
-    groups, claimed = _inherited(_INHERITED, "_INHERITED")[5:]
-    group = claim_next(claimed, len(groups))
+    work = _inherited(_INHERITED, "_INHERITED")
+    group = claim_next(work.claimed, len(work.groups))
     if group is None:
         return []
-    return [(index, _run_forked(unit)) for index, unit in groups[group]]
+    return [(index, _run_forked(unit)) for index, unit in work.groups[group]]
 
 
 def _on_processes(units, ruleset, rows, jobs, receive: Callable[[int, bytes], None],
@@ -287,7 +300,7 @@ def _on_processes(units, ruleset, rows, jobs, receive: Callable[[int, bytes], No
     processes = worker_count(jobs, len(units))
     groups = [[(i, units[i]) for i in group] for group in unit_groups(units, processes)]
     claimed = shared_counter()
-    _INHERITED = (ruleset, rows, columns, pool_name, column_names, groups, claimed)
+    _INHERITED = _PassWork(ruleset, rows, columns, pool_name, column_names, groups, claimed)
     workers = _forked_pool(processes - 1)
     try:
         # One token per group: a worker holding a token claims the next group left, if any.
