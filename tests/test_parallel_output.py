@@ -214,6 +214,37 @@ def test_a_dask_worker_generates_with_rare_collections_and_restores_its_threshol
     assert seen == [GENERATION_THRESHOLDS, GENERATION_THRESHOLDS]
 
 
+def test_a_dask_worker_keeps_only_the_pools_it_ran_last():
+    """A standing cluster serves pool after pool: a worker keeps what it prepared for the last
+    WORKER_KEEPS pools (rules, rows, caches), not for every pool it ever ran; a pool it let go
+    is prepared again, and its passes give what a serial run gives."""
+    from asnflow.engine import parallel
+    from asnflow.engine.generate import Options, bind_rows, plan, run_unit
+    from asnflow.engine.session import rule_set
+    from asnflow.pool.read import read_pool
+
+    rules = rule_set()
+    texts = [(f.path, "\n".join(f.lines) + "\n") for f in rules.files]
+    registered = {rule.path for rule in rules.rules}
+    names = ["pool_002_image_miri.csv", "pool_004_wfs.csv", "pool_021_tso.csv", "pool_002_image_miri.csv"]
+    parallel._PREPARED.clear()
+    try:
+        for name in names:
+            pool = read_pool(POOLS / name)
+            columns, rows = bind_rows(pool, rules)
+            unit = plan(rows, Options(), pool.name).units[0]
+            payload = pickle.dumps((texts, registered, pool))
+            here, _ = parallel._loads(parallel._run_remote(name, payload, unit), rows, {})
+            run = parallel._run_state(rules, pool.name, tuple(pool.columns))
+            serial = run_unit(unit, rules, rows, columns, run)
+            assert [[dict(m) for m in a.members] for a in here] == [[dict(m) for m in a.members] for a in serial]
+            assert len(parallel._PREPARED) <= parallel.WORKER_KEEPS
+            assert next(reversed(parallel._PREPARED)) == name  # the one just used is kept
+        assert list(parallel._PREPARED) == ["pool_021_tso.csv", "pool_002_image_miri.csv"]
+    finally:
+        parallel._PREPARED.clear()
+
+
 def test_units_are_sent_in_groups_of_about_equal_exposures():
     from asnflow.engine.generate import Unit
     from asnflow.engine.parallel import GROUPS_PER_WORKER, unit_groups

@@ -24,8 +24,9 @@ import hashlib
 import io
 import pickle
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
-from typing import NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from asnflow.assoc_rules.compile import RuleSet
 from asnflow.dask_clients import DEFAULT_TIMEOUT, dask_client
@@ -57,10 +58,13 @@ def _inherited(value: _T | None, name: str) -> _T:
         raise RuntimeError(f"{name} is not set: a worker started outside a parallel run")
     return value
 
-# What a Dask worker has set up, by the digest of what it was sent.
-_PREPARED: dict[str, tuple] = {}
+# What a Dask worker has set up, by the digest of what it was sent: the last few only. A
+# standing cluster serves pool after pool, and keeping every pool's rows and caches grew each
+# worker by every pool it had ever run.
+WORKER_KEEPS = 2
+_PREPARED: OrderedDict[str, tuple] = OrderedDict()  # one pool's passes: rules, rows, caches
 _RUN_INFO: dict = {}
-_CACHES: dict[int, tuple] = {}
+_CACHE: tuple | None = None  # a forked pass worker's (rule set, RunCache)
 # A Dask worker runs one task of ours at a time: a rule set is bound to one
 # pool's columns while it runs, and the engine's caches are not made for
 # threads (several threads in one worker would gain nothing under the GIL).
@@ -181,14 +185,25 @@ def _run_forked(unit):
 
 
 def _cache(ruleset, columns, run):
-    """One RunCache per worker process and rule set (passes of a run share it)."""
+    """The RunCache of a forked worker's passes (they share it; the worker serves one run)."""
+    global _CACHE
     from asnflow.engine.passes import RunCache
 
-    key = id(ruleset)
-    found = _CACHES.get(key)
-    if found is None or found[0] is not ruleset:
-        found = _CACHES[key] = (ruleset, RunCache(ruleset, columns, run))
-    return found[1]
+    if _CACHE is None or _CACHE[0] is not ruleset:
+        _CACHE = (ruleset, RunCache(ruleset, columns, run))
+    return _CACHE[1]
+
+
+def _kept(table: OrderedDict, key: str, make: Callable[[], Any]) -> Any:
+    """``table[key]``, made if missing; the table keeps the :data:`WORKER_KEEPS` used last."""
+    found = table.get(key)
+    if found is None:
+        found = table[key] = make()
+        while len(table) > WORKER_KEEPS:
+            table.popitem(last=False)
+    else:
+        table.move_to_end(key)
+    return found
 
 
 def _run_remote(digest: str, payload: bytes, unit):
@@ -203,18 +218,24 @@ def _run_remote_group(digest: str, payload: bytes, indexed_units) -> list[tuple[
 
 
 def _run_remote_locked(digest: str, payload: bytes, unit):
-    from asnflow.engine.generate import bind_rows, run_unit
+    from asnflow.engine.generate import run_unit
 
-    prepared = _PREPARED.get(digest)
-    if prepared is None:
-        texts, registered, pool = pickle.loads(payload)
-        ruleset = _compile_texts(texts, registered)
-        columns, rows = bind_rows(pool, ruleset)
-        prepared = _PREPARED[digest] = (ruleset, rows, columns, pool.name, tuple(pool.columns))
-    ruleset, rows, columns, pool_name, column_names = prepared
+    ruleset, rows, columns, pool_name, column_names, cache = _kept(_PREPARED, digest, lambda: _prepare(payload))
     run = _run_state(ruleset, pool_name, column_names)
-    made = run_unit(unit, ruleset, rows, columns, run, cache=_cache(ruleset, columns, run))
+    made = run_unit(unit, ruleset, rows, columns, run, cache=cache)
     return _dumps(made, run.warnings)
+
+
+def _prepare(payload: bytes) -> tuple:
+    """What a Dask worker needs for one pool's passes: its rules compiled, its rows, their caches."""
+    from asnflow.engine.generate import bind_rows
+    from asnflow.engine.passes import RunCache
+
+    texts, registered, pool = pickle.loads(payload)
+    ruleset = _compile_texts(texts, registered)
+    columns, rows = bind_rows(pool, ruleset)
+    run = _run_state(ruleset, pool.name, tuple(pool.columns))
+    return ruleset, rows, columns, pool.name, tuple(pool.columns), RunCache(ruleset, columns, run)
 
 
 def run_units(units, pool, ruleset: RuleSet, rows: list, jobs: int, scheduler: str | None,
@@ -358,7 +379,7 @@ def _on_dask(units, pool, ruleset, scheduler, receive: Callable[[int, bytes], No
 # in the order of the command line, as a serial run does.
 
 _POOLS: tuple | None = None  # what forked workers inherit: (pools, ruleset, options, delivery)
-_RULES: dict[str, RuleSet] = {}  # a Dask worker's compiled rule sets, by the digest of their text
+_RULES: OrderedDict[str, RuleSet] = OrderedDict()  # a Dask worker's rule sets, by the digest of their text
 
 
 class Delivery(NamedTuple):
@@ -387,9 +408,7 @@ def _pool_forked(index: int):
 def _pool_remote(digest: str, rules_payload: bytes, pool, options, delivery: Delivery):
     """One whole pool on a Dask worker (the rules compiled once per worker)."""
     with _ONE_AT_A_TIME, rare_collections():
-        ruleset = _RULES.get(digest)
-        if ruleset is None:
-            ruleset = _RULES[digest] = _compile_texts(*pickle.loads(rules_payload))
+        ruleset = _kept(_RULES, digest, lambda: _compile_texts(*pickle.loads(rules_payload)))
         return _outcome_of(pool, ruleset, options, delivery)
 
 
