@@ -1,4 +1,5 @@
-"""Members and products (engine.entries) are compact records that read as the file's mappings."""
+"""Members and products (engine.entries) are compact records that read as the file's mappings;
+rows' memo keys are shared tuples."""
 
 from __future__ import annotations
 
@@ -101,3 +102,17 @@ def test_documents_hold_plain_dicts_in_file_order(compat_dir):
                 levels.add("asn_candidate" in member)
         json.dumps(document)  # the standard library refuses anything but plain containers
     assert levels == {True, False}
+
+
+def test_memo_keys_are_shared_and_the_table_of_them_stays_bounded(monkeypatch):
+    from asnflow.constraints import rows
+
+    monkeypatch.setattr(rows, "_MEMO_KEYS", {})
+    monkeypatch.setattr(rows, "MEMO_KEYS_KEPT", 50)
+    first = rows.memo_key(("ints", ("tso",), "t"))
+    assert rows.memo_key(("ints", ("tso",), "t")) is first  # an equal key finds the one kept
+    for value in range(500):  # a pool with many distinct cells in a key
+        key = ("ints", ("tso",), f"v{value}")
+        assert rows.memo_key(key) == key
+    assert len(rows._MEMO_KEYS) == 50
+    assert rows.memo_key(("ints", ("tso",), "t")) is first

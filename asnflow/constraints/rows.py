@@ -19,15 +19,23 @@ INVALID_VALUES = frozenset(
 )
 
 _MEMO_KEYS: dict[tuple, tuple] = {}
+# A run has a few dozen distinct keys, but some hold a pool's cell (a pinned
+# TSO flag): a process serving pool after pool stops sharing past this many
+# rather than keep every value it was ever shown.
+MEMO_KEYS_KEPT = 4096
 
 
 def memo_key(key: tuple) -> tuple:
     """The one tuple kept for a key of rows' memos (store under it; any equal tuple finds it).
 
-    A run has a few dozen distinct keys; a tuple per row per key was a
-    tenth of a gigabyte at a million rows.
+    A tuple per row per key was a tenth of a gigabyte at a million rows.
     """
-    return _MEMO_KEYS.setdefault(key, key)
+    found = _MEMO_KEYS.get(key)
+    if found is None:
+        if len(_MEMO_KEYS) >= MEMO_KEYS_KEPT:
+            return key
+        found = _MEMO_KEYS[key] = key
+    return found
 
 
 class Row:
