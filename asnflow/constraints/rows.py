@@ -8,7 +8,8 @@ such column, as a jwst pool row does).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from operator import itemgetter
 
 # jwst's "not specified" values (lib/dms_base.py _EMPTY). A value in this set
 # counts as if the column were absent. Pool cells are already lower-cased, so
@@ -36,6 +37,21 @@ def memo_key(key: tuple) -> tuple:
             return key
         found = _MEMO_KEYS[key] = key
     return found
+
+
+def _no_cells(values: tuple) -> tuple:
+    return ()
+
+
+def cells_reader(indexes: Sequence[int]) -> Callable[[tuple], Hashable]:
+    """A function reading the cells at ``indexes`` from a row's values as one hashable key.
+
+    The key's form depends on how many cells are read (one cell: the cell
+    itself), so keys from different readers must not share a table.
+    """
+    if not indexes:
+        return _no_cells
+    return itemgetter(*indexes)
 
 
 class Row:

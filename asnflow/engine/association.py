@@ -13,18 +13,20 @@ import re
 from ast import literal_eval
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from asnflow.constraints import vocabulary
 from asnflow.constraints.nodes import Attempt
 from asnflow.constraints.queue import ProcessList
-from asnflow.constraints.rows import INVALID_VALUES, Row, memo_key
+from asnflow.constraints.rows import INVALID_VALUES, Row, cells_reader, memo_key
 from asnflow.constraints.state import ConstraintState, escaped
 from asnflow.engine.entries import Member, Product
 from asnflow.naming.asn_names import ACID
 from asnflow.naming.members import level2_product_name, level2a_member_name, level2b_member_name
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Hashable
+
     from asnflow.assoc_rules.compile import CompiledRule
 
 DEGRADED_OK = "No known degraded exposures in association."
@@ -137,7 +139,8 @@ class Association:
         self.member_keys: set[tuple[str, str]] = set()  # (expname, exptype) of the current product
         self._acid_cache: tuple | None = None
         self.memo: dict | None = None  # answers shared by the pass (see _test_remembered)
-        self.signature: tuple[int, ...] = ()
+        # Reads the cells the rule's tests read, for the memo's keys (set by the pass with ``memo``).
+        self.read_signature: Callable[[tuple], Hashable] = cells_reader(())
         self.guard_basis: tuple | None = None  # what the index filing was computed from
         self.science_count = 0
 
@@ -334,13 +337,14 @@ class Association:
         the association has its science, and those columns; queued exposures
         are rebuilt for this row.
         """
-        values = row.values
-        key = (id(self.states), self.science_count > 0, tuple([values[i] for i in self.signature]))
+        key = (id(self.states), self.science_count > 0, self.read_signature(row.values))
         known = memo.get(key)
         if known is not None and known[0] is self.states:
             _, matched, queued, states = known
             if matched:
                 self.states = states
+            if not queued:
+                return matched, ()
             return matched, [ProcessList([row], rules, work_over, only) for rules, work_over, only in queued]
         before = self.states
         attempt = Attempt(self, row)
@@ -373,7 +377,7 @@ class Association:
         else:
             members.append(member)
             self._update_validity(member)
-        cast(set, self.filenames).add(row.filename)
+        self.filenames.add(row.filename)  # type: ignore[union-attr]  # a set while the pass adds
         if member.exposerr not in INVALID_VALUES and member.exposerr is not None:
             self.degraded = True
 
@@ -418,7 +422,8 @@ class Association:
         self.sequence = next(counter)
 
     # ------------------------------------------------------------ moving between processes
-    _RUN_BOUND = ("rule", "root", "run", "bound", "memo", "index_slot", "guard_basis", "_acid_cache")
+    _RUN_BOUND = ("rule", "root", "run", "bound", "memo", "read_signature", "index_slot", "guard_basis",
+                  "_acid_cache")
 
     def __getstate__(self) -> dict:
         state = {k: v for k, v in self.__dict__.items() if k not in self._RUN_BOUND}

@@ -41,10 +41,10 @@ class AssociationIndex:
         # Shapes are numbered: a shape is a tuple of tuples, whose hash Python
         # recomputes on every lookup, and exposures are looked up by shape a lot.
         self._shape_numbers: dict[tuple, int] = {}
-        self._shapes: list[tuple] = []
-        self._key_functions: list[Callable[[Row], tuple] | None] = []
         self._shape_rules: list[set[int]] = []  # the rules that filed associations under each shape
-        self._optional: list[bool] = []  # whether a shape's keys can hold _ANY
+        # Per shape, what a lookup needs, in one tuple: (table, key function,
+        # whether keys can hold _ANY, the rules filed under it).
+        self._lookups: list[tuple[dict, Callable[[Row], tuple], bool, set[int]]] = []
 
     # ------------------------------------------------------------ filing
     def holds(self, asn, row: Row) -> None:
@@ -79,7 +79,7 @@ class AssociationIndex:
         else:
             tables = self._tables
             for shape, key in filing:
-                tables.setdefault(shape, {}).setdefault(key, {})[order] = asn
+                tables[shape].setdefault(key, {})[order] = asn
                 self._shape_rules[shape].add(asn.rule.index)
             asn.index_slot = filing
 
@@ -104,11 +104,11 @@ class AssociationIndex:
         for shape, key in slots:
             number = self._shape_numbers.get(shape)
             if number is None:
-                number = self._shape_numbers[shape] = len(self._shapes)
-                self._shapes.append(shape)
-                self._key_functions.append(None)
-                self._shape_rules.append(set())
-                self._optional.append(any(kind == "opt" for kind, _ in shape))
+                number = self._shape_numbers[shape] = len(self._lookups)
+                rules: set[int] = set()
+                self._shape_rules.append(rules)
+                self._lookups.append((self._tables.setdefault(number, {}), self._key_function(shape),
+                                      any(kind == "opt" for kind, _ in shape), rules))
             numbered.append((number, key))
         return tuple(numbered)
 
@@ -116,16 +116,12 @@ class AssociationIndex:
     def candidates(self, row: Row, allowed: frozenset[int]) -> list:
         """The associations of the allowed rules an exposure must be offered to, in creation order."""
         found: dict[int, Any] = {}
-        functions = self._key_functions
         some_rules = len(allowed) < len(self.indexable)  # an exposure queued again for some rules only
-        for shape, table in self._tables.items():
-            if not table or (some_rules and allowed.isdisjoint(self._shape_rules[shape])):
+        for table, key_of, optional, rules in self._lookups:
+            if not table or (some_rules and allowed.isdisjoint(rules)):
                 continue
-            function = functions[shape]
-            if function is None:
-                function = functions[shape] = self._key_function(self._shapes[shape])
-            key = function(row)
-            if self._optional[shape] and _ANY in key:
+            key = key_of(row)
+            if optional and _ANY in key:
                 for filed, bucket in table.items():
                     if all(k is _ANY or k == f for k, f in zip(key, filed, strict=True)):
                         found.update(bucket)

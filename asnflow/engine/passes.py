@@ -17,11 +17,12 @@ trying everything.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from asnflow.assoc_rules.compile import CompiledRule, RuleSet
 from asnflow.constraints.nodes import AttrTest, full_match
 from asnflow.constraints.queue import BOTH, EXISTING, NONSCIENCE, RULES, ProcessList, ProcessQueue, carry_over
-from asnflow.constraints.rows import INVALID_VALUES, Row
+from asnflow.constraints.rows import INVALID_VALUES, Row, cells_reader
 from asnflow.constraints.state import ConstraintState
 from asnflow.engine import guards
 from asnflow.engine.association import Association, RunState
@@ -93,13 +94,17 @@ class _Starts:
         self.columns = columns
         self.skipped = skipped
         self.checks = checks
-        self._answers: dict[tuple, tuple[int, ...]] = {}
+        # The answer depends on the cells of the columns whose value matters,
+        # and on whether the others hold a value at all.
+        self._read_values = cells_reader([index for index, value_matters in columns if value_matters])
+        self._presence = tuple(index for index, value_matters in columns if not value_matters)
+        self._answers: dict[Any, tuple[int, ...]] = {}
 
     def startable(self, row: Row) -> tuple[int, ...]:
         values = row.values
-        signature = tuple([
-            values[i] if value_matters else values[i] not in INVALID_VALUES for i, value_matters in self.columns
-        ])
+        signature = self._read_values(values)
+        if self._presence:
+            signature = (signature, tuple([values[i] not in INVALID_VALUES for i in self._presence]))
         rules = self._answers.get(signature)
         if rules is None:
             rules = self._answers[signature] = self._evaluate(row)
@@ -178,7 +183,7 @@ class Pass:
         # Answers of tests, shared by the associations of a rule in this pass
         # (None: the rule's tests read state that changes outside adds).
         self._memos: list[dict | None] = [None if signature is None else {} for signature in signatures]
-        self._signatures = [signature or () for signature in signatures]
+        self._signature_readers = [cells_reader(signature or ()) for signature in signatures]
         self._initial: list[list[ConstraintState | None]] = [[None] * rule.n_slots for rule in self.rules]
 
     @property
@@ -258,7 +263,7 @@ class Pass:
         # modified in place) state list, so their first tests share answers.
         asn.states = self._initial[index]
         asn.memo = self._memos[index]
-        asn.signature = self._signatures[index]
+        asn.read_signature = self._signature_readers[index]
         return asn
 
     def _offer(self, row: Row, allowed: frozenset[int], work_over: int) -> list:
