@@ -1,5 +1,3 @@
-import sys
+from asnflow.cli import command_line
 
-from asnflow.cli import main
-
-sys.exit(main())
+command_line()

@@ -219,6 +219,77 @@ def test_name_help_lists_each_action_once(cli, tmp_path):
         assert len(re.findall(rf"^\s+{action}\s", proc.stdout, re.MULTILINE)) == 1, proc.stdout
 
 
+def test_the_command_table_lists_every_command_module_under_its_name():
+    """``asnflow.cli.COMMANDS`` is written out by hand: it must name every module of the package
+    that registers a sub-command, each under the name that module registers."""
+    import argparse
+    import importlib
+    import pkgutil
+
+    import asnflow.cli as cli_package
+
+    registering = {}
+    for info in pkgutil.iter_modules(cli_package.__path__):
+        module = importlib.import_module(f"asnflow.cli.{info.name}")
+        if hasattr(module, "register"):
+            parser = argparse.ArgumentParser()
+            subparsers = parser.add_subparsers()
+            module.register(subparsers)
+            (name,) = subparsers.choices
+            registering[name] = info.name
+    assert cli_package.COMMANDS == registering
+    assert list(cli_package.COMMANDS) == sorted(cli_package.COMMANDS)  # the help lists them in this order
+
+
+@pytest.mark.parametrize("pool, status", [(MIRI, 0), (DATA / "compat" / "bad_pools" / "jw93060_20150312T160130_pool.csv", 2)])
+def test_the_quick_exit_after_generate_keeps_the_status_the_output_and_the_exit_handlers(pool, status, tmp_path):
+    """``generate`` leaves without the interpreter's teardown: what it printed still arrives
+    (through pipes), its exit status is kept, and exit handlers registered before it still run."""
+    script = (
+        "import atexit, sys\n"
+        f"atexit.register(lambda: open({str(tmp_path / 'handler-ran')!r}, 'w').close())\n"
+        f"sys.argv = ['asnflow', 'generate', {str(pool)!r}, '-p', {str(tmp_path / 'out')!r}]\n"
+        "from asnflow.cli import command_line\n"
+        "print('before', flush=False)\n"
+        "command_line()\n"
+    )
+    env = {name: value for name, value in os.environ.items() if name != "PYTHONUNBUFFERED"}  # pipes buffer
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False,
+                          cwd=tmp_path, env=env)
+    no_traceback(proc)
+    assert proc.returncode == status, proc.stderr
+    assert proc.stdout == "before\n"
+    assert (tmp_path / "handler-ran").exists()
+    if status == 0:
+        assert proc.stderr.endswith("9 new, 0 changed, 0 unchanged\n"), proc.stderr
+        assert len(list((tmp_path / "out").glob("*_asn.json"))) == 9
+    else:
+        assert len(proc.stderr.splitlines()) == 1 and "jw93060_20150312T160130_pool.csv" in proc.stderr
+
+
+@pytest.mark.parametrize("words", [["generate", "--help"], ["rules", "list", "--help"], ["run", "--help"]])
+def test_a_command_line_loads_only_its_own_command(words, tmp_path):
+    """Start-up registers only the command named first; what it accepts and prints is unchanged."""
+    script = (
+        "import contextlib, io, sys\n"
+        "from asnflow.cli import main\n"
+        "out = io.StringIO()\n"
+        "with contextlib.redirect_stdout(out):\n"
+        "    try:\n"
+        f"        main({words!r})\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "print(sorted(m for m in sys.modules if m.startswith('asnflow.cli.')))\n"
+        "print(out.getvalue().splitlines()[0])\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True,
+                          cwd=tmp_path)
+    loaded, usage = proc.stdout.splitlines()[:2]
+    module = {"generate": "generate", "rules": "rules", "run": "run"}[words[0]]
+    assert loaded == f"['asnflow.cli.{module}']"
+    assert usage.startswith(f"usage: asnflow {' '.join(words[:-1])} [-h]")
+
+
 # demo -q printing one line is tested with the README's demo command in test_demo.py
 
 

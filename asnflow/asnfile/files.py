@@ -15,7 +15,6 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from importlib import resources
 from json.encoder import encode_basestring_ascii as _encode_string
 from pathlib import Path
 from typing import Any
@@ -120,7 +119,7 @@ def _plain(value: Any) -> Any:
 @cache
 def _schema(level: str) -> dict:
     """One of the association schemas shipped with asnflow, as a mapping."""
-    text = resources.files("asnflow.asnfile").joinpath("schemas", f"{level}.json").read_text(encoding="utf-8")
+    text = (Path(__file__).with_name("schemas") / f"{level}.json").read_text(encoding="utf-8")
     return json.loads(text)
 
 

@@ -7,12 +7,14 @@ suffixes jwst 3.0.0's ``jwst.lib.suffix.remove_suffix`` recognises.
 from __future__ import annotations
 
 import re
-from importlib.resources import files
+from pathlib import Path
 
 
 def _read_word_list(resource: str) -> frozenset[str]:
     """One word per line from a text file in this package; ``#`` starts a comment."""
-    text = files(__package__).joinpath(resource).read_text(encoding="utf-8")
+    # Beside this module, as the package's other data (importlib.resources would add its
+    # zip and temporary-file machinery to every command's start-up).
+    text = Path(__file__).with_name(resource).read_text(encoding="utf-8")
     words = (line.split("#", 1)[0].strip() for line in text.splitlines())
     return frozenset(word for word in words if word)
 
