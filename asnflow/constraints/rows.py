@@ -57,13 +57,19 @@ def cells_reader(indexes: Sequence[int]) -> Callable[[tuple], Hashable]:
 class Row:
     """One exposure: cell values aligned with the pool's columns."""
 
-    __slots__ = ("values", "columns", "line", "memo", "origin", "base")
+    __slots__ = ("values", "columns", "line", "memo", "origin", "base", "filename")
+    filename: str
 
     def __init__(self, values: tuple[str, ...], columns: Mapping[str, int], line: int = 0,
                  origin: tuple[int, str | None] | None = None) -> None:
         self.values = values
         self.columns = columns
         self.line = line
+        # Read once: the passes ask for it a few dozen times per exposure. A
+        # row without the column (never one of a pool) has no filename at all.
+        at = columns.get("filename")
+        if at is not None:
+            self.filename = values[at]
         # Answers that depend on the row alone, not its ASN_CANDIDATE cell
         # (exposure type, member names, tests of the exposure).
         self.memo: dict | None = None
@@ -78,9 +84,7 @@ class Row:
         return (self.values, self.columns, self.line, self.origin)  # the memo stays behind
 
     def __setstate__(self, state) -> None:
-        self.values, self.columns, self.line, self.origin = state
-        self.memo = None
-        self.base = None
+        Row.__init__(self, *state)
 
     def __getitem__(self, name: str) -> str:
         return self.values[self.columns[name]]
@@ -118,10 +122,6 @@ class Row:
                 self.memo = {}
             copy.memo = self.memo
         return copy
-
-    @property
-    def filename(self) -> str:
-        return self.values[self.columns["filename"]]
 
     def as_dict(self) -> dict[str, str]:
         return {name: self.values[index] for name, index in self.columns.items()}
