@@ -1,9 +1,10 @@
 """``asnflow <command>``: argument parsing only.
 
-Every module in this package that defines ``register(subparsers)`` adds one
-sub-command; the handler it sets with ``set_defaults(handler=...)`` does the
-work by calling into the library. Modules here import nothing heavy at the top
-so that ``asnflow --help`` and ``asnflow generate`` start fast.
+Each module of this package listed in :data:`COMMANDS` defines
+``register(subparsers)``, which adds one sub-command; the handler it sets with
+``set_defaults(handler=...)`` does the work by calling into the library.
+Modules here import nothing heavy at the top so that ``asnflow --help`` and
+``asnflow generate`` start fast.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from asnflow.errors import AsnflowError
 
 # Each sub-command and the module of this package that registers it, in the
 # order of the help listing. Listed rather than discovered: finding modules
-# (pkgutil) and registering all fourteen cost a small run a tenth of its
-# start-up. A test holds this table to the modules that define ``register``.
+# (pkgutil) and registering all fourteen for every command line took about a
+# tenth of a small run's start-up. A test holds this table to the modules
+# that define ``register``.
 COMMANDS = {
     "demo": "demo",
     "diff": "diff",
