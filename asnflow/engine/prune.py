@@ -23,6 +23,7 @@ import re
 from collections import Counter, defaultdict
 from pathlib import PurePosixPath
 
+from asnflow.engine.entries import Product
 from asnflow.naming.suffix import remove_suffix
 
 log = logging.getLogger("asnflow.prune")
@@ -48,7 +49,7 @@ def _asn_id(asn) -> str:
     return asn.acid.id
 
 
-def _membership_key(product: dict):
+def _membership_key(product: Product):
     members = product["members"]
     names = [m.expname for m in members]
     if len(set(names)) != len(names):
@@ -59,7 +60,7 @@ def _membership_key(product: dict):
 _PRINT_MASK = (1 << 64) - 1
 
 
-def _membership_print(product: dict):
+def _membership_print(product: Product):
     """A small stand-in for :func:`_membership_key`: equal keys give equal prints (None for None).
 
     A mosaic's key holds a pair per member; the keys of every association
@@ -112,7 +113,7 @@ def _same_members(ordered: list) -> dict[int, list]:
     return same
 
 
-def _holds_exactly(key: frozenset, product: dict) -> bool:
+def _holds_exactly(key: frozenset, product: Product) -> bool:
     """Whether ``product``'s members (no name twice) are the pairs of ``key``."""
     members = product["members"]
     return len(members) == len(key) and all((m.expname, m.exptype) in key for m in members)
