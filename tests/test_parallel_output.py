@@ -431,3 +431,40 @@ def test_a_candidate_pass_offers_queued_exposures_again_as_its_own_copies(monkey
     for cell, _work_over, base, candidate_cell in offered:
         assert cell is not None and candidate_cell == cell  # every offer carries the pass's own cell
         assert id(base) in pool_rows  # a copy of a pool row
+
+
+def test_this_process_computes_passes_with_a_short_switch_interval_and_restores_it(monkeypatch):
+    """While this process runs passes beside a worker, the pool's result thread must get the GIL
+    soon after each chunk of a worker's result arrives (else the worker waits on the pipe): the
+    interval is short during the passes and back to what it was afterwards, after a failure too."""
+    from asnflow import workers
+    from asnflow.engine import generate, parallel
+    from asnflow.engine.generate import Options, bind_rows, plan
+    from asnflow.engine.session import rule_set
+    from asnflow.pool.read import read_pool
+
+    rules = rule_set()
+    pool = read_pool(POOLS / "mega_pool.csv")
+    _columns, rows = bind_rows(pool, rules)
+    units = plan(rows, Options(), pool.name).units
+    seen: list[float] = []
+    real_run_unit = generate.run_unit
+
+    def recording(*args, **kwargs):
+        seen.append(sys.getswitchinterval())
+        return real_run_unit(*args, **kwargs)
+
+    monkeypatch.setattr(generate, "run_unit", recording)
+    before = sys.getswitchinterval()
+    assert before > workers.PROMPT_SWITCH
+    parallel.run_units(units, pool, rules, rows, 2, None)
+    assert seen and all(interval == workers.PROMPT_SWITCH for interval in seen)
+    assert sys.getswitchinterval() == before
+
+    def failing(*args, **kwargs):
+        raise RuntimeError("a pass failed")
+
+    monkeypatch.setattr(generate, "run_unit", failing)
+    with pytest.raises(RuntimeError, match="a pass failed"):
+        parallel.run_units(units, pool, rules, rows, 2, None)
+    assert sys.getswitchinterval() == before

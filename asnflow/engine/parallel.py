@@ -32,7 +32,7 @@ from asnflow.assoc_rules.compile import RuleSet
 from asnflow.dask_clients import DEFAULT_TIMEOUT, dask_client
 from asnflow.engine.collection import rare_collections
 from asnflow.errors import AsnflowError, CarriedError
-from asnflow.workers import claim_next, forked_pool, shared_counter, worker_count
+from asnflow.workers import claim_next, forked_pool, prompt_results, shared_counter, worker_count
 
 _T = TypeVar("_T")
 
@@ -327,11 +327,12 @@ def _on_processes(units, ruleset, rows, jobs, receive: Callable[[int, bytes], No
         # One token per group: a worker holding a token claims the next group left, if any.
         results = workers.imap_unordered(_run_claimed_group, range(len(groups)))
         cache = RunCache(ruleset, columns, _run_state(ruleset, pool_name, column_names))
-        while (group := claim_next(claimed, len(groups))) is not None:
-            for index, unit in groups[group]:
-                run = _run_state(ruleset, pool_name, column_names)
-                keep(index, run_unit(unit, ruleset, rows, columns, run, cache=cache), run.warnings)
-            _receive_ready(results, receive, wait=False)
+        with prompt_results():
+            while (group := claim_next(claimed, len(groups))) is not None:
+                for index, unit in groups[group]:
+                    run = _run_state(ruleset, pool_name, column_names)
+                    keep(index, run_unit(unit, ruleset, rows, columns, run, cache=cache), run.warnings)
+                _receive_ready(results, receive, wait=False)
         _receive_ready(results, receive, wait=True)
         workers.close()
     finally:
