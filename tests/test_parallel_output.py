@@ -172,7 +172,6 @@ def test_a_dask_worker_generates_with_rare_collections_and_restores_its_threshol
     """A Dask worker is a long-lived process with a large heap: each task of ours runs with the
     thresholds of a local run, and the worker's own come back after it (also after an error)."""
     import gc
-    import hashlib
 
     from asnflow.engine import parallel
     from asnflow.engine.collection import GENERATION_THRESHOLDS
@@ -198,14 +197,12 @@ def test_a_dask_worker_generates_with_rare_collections_and_restores_its_threshol
     worker_thresholds = (700, 10, 10)
     gc.set_threshold(*worker_thresholds)
     try:
-        payload = parallel._rules_payload(rules)
-        digest = hashlib.sha256(payload).hexdigest()
+        digest, payload = parallel._rules_shipped(rules)
         assert parallel._pool_remote(digest, payload, pool, Options(), parallel.Delivery()) == "whole pool"
         assert gc.get_threshold() == worker_thresholds
-        pass_payload = pickle.dumps(([(f.path, "\n".join(f.lines) + "\n") for f in rules.files],
-                                     {rule.path for rule in rules.rules}, pool))
         with pytest.raises(KeyError):
-            parallel._run_remote("test-digest", pass_payload, Unit("discover", None, None, True, len(pool)))
+            parallel._run_remote(digest, payload, "test-digest", pickle.dumps(pool),
+                                 Unit("discover", None, None, True, len(pool)))
         assert gc.get_threshold() == worker_thresholds
     finally:
         gc.set_threshold(*before)
@@ -224,8 +221,7 @@ def test_a_dask_worker_keeps_only_the_pools_it_ran_last():
     from asnflow.pool.read import read_pool
 
     rules = rule_set()
-    texts = [(f.path, "\n".join(f.lines) + "\n") for f in rules.files]
-    registered = {rule.path for rule in rules.rules}
+    digest, payload = parallel._rules_shipped(rules)
     names = ["pool_002_image_miri.csv", "pool_004_wfs.csv", "pool_021_tso.csv", "pool_002_image_miri.csv"]
     parallel._PREPARED.clear()
     try:
@@ -233,16 +229,62 @@ def test_a_dask_worker_keeps_only_the_pools_it_ran_last():
             pool = read_pool(POOLS / name)
             columns, rows = bind_rows(pool, rules)
             unit = plan(rows, Options(), pool.name).units[0]
-            payload = pickle.dumps((texts, registered, pool))
-            here, _ = parallel._loads(parallel._run_remote(name, payload, unit), rows, {})
+            here, _ = parallel._loads(parallel._run_remote(digest, payload, name, pickle.dumps(pool), unit), rows, {})
             run = parallel._run_state(rules, pool.name, tuple(pool.columns))
             serial = run_unit(unit, rules, rows, columns, run)
             assert [[dict(m) for m in a.members] for a in here] == [[dict(m) for m in a.members] for a in serial]
             assert len(parallel._PREPARED) <= parallel.WORKER_KEEPS
             assert next(reversed(parallel._PREPARED)) == name  # the one just used is kept
         assert list(parallel._PREPARED) == ["pool_021_tso.csv", "pool_002_image_miri.csv"]
+        assert list(parallel._RULES) == [digest]  # the rules were compiled once, for every pool
     finally:
         parallel._PREPARED.clear()
+        parallel._RULES.clear()
+
+
+def test_the_digest_naming_shipped_rules_is_the_same_in_every_process(tmp_path):
+    """Dask workers keep compiled rules by this digest: it must not change with the process's string
+    hashing (it did when the registering files went as a set), or a standing cluster compiles the
+    same rules again for every other command. Files of other text are named otherwise."""
+    script = ("import sys; from asnflow.engine.parallel import _rules_shipped; "
+              "from asnflow.engine.session import rule_set; "
+              "print(_rules_shipped(rule_set(sys.argv[1:], ignore_default=False))[0])")
+    extra = tmp_path / "extra.rules"
+    extra.write_text('rule Asn_Extra "one image3 per filter" {\n    level 3\n    asn_type image3\n'
+                     "    pin program = program\n    pin opt_elem = filter\n}\n", encoding="utf-8")
+
+    def digest(seed: int, *rule_files: Path) -> str:
+        env = dict(os.environ, PYTHONHASHSEED=str(seed), ASNFLOW_CACHE_DIR=str(tmp_path / "cache"))
+        proc = subprocess.run([sys.executable, "-c", script, *map(str, rule_files)], env=env,
+                              capture_output=True, text=True, timeout=RUN_TIMEOUT, check=True)
+        return proc.stdout.strip()
+
+    assert len({digest(seed) for seed in range(6)}) == 1
+    assert len({digest(seed, extra) for seed in range(6)}) == 1
+    assert digest(0) != digest(0, extra)
+
+
+def test_a_dask_worker_compiles_the_shipped_rules_without_parsing_text(monkeypatch):
+    """Rules travel parsed: a worker compiles them without building the lark parser (about half a
+    second the first time), into the rule set this process has."""
+    from asnflow.assoc_rules import parse
+    from asnflow.engine import parallel
+    from asnflow.engine.session import rule_set
+
+    rules = rule_set()
+    digest, payload = parallel._rules_shipped(rules)
+
+    def no_parser():
+        raise AssertionError("a worker built the rule parser")
+
+    monkeypatch.setattr(parse, "_parser", no_parser)
+    try:
+        compiled = parallel._compiled(digest, payload)
+        assert parallel._compiled(digest, payload) is compiled  # kept by its digest
+    finally:
+        parallel._RULES.clear()
+    assert [rule.name for rule in compiled.rules] == [rule.name for rule in rules.rules]
+    assert [rule.path for rule in compiled.rules] == [rule.path for rule in rules.rules]
 
 
 def test_units_are_sent_in_groups_of_about_equal_exposures():
