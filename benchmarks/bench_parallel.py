@@ -12,6 +12,7 @@ from __future__ import annotations
 import shutil
 import statistics
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,7 +69,9 @@ class DaskCluster:
 
 
 def measure_parallel(workloads: list[Workload], runs: int, workroot: Path, env: dict[str, str],
-                     scheduler: str | None, timeout: float | None, progress) -> list[ParallelMeasurement]:
+                     scheduler: str | None, timeout: float | None, progress,
+                     between_rounds: Callable[[], None] | None = None) -> list[ParallelMeasurement]:
+    """Every configuration on every workload, round after round (``between_rounds`` after each)."""
     configs = {JOBS_1: ["-j", "1"], JOBS_2: ["-j", "2"]}
     if scheduler:
         configs[DASK_2] = ["--scheduler", scheduler, "--timeout", "60", "-j", "2"]
@@ -105,6 +108,8 @@ def measure_parallel(workloads: list[Workload], runs: int, workroot: Path, env: 
                         measurement.problems.append(f"run {number} wrote other files than {JOBS_1} run 1 "
                                                     f"({len(changed)}: {changed[0]}, ...)")
                 shutil.rmtree(output)
+        if between_rounds is not None:
+            between_rounds()
     return list(results.values())
 
 

@@ -10,7 +10,9 @@ the same session and checks that both wrote strictly equal files (same names,
 same JSON once `code_version` and `constraints` are dropped). With --million,
 also a 1,000,000-row pool (time and peak memory). Then -j 1 against -j 2 and
 against a 2-worker Dask LocalCluster on the 10,000-row pool and on every pool
-of the parity corpus in one command, runs interleaved. Prints the tables, the
+of the parity corpus in one command, runs interleaved, and what two busy
+processes gain on this machine at best (the ceiling for -j 2, from a loop of
+pure computation run alone and as a pair; bench_ceiling.py). Prints the tables, the
 derived ratios, whether each goal was met, and the load average before and
 after (a shared machine skews every wall time; the cpu column does not).
 
@@ -35,6 +37,7 @@ import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from bench_ceiling import Ceiling, add_round, ceiling_report
 from bench_outputs import digest_differences, digests, strict_differences
 from bench_parallel import DaskCluster, Workload, corpus_pools, default_corpus, measure_parallel, parallel_report
 from bench_process import ProcessResult, run_measured
@@ -223,15 +226,25 @@ def benchmark(args: argparse.Namespace) -> int:
             ours = next(m for m in measurements if m.size == args.jwst_rows)
             measurements.append(compare_with_jwst(jwst, ours))
         parallel: list = []
+        ceiling = None
         if not args.no_parallel:
             if PARALLEL_ROWS not in pools:
                 pools[PARALLEL_ROWS] = make_pool(pool_maker, PARALLEL_ROWS, workroot, progress)[0]
             workloads = [Workload(f"{PARALLEL_ROWS:,}-row pool", (pools[PARALLEL_ROWS],)),
                          Workload(f"corpus, {len(corpus_pools(corpus))} pools", corpus_pools(corpus))]
-            parallel = _run_parallel(args, workloads, workroot, progress)
+            ceiling = Ceiling([], [])
+
+            def ceiling_round() -> None:
+                progress("two busy processes against one (the ceiling for -j 2) ...", end="")
+                add_round(ceiling)
+                progress(f" {ceiling.ratios[-1]:.2f}x", prefix="")
+
+            parallel = _run_parallel(args, workloads, workroot, progress, ceiling_round)
         print(report(machine, measurements))
         if parallel:
             print("\n" + "\n".join(parallel_report(parallel, GOAL_JOBS_SPEEDUP, GOAL_DASK_RATIO)))
+        if ceiling is not None:
+            print(ceiling_report(ceiling))
         print(f"\nload average (1, 5, 15 min): {machine_load} at the start, {_load()} at the end")
     finally:
         if not args.keep:
@@ -239,14 +252,16 @@ def benchmark(args: argparse.Namespace) -> int:
     return 0 if all(m.ok for m in measurements) and not any(m.problems for m in parallel) else 1
 
 
-def _run_parallel(args: argparse.Namespace, workloads: list, workroot: Path, progress) -> list:
+def _run_parallel(args: argparse.Namespace, workloads: list, workroot: Path, progress, between_rounds) -> list:
     env = _asnflow_env()
     if args.no_dask:
-        return measure_parallel(workloads, args.parallel_runs, workroot, env, None, args.timeout, progress)
+        return measure_parallel(workloads, args.parallel_runs, workroot, env, None, args.timeout, progress,
+                                between_rounds)
     try:
         cluster = DaskCluster(REPO)
         with cluster as address:
-            return measure_parallel(workloads, args.parallel_runs, workroot, env, address, args.timeout, progress)
+            return measure_parallel(workloads, args.parallel_runs, workroot, env, address, args.timeout, progress,
+                                    between_rounds)
     except RuntimeError as exc:
         raise SetupError(f"{exc}; or give --no-dask") from None
 
