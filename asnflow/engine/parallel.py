@@ -65,9 +65,9 @@ WORKER_KEEPS = 2
 _PREPARED: OrderedDict[str, tuple] = OrderedDict()  # one pool's passes: rules, rows, caches
 _RUN_INFO: dict = {}
 _CACHE: tuple | None = None  # a forked pass worker's (rule set, RunCache)
-# A Dask worker runs one task of ours at a time: a rule set is bound to one
-# pool's columns while it runs, and the engine's caches are not made for
-# threads (several threads in one worker would gain nothing under the GIL).
+# A Dask worker runs one task of ours at a time: the engine's caches (of a
+# rule set, of a pool's rows) are not made for threads, and several threads
+# in one worker would gain nothing under the GIL.
 # While it runs, the worker's garbage collector runs rarely, as in a local
 # run (see engine/collection.py): with the default thresholds a pool took
 # about a quarter longer on a worker than in a local run.
@@ -368,7 +368,8 @@ def _on_dask(units, pool, ruleset, scheduler, receive: Callable[[int, bytes], No
     as_completed = _dask_as_completed()
     rules_digest, rules_payload = _rules_shipped(ruleset)
     pool_payload = pickle.dumps(pool, protocol=pickle.HIGHEST_PROTOCOL)
-    pool_digest = hashlib.sha256(rules_digest.encode() + pool_payload).hexdigest()  # rows are bound to rules
+    # What a worker prepares for the pool (rows, the rule set's caches on them) is for these rules.
+    pool_digest = hashlib.sha256(rules_digest.encode() + pool_payload).hexdigest()
     with dask_client(scheduler, timeout=timeout) as client:
         rules_shared = client.scatter(rules_payload, broadcast=True)
         pool_shared = client.scatter(pool_payload, broadcast=True)
