@@ -75,7 +75,7 @@ def forked_pool(processes: int):
                                                    initargs=(os.getpid(),))
 
 
-# A result-reading thread holds the GIL this long at most before this thread takes it back (s).
+# How long, at most, a pool's result thread waits for the GIL while this thread computes (s).
 PROMPT_SWITCH = 0.0005
 
 

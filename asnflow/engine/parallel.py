@@ -427,9 +427,9 @@ def _rules_shipped(ruleset: RuleSet) -> tuple[str, bytes]:
     Parsed files travel, not their text: a worker compiles them in about
     20 ms, where parsing the text again took 0.2 s (0.5 s for the first,
     while lark builds its parser). The digest is of the files' text, with
-    the registering files in a fixed order: a set's order changes from
-    process to process, and with it the digest, so a standing cluster
-    compiled the same rules again for about every other command.
+    the registering files in a fixed order: taken over a set, whose order
+    changes from process to process, it gave the same rules two names, and
+    each worker of a standing cluster compiled and kept them twice.
     """
     registered = tuple(sorted({rule.path for rule in ruleset.rules}))
     text = pickle.dumps(([(f.path, f.lines) for f in ruleset.files], registered), protocol=pickle.HIGHEST_PROTOCOL)
