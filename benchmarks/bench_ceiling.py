@@ -34,8 +34,10 @@ print(time.perf_counter() - start)
 ENTRIES, SWEEPS = 300_000, 8  # about 40 MiB a copy; about a second
 
 
-@dataclass(frozen=True)
+@dataclass
 class Ceiling:
+    """The rounds measured so far (:func:`add_round` adds one)."""
+
     alone: list[float]  # seconds of one copy alone, per round
     together: list[float]  # seconds of the slower of two copies at once, per round
 

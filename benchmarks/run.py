@@ -11,10 +11,11 @@ same JSON once `code_version` and `constraints` are dropped). With --million,
 also a 1,000,000-row pool (time and peak memory). Then -j 1 against -j 2 and
 against a 2-worker Dask LocalCluster on the 10,000-row pool and on every pool
 of the parity corpus in one command, runs interleaved, and what two busy
-processes gain on this machine at best (the ceiling for -j 2, from a loop of
-pure computation run alone and as a pair; bench_ceiling.py). Prints the tables, the
-derived ratios, whether each goal was met, and the load average before and
-after (a shared machine skews every wall time; the cpu column does not).
+processes gain on this machine at best (the ceiling for -j 2, from a fixed
+piece of generator-like work run alone and as a pair; bench_ceiling.py).
+Prints the tables, the derived ratios, whether each goal was met, and the
+load average before and after (a shared machine skews every wall time; the
+cpu column does not).
 
 Exit status: 0 when everything ran and every comparison was equal (goals are
 flagged, not enforced); 1 when a run crashed or timed out, repeated runs wrote
