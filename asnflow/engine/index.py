@@ -11,16 +11,19 @@ order, the order jwst tries associations in.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from operator import itemgetter
 from typing import Any
 
-from asnflow.constraints.rows import INVALID_VALUES, Row
+from asnflow.constraints.rows import INVALID_VALUES, Row, cells_reader
 from asnflow.engine import guards
 
 _ANY = object()  # a key part that any filed value fits (an optional test without a value)
 _ALWAYS = "always"  # filing: offered every exposure
 _CLOSED = "closed"  # filing: reached only through the files it holds
+# Exposures' lookups kept per pass, at most (one per combination of the cells
+# the shapes read: a few hundred in a large program, one per exposure at worst).
+PLANS_KEPT = 4096
 
 
 class AssociationIndex:
@@ -45,6 +48,12 @@ class AssociationIndex:
         # Per shape, what a lookup needs, in one tuple: (table, key function,
         # whether keys can hold _ANY, the rules filed under it).
         self._lookups: list[tuple[dict, Callable[[Row], tuple], bool, set[int]]] = []
+        # An exposure's keys depend only on the cells the shapes read, and
+        # exposures share those cells a lot (an instrument, a filter, a
+        # detector...): its lookups are kept by those cells (see _lookups_for).
+        self._signature_columns: set[int] = set()
+        self._read_signature: Callable[[tuple], Hashable] = cells_reader(())
+        self._plans: dict[Hashable, list[tuple[dict, Any, bool, set[int]]]] = {}
 
     # ------------------------------------------------------------ filing
     def holds(self, asn, row: Row) -> None:
@@ -109,6 +118,7 @@ class AssociationIndex:
                 self._shape_rules.append(rules)
                 self._lookups.append((self._tables.setdefault(number, {}), self._key_function(shape),
                                       any(kind == "opt" for kind, _ in shape), rules))
+                self._read_cells_of(shape)
             numbered.append((number, key))
         return tuple(numbered)
 
@@ -117,11 +127,10 @@ class AssociationIndex:
         """The associations of the allowed rules an exposure must be offered to, in creation order."""
         found: dict[int, Any] = {}
         some_rules = len(allowed) < len(self.indexable)  # an exposure queued again for some rules only
-        for table, key_of, optional, rules in self._lookups:
+        for table, key, scan, rules in self._lookups_for(row, allowed, some_rules):
             if not table or (some_rules and allowed.isdisjoint(rules)):
                 continue
-            key = key_of(row)
-            if optional and _ANY in key:
+            if scan:  # an optional part without a value: every filed value fits it
                 for filed, bucket in table.items():
                     if all(k is _ANY or k == f for k, f in zip(key, filed, strict=True)):
                         found.update(bucket)
@@ -138,6 +147,49 @@ class AssociationIndex:
         if len(found) < 2:
             return list(found.values())
         return [found[order] for order in sorted(found)]
+
+    def _lookups_for(self, row: Row, allowed: frozenset[int], some_rules: bool) -> Iterable[tuple]:
+        """Per shape: (its table, the exposure's key, whether that key must be scanned for, its rules).
+
+        Kept for the exposure's cells when it is offered to every rule (its
+        first offer in a pass); when it is offered again for some rules only,
+        a kept plan serves, or only the keys those rules need are worked out.
+        """
+        signature = self._read_signature(row.values)
+        plan = self._plans.get(signature)
+        lookups = self._lookups
+        if plan is not None and len(plan) == len(lookups):
+            return plan
+        if some_rules:
+            return self._keys_now(row, allowed)
+        plan = list(plan or ())
+        for table, key_of, optional, rules in lookups[len(plan):]:
+            key = key_of(row)
+            plan.append((table, key, optional and _ANY in key, rules))
+        if len(self._plans) < PLANS_KEPT or signature in self._plans:
+            self._plans[signature] = plan
+        return plan
+
+    def _keys_now(self, row: Row, allowed: frozenset[int]) -> Iterator[tuple]:
+        """The lookups of the allowed rules' shapes that hold associations, keys worked out now."""
+        for table, key_of, optional, rules in self._lookups:
+            if table and not allowed.isdisjoint(rules):
+                key = key_of(row)
+                yield table, key, optional and _ANY in key, rules
+
+    def _read_cells_of(self, shape: tuple) -> None:
+        """Make the signature cover the cells a new shape's key reads (plans made without them go)."""
+        read: set[int] = set()
+        for condition in shape:
+            if condition[0] == "check":
+                read.update(index for index, _ in guards.columns_read(condition, self.checks.columns,
+                                                                       self.checks.exposure_columns))
+            else:
+                read.update(index for index, _ in guards.columns_read(condition, {}, ()))
+        if not read <= self._signature_columns:
+            self._signature_columns |= read
+            self._read_signature = cells_reader(sorted(self._signature_columns))
+            self._plans.clear()
 
     def _key_function(self, shape: tuple) -> Callable[[Row], tuple]:
         """How to read a shape's key from an exposure (built once per shape).
