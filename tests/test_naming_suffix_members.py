@@ -150,3 +150,25 @@ def test_level2_product_names_agree_with_pathlib_stems(name):
 
     path = PurePosixPath(name)
     assert level2_product_name(name) == remove_suffix(str(path.parent / path.stem))[0]
+
+
+def _level1b_parts_by_pattern(name: str) -> tuple[str, str] | None:
+    """What the pattern alone finds (the member names' quick path must agree with it)."""
+    from asnflow.naming.members import _LEVEL1B_NAME
+
+    match = _LEVEL1B_NAME.match(name)
+    return None if match is None else (match["path"], match["extension"])
+
+
+raw_names = st.lists(st.sampled_from(["_uncal.", "_uncal", ".", "a", "fits", "_", "\n", "\r", "é", "/", ""]),
+                     max_size=7).map("".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(raw_names | st.text(alphabet="_uncal.\nx", max_size=16))
+def test_level1b_names_are_split_as_the_pattern_splits_them(name):
+    """Several "_uncal.", one first or last, line breaks: the last "_uncal." on the first line with
+    something before it and after its dot, or none."""
+    from asnflow.naming.members import _level1b_parts
+
+    assert _level1b_parts(name) == _level1b_parts_by_pattern(name)

@@ -35,6 +35,11 @@ _LEVEL1B_NAME = re.compile(r"(?P<path>.+)_uncal(?P<extension>\..+)")
 
 
 def _level1b_parts(filename: str) -> tuple[str, str] | None:
+    # What the pattern finds, without its backtracking over the whole name,
+    # for the usual name: one line, the last "_uncal." neither first nor last.
+    at = filename.rfind("_uncal.")
+    if 0 < at < len(filename) - 7 and "\n" not in filename:
+        return filename[:at], filename[at + 6:]
     match = _LEVEL1B_NAME.match(filename)
     if match is None:
         return None
