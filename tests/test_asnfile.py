@@ -299,6 +299,9 @@ _json_values = st.recursive(
         st.lists(inner, max_size=4),
         st.dictionaries(st.text(max_size=8), inner, max_size=4),
         st.dictionaries(st.text(max_size=8), inner, max_size=4).map(_Entry),
+        # keys JSON writes as strings, after a string key the writer may know already
+        st.dictionaries(st.sampled_from(["expname", "1"]) | st.integers(-2, 2) | st.booleans() | st.none(), inner,
+                        max_size=4),
     ),
     max_leaves=24,
 )
@@ -310,3 +313,14 @@ def test_json_text_is_byte_for_byte_what_the_standard_library_writes(value):
     """The fast JSON writer (strings encoded in place, dicts told apart before mappings) against
     ``json.dumps`` with jwst's layout, on any nesting of scalars, lists, dicts and dict subclasses."""
     assert asnfile.dumps(value) == json.dumps(value, indent=4, separators=(",", ": "))
+
+
+def test_the_encoded_keys_kept_stay_few(monkeypatch):
+    from asnflow.asnfile import files
+
+    monkeypatch.setattr(files, "_ENCODED_KEYS", {})
+    monkeypatch.setattr(files, "ENCODED_KEYS_KEPT", 8)
+    document = {f"key {n}\u00e9": [n, {"name": f"v{n}"}] for n in range(100)}
+    assert asnfile.dumps(document) == json.dumps(document, indent=4, separators=(",", ": "))
+    assert len(files._ENCODED_KEYS) == 8
+    assert asnfile.dumps(document) == json.dumps(document, indent=4, separators=(",", ": "))  # kept ones reused

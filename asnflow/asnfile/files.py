@@ -69,17 +69,22 @@ def _json_text(value: Any, indent: str) -> str:
         return _encode_string(value)
     if value is None:
         return "null"
-    if isinstance(value, (dict, Mapping)):  # dict first: members are dicts, and fast to tell
+    if kind is dict or isinstance(value, Mapping):
         if not value:
             return "{}"
         inner = indent + "    "
         parts = []
+        keys = _ENCODED_KEYS
         for key, item in value.items():
-            if type(key) is not str:
-                return _json_fallback(value, indent)
+            encoded = keys.get(key)
+            if encoded is None:
+                if type(key) is not str:
+                    return _json_fallback(value, indent)
+                encoded = _encode_string(key)
+                if len(keys) < ENCODED_KEYS_KEPT:
+                    keys[key] = encoded
             # Most values are strings: encoded here rather than through a call.
-            text = _encode_string(item) if type(item) is str else _json_text(item, inner)
-            parts.append(inner + _encode_string(key) + ": " + text)
+            parts.append(f"{inner}{encoded}: {_encode_string(item) if type(item) is str else _json_text(item, inner)}")
         return "{\n" + ",\n".join(parts) + "\n" + indent + "}"
     if kind is list or isinstance(value, (list, tuple)):
         if not value:
@@ -87,6 +92,12 @@ def _json_text(value: Any, indent: str) -> str:
         inner = indent + "    "
         return "[\n" + ",\n".join([inner + _json_text(item, inner) for item in value]) + "\n" + indent + "]"
     return _json_fallback(value, indent)
+
+
+# Keys, JSON-encoded: documents repeat the same dozen or so thousands of times.
+# Only the first few hundred distinct keys are kept (a document may have any).
+ENCODED_KEYS_KEPT = 256
+_ENCODED_KEYS: dict[str, str] = {}
 
 
 def _json_fallback(value: Any, indent: str) -> str:

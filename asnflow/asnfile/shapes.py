@@ -40,11 +40,11 @@ def shape(value: Any):
     kind = type(value)
     if kind in _SCALARS:  # most values: answered before the (slower) abstract-class checks
         return kind
-    if isinstance(value, (dict, Mapping)):  # dict first: fast to tell
+    if kind is dict or isinstance(value, Mapping):  # plain dicts told apart first: the usual case
         return tuple([(key, item_kind if (item_kind := type(item)) in _SCALARS else shape(item))
                       for key, item in value.items()])
-    if isinstance(value, (list, tuple)):
-        return (_LIST, frozenset([shape(item) for item in value]))
+    if kind is list or isinstance(value, (list, tuple)):
+        return (_LIST, frozenset(map(shape, value)))
     return kind
 
 

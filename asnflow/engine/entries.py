@@ -93,6 +93,12 @@ class Member(Mapping):
 
     def as_dict(self) -> dict:
         """The entry as a plain dict, fields in file order."""
+        # Written out for the members the engine makes (every document lists them all).
+        if self.expname is not _ABSENT and self.exptype is not _ABSENT and self.exposerr is not _ABSENT:
+            if self.asn_candidate is not _ABSENT:
+                return {"expname": self.expname, "exptype": self.exptype, "exposerr": self.exposerr,
+                        "asn_candidate": self.asn_candidate}
+            return {"expname": self.expname, "exptype": self.exptype, "exposerr": self.exposerr}
         return {name: value for name, value in zip(MEMBER_FIELDS, self.fields(), strict=True) if value is not _ABSENT}
 
     def __eq__(self, other: object) -> bool:
