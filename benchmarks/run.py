@@ -4,10 +4,11 @@
 For each pool size, makes a pool with the project's scaled pool maker
 (../shared/bench/make_scaled_pool.py beside the repository), runs
 `python -m asnflow generate POOL -p OUT -q` as a whole process several times,
-each into a fresh empty folder, and measures wall time and peak memory. With
---jwst VENV, runs that venv's `asn_generate POOL -p OUT` on the 800-row pool in
-the same session and checks that both wrote strictly equal files (same names,
-same JSON once `code_version` and `constraints` are dropped). With --million,
+each into a fresh empty folder, and measures wall time and peak memory; the
+sizes take turns, one run each per round. With --jwst VENV, runs that venv's
+`asn_generate POOL -p OUT` on the 800-row pool in the same rounds, right after
+asnflow's run on it, and checks that both wrote strictly equal files (same
+names, same JSON once `code_version` and `constraints` are dropped). With --million,
 also a 1,000,000-row pool (time and peak memory). Then -j 1 against -j 2 and
 against a 2-worker Dask LocalCluster on the 10,000-row pool and on every pool
 of the parity corpus in one command, runs interleaved, and what two busy
@@ -208,8 +209,8 @@ def benchmark(args: argparse.Namespace) -> int:
     workroot = args.keep.resolve() if args.keep else Path(tempfile.mkdtemp(prefix="asnflow-bench-"))
     workroot.mkdir(parents=True, exist_ok=True)
     try:
-        measurements: list[Measurement] = []
         pools: dict[int, Path] = {}
+        series = []
         for size in sizes + ((MILLION,) if args.million else ()):
             pool, rows = make_pool(pool_maker, size, workroot, progress)
             pools[size] = pool
@@ -217,14 +218,19 @@ def benchmark(args: argparse.Namespace) -> int:
             if args.jobs is not None:
                 command += ["--jobs", str(args.jobs)]
             runs = 1 if size == MILLION else args.runs
-            measurements.append(measure("asnflow", size, rows, command, runs, workroot, _asnflow_env(),
-                                        args.timeout, args.keep is not None, progress))
+            series.append(Series("asnflow", size, rows, command, runs, workroot, _asnflow_env(), args.timeout,
+                                 args.keep is not None, progress))
         if asn_generate:
-            pool = workroot / f"pool_{args.jwst_rows}.csv"
-            rows = next(m.rows for m in measurements if m.size == args.jwst_rows)
-            jwst = measure("jwst", args.jwst_rows, rows, [asn_generate, str(pool), "-p", "{out}"], args.jwst_runs,
-                           workroot, None, args.timeout, args.keep is not None, progress)
-            ours = next(m for m in measurements if m.size == args.jwst_rows)
+            # beside asnflow's series on the same pool, so each round runs the two one after the other
+            at = next(n for n, one in enumerate(series) if one.size == args.jwst_rows)
+            series.insert(at + 1, Series("jwst", args.jwst_rows, series[at].rows,
+                                    [asn_generate, str(pools[args.jwst_rows]), "-p", "{out}"], args.jwst_runs,
+                                    workroot, None, args.timeout, args.keep is not None, progress))
+        measurements = measure_in_rounds(series)
+        if asn_generate:
+            jwst = next(m for m in measurements if m.tool == "jwst")
+            ours = next(m for m in measurements if m.tool == "asnflow" and m.size == args.jwst_rows)
+            measurements.remove(jwst)
             measurements.append(compare_with_jwst(jwst, ours))
         parallel: list = []
         ceiling = None
@@ -313,39 +319,65 @@ def make_pool(pool_maker: Path, size: int, workroot: Path, progress) -> tuple[Pa
     return pool, rows
 
 
-def measure(tool: str, size: int, rows: int, command: list[str], runs: int, workroot: Path,
-            env: dict[str, str] | None, timeout: float | None, keep: bool, progress) -> Measurement:
-    """Run ``command`` ``runs`` times, each into a fresh output folder ({out} in the command)."""
-    folder = workroot / f"{tool}_{size}"
-    shutil.rmtree(folder, ignore_errors=True)
-    results: list[ProcessResult] = []
-    problems: list[str] = []
-    reference: dict[str, str] = {}
-    for number in range(1, runs + 1):
-        output = folder / f"run{number}"
+class Series:
+    """The runs of one command on one pool, made one at a time (``run_next``), each into a fresh
+    output folder ({out} in the command)."""
+
+    def __init__(self, tool: str, size: int, rows: int, command: list[str], runs: int, workroot: Path,
+                 env: dict[str, str] | None, timeout: float | None, keep: bool, progress) -> None:
+        self.tool, self.size, self.rows, self.command, self.runs = tool, size, rows, command, runs
+        self.env, self.timeout, self.keep, self.progress = env, timeout, keep, progress
+        self.folder = workroot / f"{tool}_{size}"
+        shutil.rmtree(self.folder, ignore_errors=True)
+        self.results: list[ProcessResult] = []
+        self.problems: list[str] = []
+        self.reference: dict[str, str] = {}
+
+    @property
+    def done(self) -> bool:
+        crashed = any(result.returncode != 0 for result in self.results)  # it will not go away by repeating
+        return crashed or len(self.results) >= self.runs
+
+    def run_next(self) -> None:
+        number = len(self.results) + 1
+        output = self.folder / f"run{number}"
         output.mkdir(parents=True)
-        progress(f"{tool} on {size:,} rows, run {number}/{runs} ...", end="")
-        result = run_measured([part.replace("{out}", str(output)) for part in command], cwd=folder,
-                              log=folder / f"run{number}.log", env=env, timeout=timeout)
-        results.append(result)
+        self.progress(f"{self.tool} on {self.size:,} rows, run {number}/{self.runs} ...", end="")
+        result = run_measured([part.replace("{out}", str(output)) for part in self.command], cwd=self.folder,
+                              log=self.folder / f"run{number}.log", env=self.env, timeout=self.timeout)
+        self.results.append(result)
         if result.returncode != 0:
-            what = f"timed out after {timeout:g} s" if result.returncode is None else \
+            what = f"timed out after {self.timeout:g} s" if result.returncode is None else \
                 f"exit status {result.returncode}"
             last_line = (result.stderr_tail.splitlines() or ["no output"])[-1]
-            where = f" (log: {folder / f'run{number}.log'})" if keep else ""
-            problems.append(f"run {number} {what}: {last_line}{where}")
-            progress(" failed", prefix="")
-            break  # a crash will not go away by repeating it
-        progress(f" {result.seconds:.2f} s, peak {result.peak_kib / MIB:.0f} MiB", prefix="")
+            where = f" (log: {self.folder / f'run{number}.log'})" if self.keep else ""
+            self.problems.append(f"run {number} {what}: {last_line}{where}")
+            self.progress(" failed", prefix="")
+            return
+        self.progress(f" {result.seconds:.2f} s, peak {result.peak_kib / MIB:.0f} MiB", prefix="")
         if number == 1:
-            reference = digests(output)
-        else:
-            changed = digest_differences(reference, digests(output))
-            if changed:
-                problems.append(f"run {number} wrote other files than run 1 ({len(changed)}: {changed[0]}, ...)")
-            if not keep:
-                shutil.rmtree(output)
-    return Measurement(tool, size, rows, tuple(results), len(reference), folder / "run1", tuple(problems))
+            self.reference = digests(output)
+            return
+        changed = digest_differences(self.reference, digests(output))
+        if changed:
+            self.problems.append(f"run {number} wrote other files than run 1 ({len(changed)}: {changed[0]}, ...)")
+        if not self.keep:
+            shutil.rmtree(output)
+
+    def measurement(self) -> Measurement:
+        return Measurement(self.tool, self.size, self.rows, tuple(self.results), len(self.reference),
+                           self.folder / "run1", tuple(self.problems))
+
+
+def measure_in_rounds(series: list[Series]) -> list[Measurement]:
+    """Each series' next run in turn, round after round, until all are done: the machine's
+    speed drifts over minutes here, and runs taken in turn see the same drift (the ratio of
+    two pool sizes, or of asnflow to jwst, is then not a ratio of two moments)."""
+    while not all(one.done for one in series):
+        for one in series:
+            if not one.done:
+                one.run_next()
+    return [one.measurement() for one in series]
 
 
 def compare_with_jwst(jwst: Measurement, ours: Measurement) -> Measurement:
