@@ -42,7 +42,7 @@ from pathlib import Path
 from bench_ceiling import Ceiling, add_round, ceiling_report
 from bench_outputs import digest_differences, digests, strict_differences
 from bench_parallel import DaskCluster, Workload, corpus_pools, default_corpus, measure_parallel, parallel_report
-from bench_process import ProcessResult, run_measured
+from bench_process import ProcessResult, run_measured, small_launcher
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_POOL_MAKER = REPO.parent / "shared" / "bench" / "make_scaled_pool.py"
@@ -121,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     # SIGTERM, unwind like Ctrl-C so the running tree is stopped and the temporary folder removed.
     signal.signal(signal.SIGTERM, _stop)
     try:
-        return benchmark(args)
+        with small_launcher():
+            return benchmark(args)
     except SetupError as exc:
         print(f"benchmarks: {exc}", file=sys.stderr)
         return 2
