@@ -179,13 +179,8 @@ class AssociationIndex:
 
     def _read_cells_of(self, shape: tuple) -> None:
         """Make the signature cover the cells a new shape's key reads (plans made without them go)."""
-        read: set[int] = set()
-        for condition in shape:
-            if condition[0] == "check":
-                read.update(index for index, _ in guards.columns_read(condition, self.checks.columns,
-                                                                       self.checks.exposure_columns))
-            else:
-                read.update(index for index, _ in guards.columns_read(condition, {}, ()))
+        read = {index for condition in shape
+                for index, _ in guards.columns_read(condition, self.checks.columns, self.checks.exposure_columns)}
         if not read <= self._signature_columns:
             self._signature_columns |= read
             self._read_signature = cells_reader(sorted(self._signature_columns))
