@@ -524,6 +524,17 @@ def test_empty_candidate_id_is_one_line(cli, tmp_path, cell, command):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("cell", ["[('o(1', 'observation')]", "[('o001', 'observation'), ('c1000+', 'background')]",
+                                  "[('a[', 'group')]", "[('o001?', 'observation')]"])
+@pytest.mark.parametrize("command", ["generate", "explain"])
+def test_candidate_id_read_as_a_pattern_is_one_line(cli, tmp_path, cell, command):
+    """jwst puts the id into a regular expression unescaped: refused before anything runs."""
+    _pool_with_candidate(tmp_path, cell)
+    args = ["generate", "pool.csv", "-p", "out"] if command == "generate" else ["explain", "pool.csv", EXPOSURE]
+    refused(cli(*args), "pool.csv:2:", "reads as part of a pattern")
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("template, says", [
     ("x{source_id:>99999999999}", "width"),
     ("x{source_id:>99999999999999999999999999}", "width"),

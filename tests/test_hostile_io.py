@@ -151,6 +151,9 @@ NAME_POOLS = {
                               "FILENAME", "climbs out"),
     "empty candidate id": (ROW.format(n=1).replace("'o001'", "''"), "candidate id", "empty"),
     "candidate id with a folder": (ROW.format(n=1).replace("'o001'", "'o001/x'"), "candidate id", "separator"),
+    "candidate id jwst cannot compile": (ROW.format(n=1).replace("'o001'", "'o(1'"), "candidate id", "pattern"),
+    "candidate id that backtracks for hours": (ROW.format(n=1).replace("'o001'", "'" + ".*" * 12 + "x'"),
+                                               "candidate id", "pattern"),
     "PROGRAM of 5000 digits": (ROW.format(n=1).replace("|1234|", "|" + "1" * 5000 + "|"), "PROGRAM", "digits"),
 }
 

@@ -159,6 +159,19 @@ def _named_pairs(text: str, pairs: tuple[tuple[str, str], ...]) -> tuple[tuple[s
     return pairs
 
 
+# jwst writes a candidate id into a regular expression as it is (".+(ID).+"), so an id holding
+# one of these would be a different test than the id itself: one that never matches, one that
+# cannot be compiled (jwst stops with a traceback), or one that takes hours to fail.
+_PATTERN_CHARACTERS = frozenset(".^$*+?{}[]|()\\")
+
+
+def _check_candidate_id(candidate_id: str) -> None:
+    special = sorted(set(candidate_id) & _PATTERN_CHARACTERS)
+    if special:
+        raise PoolError(f"candidate id {_shown(candidate_id)} holds {special[0]!r}, which jwst reads as part of "
+                        "a pattern", hint="a candidate id is letters and digits, such as o001 or c1000")
+
+
 _NO_CANDIDATES = frozenset({"", "n", "nu", "nul", NULL, "asn_candidate"})
 
 
@@ -509,6 +522,7 @@ class _TableReader:
                 raise _bad_candidates(candidates)
             for candidate_id, _type in parse_candidates(candidates):
                 check_name(candidate_id, "candidate id", error=PoolError)  # part of association file names
+                _check_candidate_id(candidate_id)
         except PoolError as exc:
             raise PoolError(
                 exc.message, path=self.where, line=number, column=self.candidate_at + 1, hint=exc.hint
