@@ -123,10 +123,12 @@ def test_the_walk_agrees_with_the_engine(pool_name, compat_dir, rules):
                 if view.candidate_id is None:
                     root, registry = rule.root, DISCOVER_REGISTRY
                 else:
-                    root = rule.root_with(candidate_test(rule, view.candidate_id, columns))
+                    root = rule.root_with(candidate_test(rule))
                     registry = CANDIDATE_REGISTRY
-                engine, _ = root.check(Attempt(Association(rule, registry, run, None, root), view.row))
-                traced = Tracer(index, Attempt(Association(rule, registry, run, None, root), view.row)).trace(root)
+                engine_asn, traced_asn = (Association(rule, registry, run, None, root) for _ in range(2))
+                engine_asn.pass_candidate = traced_asn.pass_candidate = view.candidate_id
+                engine, _ = root.check(Attempt(engine_asn, view.row))
+                traced = Tracer(index, Attempt(traced_asn, view.row)).trace(root)
                 assert traced.matched == engine, (pool_name, view.row.filename, view.label, rule.name)
                 assert (traced.reason is None) == engine
                 compared += 1

@@ -325,25 +325,28 @@ def try_rule(rule: CompiledRule, view: PassView, rule_set: RuleSet, run, index: 
     from asnflow.engine.generate import CANDIDATE_REGISTRY, DISCOVER_REGISTRY
     from asnflow.engine.passes import candidate_test
 
-    columns = view.row.columns
     if view.candidate_id is not None:
-        root = rule.root_with(candidate_test(rule, view.candidate_id, dict(columns)))
+        root = rule.root_with(candidate_test(rule))
         registry = CANDIDATE_REGISTRY
     else:
         root = rule.root
         registry = DISCOVER_REGISTRY
-    association = Association(rule, registry, run, None, root)
-    tracer = Tracer(index, Attempt(association, view.row))
+
+    def fresh() -> Association:
+        association = Association(rule, registry, run, None, root)
+        association.pass_candidate = view.candidate_id
+        return association
+
+    tracer = Tracer(index, Attempt(fresh(), view.row))
     outcome = tracer.trace(root)
     if not outcome.matched:
         distance = (0, 0)
         if lenient:
-            counter = Tracer(index, Attempt(Association(rule, registry, run, None, root), view.row), lenient=True)
-            distance = counter.trace(root).failures
+            distance = Tracer(index, Attempt(fresh(), view.row), lenient=True).trace(root).failures
         return Stop(view.label, outcome.reason, tracer.matched_leaves, distance=distance)
     # Accepted: an association it starts may still never be valid (the
     # engine does not even make those), so say which checks fail.
-    starter = Association(rule, registry, run, None, root)
+    starter = fresh()
     starter.add(view.row)
     failed = tuple(name for name, passed in starter.validity.items() if not passed)
     return Stop(view.label, None, tracer.matched_leaves, failed)

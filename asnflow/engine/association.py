@@ -116,6 +116,8 @@ class Association:
         self.root = root
         self.registry = registry
         self.run = run
+        # The candidate of the pass that made it (None in discovery): what the candidate constraint looks for.
+        self.pass_candidate: str | None = None
         self.version_id = version_id
         self.states: list[ConstraintState | None] = [None] * rule.n_slots
         self.bound = run.binding(rule)

@@ -16,7 +16,9 @@ trying everything.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
+from functools import lru_cache
 from typing import Any
 
 from asnflow.assoc_rules.compile import CompiledRule, RuleSet
@@ -30,13 +32,33 @@ from asnflow.engine.index import AssociationIndex, CheckAnswers
 from asnflow.pool.candidates import candidate_cell
 
 
-def candidate_test(rule: CompiledRule, candidate_id: str, columns: dict[str, int]) -> AttrTest:
-    """jwst's global candidate constraint, appended to each rule's top constraint."""
-    test = AttrTest(name="asn_candidate", sources=("asn_candidate",), patterns=(f".+({candidate_id}).+",),
+def candidate_test(rule: CompiledRule) -> AttrTest:
+    """jwst's global candidate constraint, appended to each rule's top constraint.
+
+    jwst builds it anew for each candidate, with the pattern ``.+(ID).+``.
+    Here one per rule serves every candidate pass of a run: it asks for the
+    candidate of the association's own pass (``Association.pass_candidate``),
+    so a pool with hundreds of candidates builds its rules' roots once, not
+    once per pass.
+    """
+    test = AttrTest(name="asn_candidate", sources=("asn_candidate",), dynamic=pass_candidate_pattern,
                     pin=True, evaluate_cell=True, is_acid=True)
     test.slot = rule.acid_slot  # the run binds this slot to the pool's asn_candidate column
     test.track_found = True
     return test
+
+
+def pass_candidate_pattern(attempt) -> str:
+    """The pattern jwst's candidate constraint matches: the pass's candidate id, anywhere but at either end."""
+    return _candidate_pattern(attempt.asn.pass_candidate)
+
+
+@lru_cache(maxsize=4096)
+def _candidate_pattern(candidate_id: str) -> str:
+    # jwst does not escape the id. Pools with ids that would read as patterns are refused
+    # (pool.read), and for any other id escaping changes nothing; it keeps a pool made some
+    # other way from running a pattern nobody wrote.
+    return f".+({re.escape(candidate_id)}).+"
 
 
 class RunCache:
@@ -53,6 +75,16 @@ class RunCache:
         self.checks = CheckAnswers(columns, self.exposure_columns, self.view)
         self._starts: dict[tuple, _Starts] = {}
         self._shapes: dict[bool, tuple] = {}
+        self._roots: dict[bool, list] = {}
+
+    def roots(self, with_candidate: bool) -> list:
+        """Per rule, the root its associations test: with the candidate constraint in candidate passes."""
+        found = self._roots.get(with_candidate)
+        if found is None:
+            found = self._roots[with_candidate] = [
+                rule.root_with(candidate_test(rule) if with_candidate else None) for rule in self.ruleset.rules
+            ]
+        return found
 
     def starts(self, key: tuple, build: Callable[[], _Starts]) -> _Starts:
         found = self._starts.get(key)
@@ -165,11 +197,8 @@ class Pass:
         self.run = run
         self.version_id = version_id
         self.cache = cache if cache is not None else RunCache(ruleset, columns, run)
-        candidate_id = candidate[0] if candidate else None
-        self.roots = [
-            rule.root_with(candidate_test(rule, candidate_id, columns) if candidate_id is not None else None)
-            for rule in self.rules
-        ]
+        self.candidate_id = candidate[0] if candidate else None
+        self.roots = self.cache.roots(candidate is not None)
         self.associations: list[Association] = []
         self.on_item = on_item
         # A candidate pass offers copies of the rows with this cell (pool.candidates.rows_of_candidate).
@@ -203,6 +232,7 @@ class Pass:
                 skipped[rule.index] = f"{article} {acid_type} candidate never passes {', '.join(impossible)}"
                 continue
             fresh = Association(rule, self.registry, self.run, self.version_id, root)
+            fresh.pass_candidate = self.candidate_id
             alternatives = guards.necessary(root, fresh, fresh.states)
             if alternatives is None:
                 skipped[rule.index] = "its constraints can never match in this pass"
@@ -259,6 +289,7 @@ class Pass:
 
     def _new(self, index: int) -> Association:
         asn = Association(self.rules[index], self.registry, self.run, self.version_id, self.roots[index])
+        asn.pass_candidate = self.candidate_id
         # All fresh associations of a rule start from one shared (never
         # modified in place) state list, so their first tests share answers.
         asn.states = self._initial[index]

@@ -74,8 +74,11 @@ def rows_of_candidate(rows: list[Row], candidate_id: str, candidate_type: str) -
     """The candidate's rows, each copied as it is reached (a pass holds only those it still needs)."""
     # jwst selects rows with a substring test ("1000" also matches c1000) and
     # then overwrites the cell with this one candidate.
+    if not rows:
+        return iter(())
     cell = candidate_cell(candidate_id, candidate_type)
-    return (row.replace("asn_candidate", cell) for row in rows if candidate_id in row["asn_candidate"])
+    at = rows[0].columns["asn_candidate"]  # rows of one pool share their columns
+    return (row.replace("asn_candidate", cell) for row in rows if candidate_id in row.values[at])
 
 
 def candidate_cell(candidate_id: str, candidate_type: str) -> str:
