@@ -1,13 +1,16 @@
-"""Candidate passes share their rules' roots; each still looks for its own candidate."""
+"""What passes share: candidate passes their rules' roots, pools with one header what the rules ask of them."""
 
 from __future__ import annotations
 
 import dataclasses
+from collections import OrderedDict
 from pathlib import Path
 
+from asnflow.asnfile.files import dumps
 from asnflow.engine import passes
+from asnflow.engine.association import RunState
 from asnflow.engine.generate import CANDIDATE_REGISTRY, Options, generate
-from asnflow.engine.session import rule_set
+from asnflow.engine.session import generate_documents, rule_set
 from asnflow.pool.read import read_pool
 
 POOLS = Path(__file__).parent / "data" / "compat" / "pools"
@@ -51,3 +54,57 @@ def test_a_pool_made_without_the_reader_has_its_candidate_ids_matched_as_text():
 def test_the_candidate_pattern_is_the_id_as_text():
     assert passes._candidate_pattern("o001") == ".+(o001).+"
     assert passes._candidate_pattern("(.*.*.*)+x") == r".+(\(\.\*\.\*\.\*\)\+x).+"
+
+
+# ---------------------------------------------------------------- what a process keeps from pool to pool
+ALL_POOLS = sorted(POOLS.glob("*.csv"))
+
+
+def _files(pool: Path, rules) -> dict[str, str]:
+    outcome = generate_documents(read_pool(pool), rules, Options())
+    return {name: dumps(document) for name, document in zip(outcome.names("json"), outcome.documents, strict=True)}
+
+
+def test_a_pool_gives_the_same_files_whatever_pools_the_process_generated_before():
+    """Each pool alone (a new rule set: nothing kept) against all of them in turn, twice over,
+    with one rule set (its conditions kept, the run caches of earlier pools with the header)."""
+    alone = {pool.name: _files(pool, rule_set()) for pool in ALL_POOLS}
+    shared = rule_set()
+    for pool in [*reversed(ALL_POOLS), *ALL_POOLS]:
+        assert _files(pool, shared) == alone[pool.name], pool.name
+    assert shared.derived["fresh conditions"]
+
+
+def test_a_run_cache_serves_the_next_pool_with_the_same_header_until_it_has_seen_enough_rows(monkeypatch):
+    monkeypatch.setattr(passes, "_RUN_CACHES", OrderedDict())
+    monkeypatch.setattr(passes, "RUN_CACHE_ROWS", 100)
+    rules = rule_set()
+    header = {"filename": 0, "asn_candidate": 1}
+
+    def run(columns):
+        return RunState(vocab=rules.vocab, pool_name="p", code_version="x", columns=tuple(columns))
+
+    first = passes.run_cache(rules, header, run(header), 60)
+    assert passes.run_cache(rules, dict(header), run(header), 40) is first  # 100 rows: still within
+    assert passes.run_cache(rules, header, run(header), 1) is not first  # one row more: made afresh
+    other = {"asn_candidate": 0, "filename": 1}
+    assert passes.run_cache(rules, other, run(other), 1) is not passes.run_cache(rules, header, run(header), 1)
+    assert passes.run_cache(rule_set(), header, run(header), 1) is not passes.run_cache(rules, header, run(header), 1)
+
+
+def test_the_process_keeps_a_few_run_caches(monkeypatch):
+    monkeypatch.setattr(passes, "_RUN_CACHES", OrderedDict())
+    rules = rule_set()
+    for width in range(passes.RUN_CACHES_KEPT + 3):
+        header = {f"column{i}": i for i in range(width + 1)}
+        passes.run_cache(rules, header, RunState(vocab=rules.vocab, pool_name="p", code_version="x",
+                                                 columns=tuple(header)), 1)
+    assert len(passes._RUN_CACHES) == passes.RUN_CACHES_KEPT
+
+
+def test_the_conditions_kept_with_a_rule_set_stay_bounded(monkeypatch):
+    monkeypatch.setattr(passes, "FRESH_CONDITIONS_KEPT", 50)
+    rules = rule_set()
+    for pool in ALL_POOLS[:6]:
+        generate(read_pool(pool), rules)
+        assert 0 < len(rules.derived["fresh conditions"]) <= 50

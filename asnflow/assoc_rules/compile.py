@@ -140,6 +140,9 @@ class RuleSet:
     fragments: dict[str, ast.FragmentDef]
     frames: dict[str, ast.FrameDef]
     used: set[tuple[str, str]] = field(default_factory=set)
+    # What the engine works out from the rules alone, once per rule set, by what it is
+    # (engine.passes keeps the roots of candidate passes and what their tests read here).
+    derived: dict = field(default_factory=dict, repr=False, compare=False)
 
     def rule(self, name: str) -> CompiledRule:
         for rule in self.rules:

@@ -22,7 +22,7 @@ from asnflow.constraints.rows import Row
 from asnflow.dask_clients import DEFAULT_TIMEOUT
 from asnflow.engine.association import Association, RunState
 from asnflow.engine.finalize import finalize_one, settle_product_names
-from asnflow.engine.passes import Pass, RunCache
+from asnflow.engine.passes import Pass, RunCache, run_cache
 from asnflow.engine.prune import DupNamer, asns_equal, merge_level2, prune, resequence
 from asnflow.naming.asn_names import timestamp
 from asnflow.pool import candidates as cands
@@ -225,7 +225,7 @@ def generate(pool, ruleset: RuleSet, options: Options = Options(),
                 asn.attach(asn.rule or ruleset.rules[asn.rule_index], run)  # rule: run here; index: sent
     else:
         on_item = (lambda: progress(1)) if progress is not None else None
-        cache = RunCache(ruleset, columns, run)
+        cache = run_cache(ruleset, columns, run, len(rows))
         outputs = []
         for unit in steps.units:
             started = time.perf_counter()

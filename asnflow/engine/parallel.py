@@ -187,10 +187,10 @@ def _run_forked(unit):
 def _cache(ruleset, columns, run):
     """The RunCache of a forked worker's passes (they share it; the worker serves one run)."""
     global _CACHE
-    from asnflow.engine.passes import RunCache
+    from asnflow.engine.passes import run_cache
 
     if _CACHE is None or _CACHE[0] is not ruleset:
-        _CACHE = (ruleset, RunCache(ruleset, columns, run))
+        _CACHE = (ruleset, run_cache(ruleset, columns, run, len(_inherited(_INHERITED, "_INHERITED").rows)))
     return _CACHE[1]
 
 
@@ -237,12 +237,12 @@ def _run_remote_locked(rules_digest: str, rules_payload: bytes, pool_digest: str
 def _prepare(ruleset: RuleSet, pool_payload: bytes) -> tuple:
     """What a Dask worker needs for one pool's passes: its rows and their caches."""
     from asnflow.engine.generate import bind_rows
-    from asnflow.engine.passes import RunCache
+    from asnflow.engine.passes import run_cache
 
     pool = pickle.loads(pool_payload)
     columns, rows = bind_rows(pool, ruleset)
     run = _run_state(ruleset, pool.name, tuple(pool.columns))
-    return ruleset, rows, columns, pool.name, tuple(pool.columns), RunCache(ruleset, columns, run)
+    return ruleset, rows, columns, pool.name, tuple(pool.columns), run_cache(ruleset, columns, run, len(rows))
 
 
 def run_units(units, pool, ruleset: RuleSet, rows: list, jobs: int, scheduler: str | None,
@@ -321,7 +321,7 @@ def _on_processes(units, ruleset, rows, jobs, receive: Callable[[int, bytes], No
     workers' results between its own groups; only theirs are pickled."""
     global _INHERITED
     from asnflow.engine.generate import run_unit
-    from asnflow.engine.passes import RunCache
+    from asnflow.engine.passes import run_cache
 
     columns = rows[0].columns if rows else {}
     pool_name, column_names = _RUN_INFO["pool_name"], _RUN_INFO["columns"]
@@ -333,7 +333,7 @@ def _on_processes(units, ruleset, rows, jobs, receive: Callable[[int, bytes], No
     try:
         # One token per group: a worker holding a token claims the next group left, if any.
         results = workers.imap_unordered(_run_claimed_group, range(len(groups)))
-        cache = RunCache(ruleset, columns, _run_state(ruleset, pool_name, column_names))
+        cache = run_cache(ruleset, columns, _run_state(ruleset, pool_name, column_names), len(rows))
         with prompt_results():
             while (group := claim_next(claimed, len(groups))) is not None:
                 for index, unit in groups[group]:

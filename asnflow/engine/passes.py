@@ -17,9 +17,10 @@ trying everything.
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from asnflow.assoc_rules.compile import CompiledRule, RuleSet
 from asnflow.constraints.nodes import AttrTest, full_match
@@ -62,7 +63,12 @@ def _candidate_pattern(candidate_id: str) -> str:
 
 
 class RunCache:
-    """What the passes of one run share: static rule conditions and exposure-test answers."""
+    """What the passes of one run share: static rule conditions and exposure-test answers.
+
+    All of it depends only on the rules and the pool's columns, so a process
+    that generates pool after pool keeps it for the next pool with the same
+    header (see :func:`run_cache`).
+    """
 
     def __init__(self, ruleset: RuleSet, columns: dict[str, int], run: RunState) -> None:
         self.ruleset = ruleset
@@ -75,16 +81,11 @@ class RunCache:
         self.checks = CheckAnswers(columns, self.exposure_columns, self.view)
         self._starts: dict[tuple, _Starts] = {}
         self._shapes: dict[bool, tuple] = {}
-        self._roots: dict[bool, list] = {}
+        self.rows_served = 0  # by the runs it served (see run_cache)
 
     def roots(self, with_candidate: bool) -> list:
         """Per rule, the root its associations test: with the candidate constraint in candidate passes."""
-        found = self._roots.get(with_candidate)
-        if found is None:
-            found = self._roots[with_candidate] = [
-                rule.root_with(candidate_test(rule) if with_candidate else None) for rule in self.ruleset.rules
-            ]
-        return found
+        return _rule_shapes(self.ruleset, with_candidate, self.exposure_columns).roots
 
     def starts(self, key: tuple, build: Callable[[], _Starts]) -> _Starts:
         found = self._starts.get(key)
@@ -92,18 +93,69 @@ class RunCache:
             found = self._starts[key] = build()
         return found
 
-    def shapes(self, with_candidate: bool, roots: list) -> tuple[list[bool], list[tuple[int, ...] | None]]:
+    def shapes(self, with_candidate: bool) -> tuple[list[bool], list[tuple[int, ...] | None]]:
         """Per rule: whether it can be indexed, and the columns its tests read (None: never reuse answers)."""
         found = self._shapes.get(with_candidate)
         if found is None:
-            indexable = [not guards.may_queue_on_failure(r) and not guards.reads_volatile_state(r) for r in roots]
-            signatures = []
-            for root in roots:
-                names = guards.signature_columns(root, self.exposure_columns)
-                signatures.append(None if names is None else tuple(self.columns[n] for n in names
-                                                                   if n in self.columns))
-            found = self._shapes[with_candidate] = (indexable, signatures)
+            shapes = _rule_shapes(self.ruleset, with_candidate, self.exposure_columns)
+            signatures = [None if names is None else tuple(self.columns[n] for n in names if n in self.columns)
+                          for names in shapes.signature_names]
+            found = self._shapes[with_candidate] = (shapes.indexable, signatures)
         return found
+
+
+class _RuleShapes(NamedTuple):
+    """What the passes of one kind (candidate or discovery) need from the rules alone, per rule."""
+
+    roots: list  # the root its associations test
+    indexable: list[bool]  # whether the index can file its associations
+    signature_names: list[tuple[str, ...] | None]  # the columns its tests read (None: never reuse answers)
+
+
+def _rule_shapes(ruleset: RuleSet, with_candidate: bool, exposure_columns: tuple[str, ...]) -> _RuleShapes:
+    """The rule set's :class:`_RuleShapes`, worked out once: it took a small pool longer than its passes."""
+    key = ("passes", with_candidate, exposure_columns)
+    found = ruleset.derived.get(key)
+    if found is None:
+        roots = [rule.root_with(candidate_test(rule) if with_candidate else None) for rule in ruleset.rules]
+        found = ruleset.derived[key] = _RuleShapes(
+            roots,
+            [not guards.may_queue_on_failure(root) and not guards.reads_volatile_state(root) for root in roots],
+            [guards.signature_columns(root, exposure_columns) for root in roots],
+        )
+    return found
+
+
+# A process that generates pool after pool (several pools in one command, a standing Dask
+# worker, operations' loop) meets the same header again and again: the archive writes every
+# pool with the same columns. Working out the rules' static conditions took a small pool
+# longer than its passes.
+RUN_CACHES_KEPT = 4
+# The answer tables grow with the distinct cells a cache has seen, so a cache serves at most
+# this many rows before it is made afresh.
+RUN_CACHE_ROWS = 1_000_000
+# Rules' conditions on a new association, kept with the rule set per rule and column
+# positions (see Pass._fresh_conditions): about a hundred entries per header.
+FRESH_CONDITIONS_KEPT = 4096
+_RUN_CACHES: OrderedDict[tuple, tuple[RuleSet, RunCache]] = OrderedDict()
+
+
+def run_cache(ruleset: RuleSet, columns: dict[str, int], run: RunState, rows: int) -> RunCache:
+    """The RunCache for a run over ``rows`` rows with these rules and columns: the one kept from an
+    earlier run with the same header, or a new one (the last :data:`RUN_CACHES_KEPT` are kept)."""
+    key = (id(ruleset), tuple(columns))
+    found = _RUN_CACHES.get(key)
+    if found is not None and found[0] is ruleset and found[1].rows_served + rows <= RUN_CACHE_ROWS:
+        _RUN_CACHES.move_to_end(key)
+        cache = found[1]
+    else:
+        cache = RunCache(ruleset, columns, run)
+        _RUN_CACHES[key] = (ruleset, cache)
+        _RUN_CACHES.move_to_end(key)
+        while len(_RUN_CACHES) > RUN_CACHES_KEPT:
+            _RUN_CACHES.popitem(last=False)
+    cache.rows_served += rows
+    return cache
 
 
 class _Starts:
@@ -207,7 +259,7 @@ class Pass:
         with_candidate = candidate is not None
         self.starts = self.cache.starts((acid_type, skip_invalid, with_candidate),
                                         lambda: self._plan_starts(acid_type, skip_invalid))
-        indexable, signatures = self.cache.shapes(with_candidate, self.roots)
+        indexable, signatures = self.cache.shapes(with_candidate)
         self.index = AssociationIndex(indexable, self.cache.checks)
         # Answers of tests, shared by the associations of a rule in this pass
         # (None: the rule's tests read state that changes outside adds).
@@ -231,9 +283,7 @@ class Pass:
                 article = "an" if acid_type[:1].lower() in "aeiou" else "a"
                 skipped[rule.index] = f"{article} {acid_type} candidate never passes {', '.join(impossible)}"
                 continue
-            fresh = Association(rule, self.registry, self.run, self.version_id, root)
-            fresh.pass_candidate = self.candidate_id
-            alternatives = guards.necessary(root, fresh, fresh.states)
+            alternatives = self._fresh_conditions(rule, root)
             if alternatives is None:
                 skipped[rule.index] = "its constraints can never match in this pass"
                 continue
@@ -244,6 +294,25 @@ class Pass:
                                                               self.cache.exposure_columns):
                         read[index] = read.get(index, False) or matters
         return _Starts(rules, tuple(read.items()), skipped, self.cache.checks)
+
+    def _fresh_conditions(self, rule: CompiledRule, root) -> list[tuple] | None:
+        """What a new association of ``rule`` asks of an exposure (guards.necessary).
+
+        It depends only on the rule, on whether the candidate constraint is
+        there, and on where the pool holds the columns its tests read: pool
+        after pool with the same header ask the same, so the answer is kept
+        with the rule set.
+        """
+        bound = self.run.binding(rule)
+        kept = self.cache.ruleset.derived.setdefault("fresh conditions", {})
+        key = (rule.index, self.candidate_id is not None, bound)
+        if key not in kept:
+            if len(kept) >= FRESH_CONDITIONS_KEPT:
+                kept.clear()
+            fresh = Association(rule, self.registry, self.run, self.version_id, root)
+            fresh.pass_candidate = self.candidate_id
+            kept[key] = guards.necessary(root, fresh, fresh.states)
+        return kept[key]
 
     # ------------------------------------------------------------ the pass
     def run_items(self, items: Iterable[Row]) -> list[Association]:
