@@ -108,3 +108,34 @@ def test_the_conditions_kept_with_a_rule_set_stay_bounded(monkeypatch):
     for pool in ALL_POOLS[:6]:
         generate(read_pool(pool), rules)
         assert 0 < len(rules.derived["fresh conditions"]) <= 50
+
+
+# ---------------------------------------------------------------- which rules an exposure could start
+def test_every_pool_gives_the_same_files_when_each_new_cell_combination_is_worked_out_anew(monkeypatch):
+    """An exposure with new cells is looked up again by the answers its cells give the conditions
+    that read one column alone; working every new combination out (as before) changes no file."""
+    rules = rule_set()
+    looked_up = {pool.name: _files(pool, rules) for pool in ALL_POOLS}
+    monkeypatch.setattr(passes._Starts, "_answer", lambda self, row, presence: self._evaluate(row))
+    worked_out = rule_set()
+    for pool in ALL_POOLS:
+        assert _files(pool, worked_out) == looked_up[pool.name], pool.name
+
+
+def test_cells_that_give_the_same_answers_share_the_rules_worked_out(monkeypatch):
+    """The mega pool's discovery pass reads ASN_CANDIDATE for one pattern, and its cells differ
+    from exposure to exposure: most new combinations need no working out."""
+    made: list = []
+    build = passes._Starts.__init__
+
+    def kept(self, *args, **kwargs):
+        build(self, *args, **kwargs)
+        made.append(self)
+
+    monkeypatch.setattr(passes._Starts, "__init__", kept)
+    generate(read_pool(POOLS / "mega_pool.csv"), rule_set())
+    combinations = sum(len(starts._answers) for starts in made)
+    worked_out = sum(len(starts._class_answers) for starts in made)
+    assert combinations > 1000
+    assert worked_out < combinations / 2
+    assert any(tests is not None for starts in made for _, tests in starts._parts)

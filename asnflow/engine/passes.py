@@ -161,8 +161,8 @@ def run_cache(ruleset: RuleSet, columns: dict[str, int], run: RunState, rows: in
 class _Starts:
     """Which rules an exposure could start: static conditions per rule, answers per cell combination."""
 
-    def __init__(self, rules: list[tuple[int, list[tuple]]], columns: tuple[tuple[int, bool], ...],
-                 skipped: dict[int, str], checks: CheckAnswers) -> None:
+    def __init__(self, rules: list[tuple[int, list[tuple]]], skipped: dict[int, str], checks: CheckAnswers,
+                 columns_of: Callable[[tuple], Iterable[tuple[int, bool]]]) -> None:
         # Conditions shared by many rules (one program, one instrument, ...) are
         # numbered once; within an alternative the most selective kinds come first.
         numbers: dict[tuple, int] = {}
@@ -175,23 +175,65 @@ class _Starts:
         ]
         self.conditions = list(numbers)
         self.tests = [_condition_test(c, checks) for c in self.conditions]
-        self.columns = columns
         self.skipped = skipped
         self.checks = checks
         # The answer depends on the cells of the columns whose value matters,
         # and on whether the others hold a value at all.
-        self._read_values = cells_reader([index for index, value_matters in columns if value_matters])
-        self._presence = tuple(index for index, value_matters in columns if not value_matters)
+        condition_columns = [tuple(columns_of(c)) for c in self.conditions]
+        read: dict[int, bool] = {}
+        for pairs in condition_columns:
+            for index, value_matters in pairs:
+                read[index] = read.get(index, False) or value_matters
+        self.columns = tuple(read.items())
+        self._read_values = cells_reader([index for index, value_matters in self.columns if value_matters])
+        self._presence = tuple(index for index, value_matters in self.columns if not value_matters)
         self._answers: dict[Any, tuple[int, ...]] = {}
+        # A column that only conditions on it alone read matters through their answers, not
+        # its cell: a discovery pass reads ASN_CANDIDATE for one pattern, and a pool has a
+        # different cell for nearly every exposure. An exposure whose cells are new is looked
+        # up again with such cells replaced by those answers (see _answer).
+        readers: dict[int, list[int]] = {}
+        for number, pairs in enumerate(condition_columns):
+            for index, _ in pairs:
+                readers.setdefault(index, []).append(number)
+        self._parts = [
+            (index, tuple(self.tests[n] for n in readers[index])
+             if all({i for i, _ in condition_columns[n]} == {index} for n in readers[index]) else None)
+            for index, value_matters in self.columns if value_matters
+        ]
+        self._classes: dict[tuple[int, str], tuple[bool, ...]] = {}
+        self._class_answers: dict[Any, tuple[int, ...]] = {}
 
     def startable(self, row: Row) -> tuple[int, ...]:
         values = row.values
         signature = self._read_values(values)
+        presence = None
         if self._presence:
-            signature = (signature, tuple([values[i] not in INVALID_VALUES for i in self._presence]))
+            presence = tuple([values[i] not in INVALID_VALUES for i in self._presence])
+            signature = (signature, presence)
         rules = self._answers.get(signature)
         if rules is None:
-            rules = self._answers[signature] = self._evaluate(row)
+            rules = self._answers[signature] = self._answer(row, presence)
+        return rules
+
+    def _answer(self, row: Row, presence: tuple[bool, ...] | None) -> tuple[int, ...]:
+        """The rules for a row whose cells are new: known for cells that give the same answers, else worked out."""
+        values = row.values
+        classes = self._classes
+        parts: list = []
+        for index, tests in self._parts:
+            cell = values[index]
+            if tests is None:
+                parts.append(cell)
+                continue
+            found = classes.get((index, cell))
+            if found is None:
+                found = classes[(index, cell)] = tuple([test(row) for test in tests])
+            parts.append(found)
+        key = (tuple(parts), presence)
+        rules = self._class_answers.get(key)
+        if rules is None:
+            rules = self._class_answers[key] = self._evaluate(row)
         return rules
 
     def _evaluate(self, row: Row) -> tuple[int, ...]:
@@ -275,7 +317,6 @@ class Pass:
     def _plan_starts(self, acid_type: str, skip_invalid: bool) -> _Starts:
         rules: list[tuple[int, list[tuple]]] = []
         skipped: dict[int, str] = {}
-        read: dict[int, bool] = {}
         for rule, root in zip(self.rules, self.roots, strict=True):
             impossible = [name for name, check in rule.validity_checks.items()
                           if (never := getattr(check, "impossible_for", None)) is not None and never(acid_type)]
@@ -288,12 +329,9 @@ class Pass:
                 skipped[rule.index] = "its constraints can never match in this pass"
                 continue
             rules.append((rule.index, alternatives))
-            for alternative in alternatives:
-                for condition in alternative:
-                    for index, matters in guards.columns_read(condition, self.cache.columns,
-                                                              self.cache.exposure_columns):
-                        read[index] = read.get(index, False) or matters
-        return _Starts(rules, tuple(read.items()), skipped, self.cache.checks)
+        cache = self.cache
+        return _Starts(rules, skipped, cache.checks,
+                       lambda condition: guards.columns_read(condition, cache.columns, cache.exposure_columns))
 
     def _fresh_conditions(self, rule: CompiledRule, root) -> list[tuple] | None:
         """What a new association of ``rule`` asks of an exposure (guards.necessary).
