@@ -180,17 +180,18 @@ def _run_forked(unit):
 
     work = _inherited(_INHERITED, "_INHERITED")
     run = _run_state(work.ruleset, work.pool_name, work.column_names)
-    made = run_unit(unit, work.ruleset, work.rows, work.columns, run, cache=_cache(work.ruleset, work.columns, run))
+    cache = _cache(work.ruleset, work.columns, run, len(work.rows))
+    made = run_unit(unit, work.ruleset, work.rows, work.columns, run, cache=cache)
     return _dumps(made, run.warnings)
 
 
-def _cache(ruleset, columns, run):
+def _cache(ruleset, columns, run, rows: int):
     """The RunCache of a forked worker's passes (they share it; the worker serves one run)."""
     global _CACHE
     from asnflow.engine.passes import run_cache
 
     if _CACHE is None or _CACHE[0] is not ruleset:
-        _CACHE = (ruleset, run_cache(ruleset, columns, run, len(_inherited(_INHERITED, "_INHERITED").rows)))
+        _CACHE = (ruleset, run_cache(ruleset, columns, run, rows))
     return _CACHE[1]
 
 
