@@ -271,13 +271,14 @@ class Association:
         exptype = self.exposure_type(row)
         integrations = self.uses_integrations(row)
         filename = row.filename
+        level = self.rule.level
         memo = row.memo
         if memo is None:
             memo = row.memo = {}
-        key = ("expname", self.level, exptype, integrations)
+        key = ("expname", level, exptype, integrations)
         name = memo.get(key, _UNSET)
         if name is _UNSET:
-            if self.level == "3":
+            if level == "3":
                 name = level2b_member_name(
                     filename, exp_type=row.get("exp_type"), member_exptype=exptype, integrations=integrations
                 )
@@ -296,7 +297,7 @@ class Association:
         # after the pass (the level-3 entry took it), so the copies go as the
         # pass moves on. At 20,000 rows they were a tenth of the peak.
         item = row if row.base is None else row.base
-        if self.level == "3":
+        if level == "3":
             return Member.of(name, exptype, exposerr, row.get("asn_candidate"), item)
         return Member.of(name, exptype, exposerr, item=item)
 
@@ -373,7 +374,7 @@ class Association:
         self.member_keys.add(key)
         if member.exptype == "science":
             self.science_count += 1
-        if self.level == "3":
+        if self.rule.level == "3":
             self._update_validity(member)
             members.append(member)
         else:
