@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
+import threading
 from collections import OrderedDict
 from pathlib import Path
 
@@ -139,3 +141,29 @@ def test_cells_that_give_the_same_answers_share_the_rules_worked_out(monkeypatch
     assert combinations > 1000
     assert worked_out < combinations / 2
     assert any(tests is not None for starts in made for _, tests in starts._parts)
+
+
+def test_runs_in_two_threads_never_share_a_run_cache(monkeypatch):
+    """A cache tests exposures on one stand-in association; two runs at once would overwrite its
+    current exposure. Each thread gets its own; one thread gets its own back."""
+    monkeypatch.setattr(passes, "_RUN_CACHES", OrderedDict())
+    rules = rule_set()
+    header = {"filename": 0, "asn_candidate": 1}
+    run = RunState(vocab=rules.vocab, pool_name="p", code_version="x", columns=tuple(header))
+    here = passes.run_cache(rules, header, run, 1)
+    there: list = []
+    thread = threading.Thread(target=lambda: there.append(passes.run_cache(rules, header, run, 1)))
+    thread.start()
+    thread.join()
+    assert there[0] is not here
+    assert passes.run_cache(rules, header, run, 1) is here
+
+
+def test_pools_generated_in_threads_at_once_give_the_files_of_a_serial_run():
+    pools = [POOLS / name for name in ("pool_002_image_miri.csv", "pool_004_wfs.csv", "pool_013_coron_nircam.csv")]
+    rules = rule_set()
+    serial = {pool.name: _files(pool, rules) for pool in pools}
+    with concurrent.futures.ThreadPoolExecutor(max_workers=3) as threads:
+        at_once = list(threads.map(lambda pool: (pool.name, _files(pool, rules)), pools * 3))
+    assert len(at_once) == 9
+    assert all(files == serial[name] for name, files in at_once)

@@ -17,6 +17,7 @@ trying everything.
 from __future__ import annotations
 
 import re
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from functools import lru_cache
@@ -137,13 +138,18 @@ RUN_CACHE_ROWS = 1_000_000
 # Rules' conditions on a new association, kept with the rule set per rule and column
 # positions (see Pass._fresh_conditions): about a hundred entries per header.
 FRESH_CONDITIONS_KEPT = 4096
+_NOT_KEPT = object()
 _RUN_CACHES: OrderedDict[tuple, tuple[RuleSet, RunCache]] = OrderedDict()
 
 
 def run_cache(ruleset: RuleSet, columns: dict[str, int], run: RunState, rows: int) -> RunCache:
     """The RunCache for a run over ``rows`` rows with these rules and columns: the one kept from an
-    earlier run with the same header, or a new one (the last :data:`RUN_CACHES_KEPT` are kept)."""
-    key = (id(ruleset), tuple(columns))
+    earlier run with the same header, or a new one (the last :data:`RUN_CACHES_KEPT` are kept).
+
+    Runs in different threads never share one: a cache evaluates exposure tests on one
+    stand-in association, whose current exposure two runs at once would overwrite.
+    """
+    key = (threading.get_ident(), id(ruleset), tuple(columns))
     found = _RUN_CACHES.get(key)
     if found is not None and found[0] is ruleset and found[1].rows_served + rows <= RUN_CACHE_ROWS:
         _RUN_CACHES.move_to_end(key)
@@ -344,13 +350,14 @@ class Pass:
         bound = self.run.binding(rule)
         kept = self.cache.ruleset.derived.setdefault("fresh conditions", {})
         key = (rule.index, self.candidate_id is not None, bound)
-        if key not in kept:
+        found = kept.get(key, _NOT_KEPT)
+        if found is _NOT_KEPT:
             if len(kept) >= FRESH_CONDITIONS_KEPT:
                 kept.clear()
             fresh = Association(rule, self.registry, self.run, self.version_id, root)
             fresh.pass_candidate = self.candidate_id
-            kept[key] = guards.necessary(root, fresh, fresh.states)
-        return kept[key]
+            found = kept[key] = guards.necessary(root, fresh, fresh.states)
+        return found
 
     # ------------------------------------------------------------ the pass
     def run_items(self, items: Iterable[Row]) -> list[Association]:
