@@ -139,7 +139,8 @@ RUN_CACHE_ROWS = 1_000_000
 # positions (see Pass._fresh_conditions): about a hundred entries per header.
 FRESH_CONDITIONS_KEPT = 4096
 _NOT_KEPT = object()
-_RUN_CACHES: OrderedDict[tuple, tuple[RuleSet, RunCache]] = OrderedDict()
+# By (thread, rule set, header); a kept cache holds its rule set, so the set's id stays its own.
+_RUN_CACHES: OrderedDict[tuple, RunCache] = OrderedDict()
 
 
 def run_cache(ruleset: RuleSet, columns: dict[str, int], run: RunState, rows: int) -> RunCache:
@@ -150,16 +151,12 @@ def run_cache(ruleset: RuleSet, columns: dict[str, int], run: RunState, rows: in
     stand-in association, whose current exposure two runs at once would overwrite.
     """
     key = (threading.get_ident(), id(ruleset), tuple(columns))
-    found = _RUN_CACHES.get(key)
-    if found is not None and found[0] is ruleset and found[1].rows_served + rows <= RUN_CACHE_ROWS:
-        _RUN_CACHES.move_to_end(key)
-        cache = found[1]
-    else:
-        cache = RunCache(ruleset, columns, run)
-        _RUN_CACHES[key] = (ruleset, cache)
-        _RUN_CACHES.move_to_end(key)
-        while len(_RUN_CACHES) > RUN_CACHES_KEPT:
-            _RUN_CACHES.popitem(last=False)
+    cache = _RUN_CACHES.get(key)
+    if cache is None or cache.rows_served + rows > RUN_CACHE_ROWS:
+        cache = _RUN_CACHES[key] = RunCache(ruleset, columns, run)
+    _RUN_CACHES.move_to_end(key)
+    while len(_RUN_CACHES) > RUN_CACHES_KEPT:
+        _RUN_CACHES.popitem(last=False)
     cache.rows_served += rows
     return cache
 
