@@ -88,6 +88,85 @@ def test_several_pools_with_options_give_the_same_files_with_jobs(generate, tmp_
     assert files_in(tmp_path / "jobs") == files_in(tmp_path / "serial")
 
 
+def test_several_pools_rerun_with_jobs_report_and_remove_as_a_serial_run(generate, tmp_path):
+    """The workers stage each pool's files themselves: a second run into the same folders
+    leaves the unchanged files untouched and says so, and --remove-stale removes what the run
+    did not make, as a serial run does."""
+    pools = SEVERAL[:4]
+    runs = {}
+    for label, options in (("serial", ("-j", "1")), ("jobs", ("-j", "2"))):
+        out = tmp_path / label
+        generate(pools, out)
+        stale = out / Path(pools[0]).stem / "jw99999-o001_image2_00001_asn.json"
+        stale.write_text("{}", encoding="utf-8")  # made by no run: stale
+        kept = sorted(out.rglob("*_asn.json"))[1]
+        kept_time = kept.stat().st_mtime_ns
+        changed = sorted(out.rglob("*_asn.json"))[2]
+        changed.write_text("{}", encoding="utf-8")
+        again = generate(pools, out, "--remove-stale", *options)
+        assert not stale.exists(), label
+        assert kept.stat().st_mtime_ns == kept_time, label  # same bytes: not rewritten
+        assert changed.read_text(encoding="utf-8") != "{}", label
+        runs[label] = (files_in(out), again.stderr.replace(f"/{label}/", "/serial/"))
+    assert runs["jobs"] == runs["serial"]
+    assert "3 new" not in runs["jobs"][1] and " 1 changed, " in runs["jobs"][1]
+    assert "files from earlier runs removed" in runs["jobs"][1]
+
+
+def test_a_failure_after_the_workers_staged_their_files_leaves_every_folder_as_it_was(tmp_path):
+    """With several pools on processes the workers stage files before the run is known to
+    succeed; --strict then refusing an idle rule must leave no folder, file or staging area."""
+    rule = tmp_path / "idle.rules"
+    rule.write_text('''rule Asn_Idle "Takes nothing from these pools" {
+    level 2b
+    asn_type image2
+    exposure_types level2
+    valid has_science, allowed_candidates
+    product level2
+
+    use base2, mode2, image_science2, not_tso
+    pin _ = instrume ~ "nosuchinstrument"
+    use single_science2
+}
+''', encoding="utf-8")
+    out = tmp_path / "out"
+    (out / Path(SEVERAL[1]).stem).mkdir(parents=True)  # one folder there before: left as it was
+    before = files_in(tmp_path)
+    proc = subprocess.run([sys.executable, "-m", "asnflow", "generate", *(str(POOLS / p) for p in SEVERAL[:3]),
+                           "-p", str(out), "-r", str(rule), "--strict", "-j", "2"],
+                          capture_output=True, text=True, timeout=RUN_TIMEOUT, check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "rule Asn_Idle made no association" in proc.stderr
+    assert files_in(tmp_path) == before
+    assert sorted(path.name for path in out.rglob("*")) == [Path(SEVERAL[1]).stem]
+
+
+def test_forked_workers_stage_their_pools_files_and_send_back_no_bytes(tmp_path):
+    from asnflow.asnfile.files import staged_write
+    from asnflow.engine.generate import Options
+    from asnflow.engine.parallel import Delivery, generate_pools
+    from asnflow.engine.session import rendered_outcome, rule_set
+    from asnflow.pool.read import read_pool
+
+    rules = rule_set()
+    pools = [read_pool(POOLS / name) for name in SEVERAL[1:4]]
+    folders = [tmp_path / Path(pool.name).stem for pool in pools]
+    with staged_write(folders) as staged:
+        outcomes = generate_pools(pools, rules, Options(), Delivery(into=staged), jobs=2)
+        assert all(outcome.rendered is None for outcome in outcomes)
+        assert not any(folder.exists() for folder in folders)  # staged beside, moved in on closing
+        for index, outcome in enumerate(outcomes):
+            staged.record(index, outcome.file_names, outcome.staged)
+    for pool, folder, report in zip(pools, folders, staged.reports, strict=True):
+        expected = rendered_outcome(pool, rules, Options()).rendered
+        assert report.new == expected.names
+        assert [(folder / name).read_bytes() for name in expected.names] == expected.payloads
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(folder.name for folder in folders)
+    with pytest.raises(ValueError, match="Dask workers"):
+        generate_pools(pools, rules, Options(), Delivery(into=staged), scheduler="tcp://127.0.0.1:1")
+
+
 @pytest.fixture(scope="module")
 def documents():
     from asnflow.engine.generate import Options

@@ -8,11 +8,12 @@ read wherever JSON is read.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from json.encoder import encode_basestring_ascii as _encode_string
@@ -21,7 +22,7 @@ from typing import Any
 
 from asnflow.asnfile import shapes
 from asnflow.errors import AsnflowError, AssociationFileError, InputError
-from asnflow.fsutil import staged_folders
+from asnflow.fsutil import os_error, staged_folders
 from asnflow.naming.asn_names import asn_file_stem
 from asnflow.pathnames import NAME_MAX, check_name
 
@@ -516,48 +517,93 @@ def write_folders(batches: Iterable[tuple[Iterable[Mapping] | Rendered, str | os
     """
     from asnflow.asnfile.forked_write import put_all
 
-    prepared = []
-    for asns, folder in batches:
-        if isinstance(asns, Rendered):
-            names, payloads, documents = asns.names, asns.payloads, None
-        else:
-            documents = asns if isinstance(asns, Sequence) else list(asns)  # a Sequence may make each on access
-            names, payloads = file_names(documents, fmt), None
-        destination = Path(folder)
-        report = WriteReport(destination, names)
-        earlier = _association_files_in(destination)
-        made = set(names)
-        report.stale = sorted(name for name in earlier if name not in made)
-        prepared.append((report, names, payloads, documents, earlier))
-    with staged_folders([report.folder for report, *_ in prepared]) as stagings:
-        for staging, (report, names, payloads, documents, earlier) in zip(stagings, prepared, strict=True):
-            def put(index: int, staging=staging, report=report, names=names, payloads=payloads,
-                    documents=documents, earlier=earlier) -> str:
-                name = names[index]
-                payload = payloads[index] if payloads is not None else _payload(documents[index], name, fmt)
-                if name in earlier:
-                    if _holds(report.folder / name, payload):
-                        return "unchanged"
-                    kind = "changed"
-                else:
-                    kind = "new"
-                _write_new_file(os.path.join(staging, name), payload)
-                return kind
+    batches = list(batches)
+    with staged_write([folder for _, folder in batches], remove_stale=remove_stale) as staged:
+        for index, (asns, _) in enumerate(batches):
+            if isinstance(asns, Rendered):
+                names, payloads, documents = asns.names, asns.payloads, None
+            else:
+                documents = asns if isinstance(asns, Sequence) else list(asns)  # a Sequence may make each on access
+                names, payloads = file_names(documents, fmt), None
 
-            for name, kind in zip(names, put_all(put, len(names), jobs), strict=True):
-                getattr(report, kind).append(name)
+            def put(number: int, index=index, names=names, payloads=payloads, documents=documents) -> str:
+                name = names[number]
+                payload = payloads[number] if payloads is not None else _payload(documents[number], name, fmt)
+                return staged.put(index, name, payload)
+
+            staged.record(index, names, put_all(put, len(names), jobs))
+    return staged.reports
+
+
+class StagedWrite:
+    """Folders being written all or nothing (see :func:`staged_write`).
+
+    Files are put into a folder's staging area by :meth:`put`, from this
+    process or from processes forked while the write is open (they share its
+    staging folders); :meth:`record` then says what the files of each folder
+    turned out to be, in the order they are listed.
+    """
+
+    def __init__(self, folders: Sequence[Path], stagings: Sequence[Path]) -> None:
+        self.reports = [WriteReport(folder) for folder in folders]
+        self._stagings = list(stagings)
+        self._earlier = [_association_files_in(folder) for folder in folders]
+
+    def put(self, index: int, name: str, payload: bytes) -> str:
+        """Stage file ``name`` of folder ``index``: "new", "changed", or "unchanged" (then left as it is)."""
+        report = self.reports[index]
+        if name in self._earlier[index]:
+            if _holds(report.folder / name, payload):
+                return "unchanged"
+            kind = "changed"
+        else:
+            kind = "new"
+        try:
+            _write_new_file(os.path.join(self._stagings[index], name), payload)
+        except OSError as exc:
+            raise os_error(exc, "cannot write the output", report.folder / name) from None
+        return kind
+
+    def put_rendered(self, index: int, rendered: Rendered) -> list[str]:
+        """:meth:`put` of every file of ``rendered``; what each turned out to be."""
+        return [self.put(index, name, payload) for name, payload in zip(rendered.names, rendered.payloads,
+                                                                          strict=True)]
+
+    def record(self, index: int, names: Sequence[str], kinds: Iterable[str]) -> None:
+        """Fill folder ``index``'s report: its files (in order) and what each turned out to be."""
+        report = self.reports[index]
+        report.names = names
+        for name, kind in zip(names, kinds, strict=True):
+            getattr(report, kind).append(name)
+        made = set(names)
+        report.stale = sorted(name for name in self._earlier[index] if name not in made)
+
+
+@contextlib.contextmanager
+def staged_write(folders: Sequence[str | os.PathLike[str]], *, remove_stale: bool = False) -> Iterator[StagedWrite]:
+    """Write association files into ``folders``, all or nothing: files put while this is open are
+    moved into place when it closes without an error, and otherwise none is (see
+    :func:`~asnflow.fsutil.staged_folders`). With ``remove_stale``, the association files the
+    run did not make (its reports' ``stale``) are deleted once everything else is in place."""
+    destinations = [Path(folder) for folder in folders]
+    with staged_folders(destinations) as stagings:
+        staged = StagedWrite(destinations, stagings)
+        yield staged
     if remove_stale:
-        for report, *_ in prepared:
-            for name in report.stale:
-                try:
-                    (report.folder / name).unlink()
-                except FileNotFoundError:
-                    pass
-                except OSError as exc:
-                    raise AsnflowError(f"cannot remove a stale file: {exc.strerror}",
-                                       path=str(report.folder / name)) from None
-                report.removed.append(name)
-    return [report for report, *_ in prepared]
+        for report in staged.reports:
+            _remove_stale(report)
+
+
+def _remove_stale(report: WriteReport) -> None:
+    for name in report.stale:
+        try:
+            (report.folder / name).unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise AsnflowError(f"cannot remove a stale file: {exc.strerror}",
+                               path=str(report.folder / name)) from None
+        report.removed.append(name)
 
 
 _NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)

@@ -91,14 +91,15 @@ def _run(args: argparse.Namespace) -> int:
     rules = rule_set(args.rules, args.ignore_default, strict=args.strict)
     work = _pools_and_folders(args)
     show_progress = not args.quiet and level > logging.INFO
-    # Every pool is generated before anything is written: a pool that fails
-    # leaves every output folder as it was.
-    outcomes = _generate(args, rules, work, show_progress)
-    if args.dry_run:
-        for _pool, folder, outcome, _idle in outcomes:
-            for name in outcome.names(args.format):
-                print(folder / name)
-    reports = [None] * len(outcomes) if args.dry_run else _write(args, outcomes)
+    # Every pool is generated before anything is moved into place: a pool
+    # that fails leaves every output folder as it was.
+    with _staged_by_workers(args, work) as staged:
+        outcomes = _generate(args, rules, work, show_progress, staged)
+        if args.dry_run:
+            for _pool, folder, outcome, _idle in outcomes:
+                for name in outcome.names(args.format):
+                    print(folder / name)
+        reports = [None] * len(outcomes) if args.dry_run else _write(args, outcomes, staged)
     for (pool, folder, outcome, idle), report in zip(outcomes, reports, strict=True):
         _summarise_pool(args, rules, pool, folder, outcome, idle, report)
     if args.orphans:
@@ -165,7 +166,19 @@ def _pools_and_folders(args: argparse.Namespace) -> list:
     return [(pool, folder) for pool, folder in zip(pools, folders, strict=True) if len(pool)]
 
 
-def _generate(args: argparse.Namespace, rules, work: list, show_progress: bool) -> list:
+def _staged_by_workers(args: argparse.Namespace, work: list):
+    """The folders' write, opened before the pools run when forked workers stage each pool's
+    files as they finish it (several pools on processes); otherwise nothing (None)."""
+    import contextlib
+
+    if args.dry_run or args.scheduler or not _whole_pools_in_parallel(args, len(work)):
+        return contextlib.nullcontext()
+    from asnflow.asnfile.files import staged_write
+
+    return staged_write([folder for _, folder in work], remove_stale=args.remove_stale)
+
+
+def _generate(args: argparse.Namespace, rules, work: list, show_progress: bool, staged=None) -> list:
     """(pool, folder, outcome, idle user rules) of each pool, generated whole pools at a time in
     parallel when there are several, else pool by pool. With --orphans, each outcome's diagnosis
     holds the orphans found in that run's own result."""
@@ -178,7 +191,7 @@ def _generate(args: argparse.Namespace, rules, work: list, show_progress: bool) 
 
         diagnose = find_orphans
     if _whole_pools_in_parallel(args, len(work)):
-        generated = _generate_in_parallel(args, rules, options, work, diagnose, show_progress)
+        generated = _generate_in_parallel(args, rules, options, work, diagnose, show_progress, staged)
     else:
         generated = [_generate_one(args, rules, options, pool, diagnose, show_progress) for pool, _ in work]
     outcomes = []
@@ -195,7 +208,7 @@ def _generate(args: argparse.Namespace, rules, work: list, show_progress: bool) 
 
 
 def _generate_in_parallel(args: argparse.Namespace, rules, options, work: list, diagnose,
-                          show_progress: bool) -> list:
+                          show_progress: bool, staged=None) -> list:
     """Several pools: each pool is a unit of work, generated whole by a worker.
 
     Spreading a dominant pool's passes instead was tried and measured: its
@@ -208,7 +221,7 @@ def _generate_in_parallel(args: argparse.Namespace, rules, options, work: list, 
     pools = [pool for pool, _ in work]
     with ProgressBar(f"{len(pools)} pools", sum(len(pool) for pool in pools), "exposures",
                      enabled=show_progress) as bar:
-        return generate_pools(pools, rules, options, Delivery(args.format, not args.dry_run, diagnose),
+        return generate_pools(pools, rules, options, Delivery(args.format, not args.dry_run, diagnose, staged),
                               jobs=args.jobs, scheduler=args.scheduler, progress=bar.advance, timeout=args.timeout)
 
 
@@ -223,10 +236,17 @@ def _generate_one(args: argparse.Namespace, rules, options, pool, diagnose, show
     return outcome
 
 
-def _write(args: argparse.Namespace, outcomes: list) -> list:
-    """Write every pool's files (all or nothing); the report of each folder."""
+def _write(args: argparse.Namespace, outcomes: list, staged=None) -> list:
+    """Write every pool's files (all or nothing); the report of each folder. With ``staged``, the
+    workers have staged them already: what each file turned out to be is recorded, and the files
+    move into place as ``staged`` closes."""
     from asnflow.asnfile.files import write_folders
 
+    if staged is not None:
+        for index, (_pool, _folder, outcome, _idle) in enumerate(outcomes):
+            staged.record(index, outcome.file_names, outcome.staged)
+            outcome.written = staged.reports[index].paths
+        return staged.reports
     written = write_folders([(outcome.rendered or outcome.documents, folder) for _, folder, outcome, _ in outcomes],
                             args.format, remove_stale=args.remove_stale, jobs=args.jobs)
     for (_pool, _folder, outcome, _idle), report in zip(outcomes, written, strict=True):

@@ -1,8 +1,10 @@
 """Running generation in parallel: local processes or a Dask cluster.
 
 Two units of work. With several pools in one command, a pool is the unit: a
-worker generates it whole and sends back only its rendered files (names and
-bytes); the parent writes them in command-line order. With one pool, the
+worker generates it whole and stages its files into the folders the parent
+opened for the run (a Dask worker, which may not share this machine's disks,
+sends back their names and bytes instead); they move into place only when
+every pool is done. With one pool, the
 passes (one per candidate, plus discovery) are the units: they are
 independent, so they can run anywhere; each process takes the next group of
 passes when it is free, the parent reads the associations as they come back, and
@@ -385,9 +387,12 @@ def _on_dask(units, pool, ruleset, scheduler, receive: Callable[[int, bytes], No
 
 # ---------------------------------------------------------------- whole pools
 # With several pools, a pool is the unit of work: a worker generates it,
-# validates and serialises its files and sends back only their names and
-# bytes (plus the few facts the summary lines need); the parent writes them
-# in the order of the command line, as a serial run does.
+# validates and serialises its files and stages them (a Dask worker sends back
+# their names and bytes, which the parent writes), and sends back the few
+# facts the summary lines need. The staged files move into place at the end,
+# all or nothing, as a serial run's do. Staging in the forked workers keeps
+# the writing off the parent, which otherwise wrote every pool's files after
+# the last pool was done: 36 ms of the 40-pool corpus's 0.9 s at -j 2.
 
 _POOLS: tuple | None = None  # what forked workers inherit: (pools, ruleset, options, delivery)
 _RULES: OrderedDict[str, RuleSet] = OrderedDict()  # a Dask worker's rule sets, by the digest of their text
@@ -395,11 +400,18 @@ _RULES: OrderedDict[str, RuleSet] = OrderedDict()  # a Dask worker's rule sets, 
 
 class Delivery(NamedTuple):
     """What a worker sends back for each pool: its files rendered in ``fmt`` (without ``files``,
-    only their names), and what ``diagnose`` makes of the run's result (see session.generate_documents)."""
+    only their names), and what ``diagnose`` makes of the run's result (see session.generate_documents).
+
+    With ``into`` (an open :class:`~asnflow.asnfile.files.StagedWrite`, one folder per pool), a
+    forked worker stages the files itself and sends back only their names and what each turned
+    out to be: the parent then has nothing left to write when the last pool is done. Dask workers
+    need not share this machine's disks, so they always send the files.
+    """
 
     fmt: str = "json"
     files: bool = True
     diagnose: Callable | None = None
+    into: Any = None
 
 
 def _outcome_of(pool, ruleset: RuleSet, options, delivery: Delivery):
@@ -413,7 +425,14 @@ def _outcome_of(pool, ruleset: RuleSet, options, delivery: Delivery):
 
 def _pool_forked(index: int):
     pools, ruleset, options, delivery = _inherited(_POOLS, "_POOLS")
-    return index, _outcome_of(pools[index], ruleset, options, delivery)
+    outcome = _outcome_of(pools[index], ruleset, options, delivery)
+    if delivery.into is not None and outcome.rendered is not None:
+        try:
+            outcome.staged = delivery.into.put_rendered(index, outcome.rendered)
+        except AsnflowError as error:
+            return index, CarriedError(error)
+        outcome.file_names, outcome.rendered = outcome.rendered.names, None
+    return index, outcome
 
 
 def _pool_remote(rules_digest: str, rules_payload: bytes, pool, options, delivery: Delivery):
@@ -457,6 +476,8 @@ def generate_pools(pools: list, ruleset: RuleSet, options, delivery: Delivery | 
     ``jobs`` processes or on the Dask ``scheduler``; each carries what ``delivery`` asks for.
     The first pool (in that order) that failed raises its error."""
     delivery = delivery or Delivery()
+    if scheduler and delivery.into is not None:
+        raise ValueError("Dask workers cannot stage files into this machine's folders")
     order = sorted(range(len(pools)), key=lambda i: -len(pools[i]))  # largest first: the last to finish is small
     if scheduler:
         results = _pools_on_dask(pools, order, ruleset, options, delivery, scheduler, progress, timeout)

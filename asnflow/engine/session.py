@@ -76,7 +76,8 @@ class Outcome:
     made: list[tuple[str, str]] = field(default_factory=list)  # (asn_type, rule name) of each document
     # Set by :func:`rendered_outcome`, which leaves ``documents`` empty:
     rendered: Rendered | None = None  # the files to write
-    file_names: list[str] | None = None  # or only their names (a dry run)
+    file_names: list[str] | None = None  # or only their names (a dry run, or files staged by a worker)
+    staged: list[str] | None = None  # files a worker staged: what each turned out to be ("new", ...)
     diagnosis: Any = None  # what the ``diagnose`` function made of the run's result (e.g. its orphans)
 
     def counts(self) -> Counter:
