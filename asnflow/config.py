@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 
 from asnflow.errors import RuleError
+from asnflow.records import record
 from asnflow.routes import Route, parse_routes
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -19,7 +20,7 @@ def default_config_path() -> Path:
     raise RuleError("the default rules.yaml is missing from this installation")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Config:
     path: Path
     rule_files: tuple[Path, ...]

@@ -32,11 +32,12 @@ import stat
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 
 from asnflow.errors import AsnflowError, OutputError
 from asnflow.fsread import kind_of
+from asnflow.records import record
 
 try:
     import fcntl
@@ -338,7 +339,7 @@ def _clear_debris(folder: Path) -> None:
 # ------------------------------------------------------------------ staged folders
 
 
-@dataclass
+@record
 class _Staging:
     destination: Path
     created: list[Path] = field(default_factory=list)

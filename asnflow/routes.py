@@ -10,14 +10,16 @@ a module is the calibration layer's job (:mod:`asnflow.calib.base`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
+
+from asnflow.records import record
 
 # Node traits a route may test in ``when``; values are compared upper-case.
 ROUTE_TRAITS = ("instrument", "detector", "readpatt", "exp_type")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Route:
     """One entry of the calibration table: a module spec, its parameters, and when it applies.
 

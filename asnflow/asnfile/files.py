@@ -14,7 +14,7 @@ import os
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from functools import cache
 from json.encoder import encode_basestring_ascii as _encode_string
 from pathlib import Path
@@ -25,6 +25,7 @@ from asnflow.errors import AsnflowError, AssociationFileError, InputError
 from asnflow.fsutil import os_error, staged_folders
 from asnflow.naming.asn_names import asn_file_stem
 from asnflow.pathnames import NAME_MAX, check_name
+from asnflow.records import record
 
 # What counts as an association file in a folder (given as input, or written by an earlier run).
 ASSOCIATION_NAME_ENDINGS = ("_asn.json", "_asn.yaml", "_asn.yml")
@@ -423,7 +424,7 @@ class FolderPaths(Sequence[Path]):
         return f"FolderPaths({str(self.folder)!r}, {len(self.names)} files)"
 
 
-@dataclass
+@record
 class WriteReport:
     """What writing a set of associations into a folder did to it."""
 
@@ -477,7 +478,7 @@ def write_changes(
     return write_folders([(asns, folder)], fmt, remove_stale=remove_stale)[0]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Rendered:
     """Association files ready to be written: their names and bytes, in order.
 

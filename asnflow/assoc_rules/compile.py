@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from asnflow.constraints.queue import CATEGORY_NAMES
 from asnflow.constraints.vocabulary import VOCABULARY_LISTS, VOCABULARY_TABLES, Vocabulary
 from asnflow.errors import RuleError
 from asnflow.pathnames import check_name
+from asnflow.records import record
 
 # What a rule of each level uses when neither it nor its file's `defaults` says,
 # each setting as the words a rule would write for it.
@@ -89,7 +90,7 @@ def _close_names(name: str, names: Iterable[str]) -> str | None:
     return f"did you mean {', '.join(close)}?" if close else None
 
 
-@dataclass(frozen=True, eq=False)
+@record(frozen=True, eq=False)
 class CompiledRule:
     """One rule, ready to test exposures (shared by all associations, pools and runs)."""
 
@@ -127,7 +128,7 @@ class CompiledRule:
                      reprocess=self.root.reprocess, pos=self.root.pos)
 
 
-@dataclass
+@record
 class RuleSet:
     """Everything compiled from a set of rule files."""
 

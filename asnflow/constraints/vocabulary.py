@@ -9,9 +9,10 @@ The functions here are jwst's ``get_exposure_type`` and ``is_item_tso``/
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from asnflow.constraints.rows import Row, memo_key
+from asnflow.records import record
 
 # Names the rule files must define (the checker reports any that is missing).
 VOCABULARY_LISTS = (
@@ -24,7 +25,7 @@ VOCABULARY_LISTS = (
 VOCABULARY_TABLES = ("exposure_type_map", "exposure_modifiers", "nrc_coron_unocculted")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Vocabulary:
     exposure_type_map: dict[str, str] = field(default_factory=dict)
     modifiers: tuple[tuple[str, str], ...] = ()  # (member type, column) in priority order

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from ast import literal_eval
-from dataclasses import dataclass, field
+from dataclasses import field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +23,7 @@ from asnflow.constraints.state import ConstraintState, escaped
 from asnflow.engine.entries import Member, Product
 from asnflow.naming.asn_names import ACID
 from asnflow.naming.members import level2_product_name, level2a_member_name, level2b_member_name
+from asnflow.records import record
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Hashable
@@ -71,7 +72,7 @@ class Counter:
         return self.value
 
 
-@dataclass
+@record
 class RunState:
     """What one generator run shares between its associations.
 

@@ -14,7 +14,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from asnflow import __version__
 from asnflow.assoc_rules.compile import RuleSet
@@ -26,6 +26,7 @@ from asnflow.engine.passes import Pass, RunCache, run_cache
 from asnflow.engine.prune import DupNamer, asns_equal, merge_level2, prune, resequence
 from asnflow.naming.asn_names import timestamp
 from asnflow.pool import candidates as cands
+from asnflow.records import record
 
 log = logging.getLogger("asnflow.generate")
 
@@ -33,7 +34,7 @@ CANDIDATE_REGISTRY = "candidate"
 DISCOVER_REGISTRY = "discover"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Options:
     """The generator options of ``asn_generate``, with jwst's defaults."""
 
@@ -53,7 +54,7 @@ class Options:
         return self.discover, self.all_candidates
 
 
-@dataclass
+@record
 class Result:
     """What a run produced, and what it dropped on the way (for explain and orphans)."""
 
@@ -100,7 +101,7 @@ def finalize_level(asns: list[Association], level: str, dups: DupNamer, warnings
     return others + mine
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Unit:
     """One pass to run: a candidate's sub-pool, or discovery over the whole pool."""
 
@@ -111,7 +112,7 @@ class Unit:
     items: int  # how many exposures it starts with (for progress and scheduling)
 
 
-@dataclass
+@record
 class Plan:
     """What generate() will run for a pool, decided before anything runs."""
 

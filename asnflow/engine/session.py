@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from asnflow.dask_clients import DEFAULT_TIMEOUT
 from asnflow.engine.documents import AssociationDict, Documents
 from asnflow.engine.generate import Options, generate
 from asnflow.errors import RuleError
+from asnflow.records import record
 
 log = logging.getLogger("asnflow")
 
@@ -66,7 +67,7 @@ def rule_set(extra_rules: list[str] | None = None, ignore_default: bool = False,
     return rules
 
 
-@dataclass
+@record
 class Outcome:
     documents: Sequence[AssociationDict]  # made one at a time on access (a Documents) unless a list
     written: Sequence[Path] = ()

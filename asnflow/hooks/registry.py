@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+
+from asnflow.records import record
 
 # A finalize step returns this to let the next step (and finally the
 # validity check) decide; a list ends the chain; None drops the association.
@@ -19,7 +20,7 @@ CONTINUE = object()
 PARAM_TYPES = ("words", "word")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Param:
     """A parameter a rule may set: ``words`` (one or more) or ``word`` (exactly one, maybe from ``choices``)."""
 
@@ -46,7 +47,7 @@ class Param:
         return f"{self.name}: {kind} (default {default})"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Hook:
     name: str
     function: Callable

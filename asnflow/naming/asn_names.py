@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import ast
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from asnflow.errors import InputError
+from asnflow.records import record
 
 TIMESTAMP_FORMAT = "%Y%m%dt%H%M%S"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ACID:
     """An association candidate: ``id`` (``o001``, ``c1000``, ``a3001``) and ``type`` (``observation``...)."""
 
@@ -67,7 +67,7 @@ def timestamp(now: datetime | None = None) -> str:
     return moment.strftime(TIMESTAMP_FORMAT)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class AsnFileName:
     """The parts of an association file name."""
 

@@ -17,11 +17,12 @@ import csv
 import os
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 
 from asnflow.errors import PoolError
 from asnflow.pathnames import check_name, check_relative_path
+from asnflow.records import record
 
 NULL = "null"
 
@@ -58,7 +59,7 @@ _PLAIN_FILENAME = re.compile(r"[a-z0-9_+-][a-z0-9_.+-]{0,190}")
 _PROGRAM_DIGITS = 32
 
 
-@dataclass(frozen=True, repr=False)
+@record(frozen=True, repr=False)
 class Pool:
     """An association pool as read from a file: header, rows of strings, comments."""
 
