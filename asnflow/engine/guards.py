@@ -101,7 +101,10 @@ def _all(group: Group, asn, states) -> list[tuple] | None:
         if len(combined) * len(alternatives) > MAX_ALTERNATIVES:
             combined = [_common(combined)]
             alternatives = [_common(alternatives)]
-        combined = [a + tuple(c for c in b if c not in a) for a in combined for b in alternatives]
+        if combined == [()]:  # the first child that puts conditions: they are the alternatives so far
+            combined = list(alternatives)
+        else:
+            combined = [a + tuple([c for c in b if c not in a]) for a in combined for b in alternatives]
     return _limit(combined)
 
 
