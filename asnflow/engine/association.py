@@ -435,9 +435,13 @@ class Association:
         return state
 
     def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
+        # Attribute by attribute: filling self.__dict__ would cost the object Python's compact
+        # attribute layout, and every later read of an attribute (combine, writing) with it.
+        for name, value in state.items():
+            setattr(self, name, value)
         for name in self._RUN_BOUND:
-            self.__dict__.setdefault(name, None)
+            if name not in state:
+                setattr(self, name, None)
 
     def attach(self, rule, run: RunState) -> None:
         """Join this process's rule set and run after coming from another process."""
