@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, TypeVar, dataclass_transform
 
+from asnflow.records import field_values
+
 
 class FrozenNodeError(AttributeError):
     """Raised on assigning to or deleting a field of a node."""
@@ -50,23 +52,9 @@ class Node:
                 raise TypeError(f"{cls.__name__}: field {name!r} without a default follows one with a default")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        fields = self._fields
-        if len(args) > len(fields):
-            raise TypeError(f"{type(self).__name__}() takes {len(fields)} arguments, {len(args)} given")
-        values = self.__dict__
-        values.update(zip(fields, args, strict=False))  # the rest: by name or default
-        if len(args) < len(fields) or kwargs:
-            for name in fields[len(args):]:
-                if name in kwargs:
-                    values[name] = kwargs.pop(name)
-                elif name in self._defaults:
-                    values[name] = self._defaults[name]
-                else:
-                    raise TypeError(f"{type(self).__name__}() is missing the field {name!r}")
-            if kwargs:
-                name = next(iter(kwargs))
-                why = "was given twice" if name in fields else "is not a field"
-                raise TypeError(f"{type(self).__name__}(): {name!r} {why}")
+        put = object.__setattr__  # past the refusal below
+        for name, value in field_values(type(self).__name__, self._fields, args, kwargs, self._defaults, {}):
+            put(self, name, value)
 
     def _values(self) -> tuple:
         values = self.__dict__
