@@ -160,7 +160,8 @@ def _make(cls: _T, frozen: bool, eq: bool, repr: bool) -> _T:
         methods["__setattr__"] = _refuse_setattr
         methods["__delattr__"] = _refuse_delattr
     for name, method in methods.items():
-        if name not in own or name in ("__setattr__", "__delattr__"):
+        # __hash__ is in the list only where the class has no hash of its own to keep.
+        if name == "__hash__" or name not in own:
             setattr(cls, name, method)
     return cls
 

@@ -131,6 +131,20 @@ def test_methods_the_class_defines_itself_are_kept():
             hash(Shown(1))
 
 
+def test_a_frozen_class_defining_its_own_eq_is_hashed_by_its_fields_as_dataclass_hashes_it():
+    hashes = {}
+    for label, decorate in DECORATORS.items():
+        @decorate(frozen=True)
+        class Keyed:
+            value: int
+
+            def __eq__(self, other):
+                return isinstance(other, Keyed) and other.value == self.value
+
+        hashes[label] = hash(Keyed(1)) == hash(Keyed(1)), {Keyed(1), Keyed(1)} == {Keyed(1)}
+    assert hashes["record"] == hashes["dataclass"] == (True, True)
+
+
 def test_a_subclass_of_a_frozen_record_may_set_its_own_attributes_but_no_field():
     @record(frozen=True)
     class Base:
