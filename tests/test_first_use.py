@@ -267,6 +267,25 @@ def test_the_quick_exit_after_generate_keeps_the_status_the_output_and_the_exit_
         assert len(proc.stderr.splitlines()) == 1 and "jw93060_20150312T160130_pool.csv" in proc.stderr
 
 
+@pytest.mark.parametrize("command, paused", [("generate", True), ("rules", False)])
+def test_generate_ends_with_the_collector_still_paused(command, paused, tmp_path):
+    """The garbage collector is not resumed for a ``generate`` that exits at once: its first
+    collection would walk every object the run still holds. Other commands end as usual."""
+    words = ["generate", str(MIRI), "-p", str(tmp_path / "out"), "-q"] if command == "generate" else ["rules", "list"]
+    script = (
+        "import atexit, gc, sys\n"
+        f"atexit.register(lambda: open({str(tmp_path / 'at-exit')!r}, 'w').write(str(gc.isenabled())))\n"
+        f"sys.argv = ['asnflow', *{words!r}]\n"
+        "from asnflow.cli import command_line\n"
+        "command_line()\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False,
+                          cwd=tmp_path)
+    no_traceback(proc)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "at-exit").read_text() == str(not paused)
+
+
 @pytest.mark.parametrize("words", [["generate", "--help"], ["rules", "list", "--help"], ["run", "--help"]])
 def test_a_command_line_loads_only_its_own_command(words, tmp_path):
     """Start-up registers only the command named first; what it accepts and prints is unchanged."""

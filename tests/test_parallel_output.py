@@ -235,25 +235,67 @@ def test_an_invalid_document_written_by_a_worker_is_reported_as_here_and_nothing
     assert list(tmp_path.iterdir()) == []  # no folder, no staging left behind
 
 
-def test_collections_are_rare_while_generating_and_the_thresholds_come_back():
+def test_the_collector_is_paused_while_generating_and_resumes_after():
     import gc
 
-    from asnflow.engine.collection import GENERATION_THRESHOLDS, rare_collections
+    from asnflow.engine.collection import paused_collections
 
-    before = gc.get_threshold()
-    with pytest.raises(KeyError), rare_collections():
-        assert gc.get_threshold() == GENERATION_THRESHOLDS
-        raise KeyError("an error inside still restores them")
-    assert gc.get_threshold() == before
+    assert gc.isenabled()
+    with pytest.raises(KeyError), paused_collections():
+        assert not gc.isenabled()
+        raise KeyError("an error inside still resumes it")
+    assert gc.isenabled()
 
 
-def test_a_dask_worker_generates_with_rare_collections_and_restores_its_thresholds(monkeypatch):
+def test_the_collector_resumes_when_the_last_of_overlapping_runs_ends():
+    """Runs in two threads share one collector: the first run to end must not resume it under the
+    other, and the last restores what was there before (here: paused by the caller)."""
+    import gc
+    import threading
+
+    from asnflow.engine.collection import paused_collections
+
+    first_inside, first_may_end, seen = threading.Event(), threading.Event(), []
+
+    def first_run():
+        with paused_collections():
+            first_inside.set()
+            first_may_end.wait(timeout=10)
+
+    thread = threading.Thread(target=first_run)
+    thread.start()
+    assert first_inside.wait(timeout=10)
+    with paused_collections():
+        first_may_end.set()
+        thread.join(timeout=10)
+        seen.append(gc.isenabled())  # the first run has ended; this one still runs
+    seen.append(gc.isenabled())
+    gc.disable()
+    try:
+        with paused_collections():
+            pass
+        seen.append(gc.isenabled())  # paused before: stays paused
+    finally:
+        gc.enable()
+    assert seen == [False, True, False]
+
+
+def test_generate_on_the_command_line_leaves_the_collector_running_for_its_caller(tmp_path):
+    import gc
+
+    from asnflow.cli import main
+
+    assert main(["generate", str(POOLS / "pool_004_wfs.csv"), "-p", str(tmp_path), "-q"]) == 0
+    assert any(tmp_path.iterdir())
+    assert gc.isenabled()
+
+
+def test_a_dask_worker_generates_with_the_collector_paused_and_resumes_it(monkeypatch):
     """A Dask worker is a long-lived process with a large heap: each task of ours runs with the
-    thresholds of a local run, and the worker's own come back after it (also after an error)."""
+    collector paused, as a local run does, and it runs again after the task (also after an error)."""
     import gc
 
     from asnflow.engine import parallel
-    from asnflow.engine.collection import GENERATION_THRESHOLDS
     from asnflow.engine.generate import Options, Unit
     from asnflow.engine.session import rule_set
     from asnflow.pool.read import read_pool
@@ -263,31 +305,28 @@ def test_a_dask_worker_generates_with_rare_collections_and_restores_its_threshol
     seen = []
 
     def outcome(*args):
-        seen.append(gc.get_threshold())
+        seen.append(gc.isenabled())
         return "whole pool"
 
     def unit(*args, **kwargs):
-        seen.append(gc.get_threshold())
+        seen.append(gc.isenabled())
         raise KeyError("a failing pass")
 
     monkeypatch.setattr(parallel, "_outcome_of", outcome)
     monkeypatch.setattr("asnflow.engine.generate.run_unit", unit)
-    before = gc.get_threshold()
-    worker_thresholds = (700, 10, 10)
-    gc.set_threshold(*worker_thresholds)
+    assert gc.isenabled()
     try:
         digest, payload = parallel._rules_shipped(rules)
         assert parallel._pool_remote(digest, payload, pool, Options(), parallel.Delivery()) == "whole pool"
-        assert gc.get_threshold() == worker_thresholds
+        assert gc.isenabled()
         with pytest.raises(KeyError):
             parallel._run_remote(digest, payload, "test-digest", pickle.dumps(pool),
                                  Unit("discover", None, None, True, len(pool)))
-        assert gc.get_threshold() == worker_thresholds
+        assert gc.isenabled()
     finally:
-        gc.set_threshold(*before)
         parallel._RULES.clear()
         parallel._PREPARED.clear()
-    assert seen == [GENERATION_THRESHOLDS, GENERATION_THRESHOLDS]
+    assert seen == [False, False]
 
 
 def test_a_dask_worker_keeps_only_the_pools_it_ran_last():

@@ -108,9 +108,17 @@ QUICK_EXIT = frozenset({"generate"})
 def command_line() -> NoReturn:
     """The ``asnflow`` program (and ``python -m asnflow``): :func:`main`, then the exit."""
     words = sys.argv[1:]
-    status = main(words)
-    if words and words[0] in QUICK_EXIT and threading.active_count() == 1:
-        _quick_exit(status)
+    if not words or words[0] not in QUICK_EXIT:
+        sys.exit(main(words))
+    from asnflow.engine.collection import paused_collections
+
+    # The garbage collector stays paused to the quick exit (the command pauses it while it
+    # generates anyway): resumed, its first collection would walk every object the run
+    # still holds (the rules, their caches), only for the process to end.
+    with paused_collections():
+        status = main(words)
+        if threading.active_count() == 1:
+            _quick_exit(status)
     sys.exit(status)
 
 

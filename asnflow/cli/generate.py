@@ -74,9 +74,9 @@ def _jobs(text: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from asnflow.engine.collection import rare_collections
+    from asnflow.engine.collection import paused_collections
 
-    with rare_collections():
+    with paused_collections():
         return _run(args)
 
 

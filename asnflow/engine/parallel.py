@@ -32,7 +32,7 @@ from typing import Any, NamedTuple, TypeVar
 
 from asnflow.assoc_rules.compile import RuleSet
 from asnflow.dask_clients import DEFAULT_TIMEOUT, dask_client
-from asnflow.engine.collection import rare_collections
+from asnflow.engine.collection import paused_collections
 from asnflow.errors import AsnflowError, CarriedError
 from asnflow.workers import claim_next, forked_pool, prompt_results, shared_counter, worker_count
 
@@ -70,7 +70,7 @@ _CACHE: tuple | None = None  # a forked pass worker's (rule set, RunCache)
 # A Dask worker runs one task of ours at a time: the engine's caches (of a
 # rule set, of a pool's rows) are not made for threads, and several threads
 # in one worker would gain nothing under the GIL.
-# While it runs, the worker's garbage collector runs rarely, as in a local
+# While it runs, the worker's garbage collector is paused, as in a local
 # run (see engine/collection.py): with the default thresholds a pool took
 # about a quarter longer on a worker than in a local run.
 _ONE_AT_A_TIME = threading.Lock()
@@ -216,7 +216,7 @@ def _kept(table: OrderedDict, key: str, make: Callable[[], Any]) -> Any:
 
 def _run_remote(rules_digest: str, rules_payload: bytes, pool_digest: str, pool_payload: bytes, unit):
     """Run one pass on a Dask worker (rules compiled once per worker, the pool prepared once per run)."""
-    with _ONE_AT_A_TIME, rare_collections():
+    with _ONE_AT_A_TIME, paused_collections():
         return _run_remote_locked(rules_digest, rules_payload, pool_digest, pool_payload, unit)
 
 
@@ -437,7 +437,7 @@ def _pool_forked(index: int):
 
 def _pool_remote(rules_digest: str, rules_payload: bytes, pool, options, delivery: Delivery):
     """One whole pool on a Dask worker (the rules compiled once per worker)."""
-    with _ONE_AT_A_TIME, rare_collections():
+    with _ONE_AT_A_TIME, paused_collections():
         return _outcome_of(pool, _compiled(rules_digest, rules_payload), options, delivery)
 
 
