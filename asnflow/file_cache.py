@@ -19,7 +19,6 @@ that is removed on any failure, so a full disk leaves nothing behind.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import stat
@@ -29,6 +28,16 @@ from typing import Any
 
 from asnflow import __version__
 from asnflow.errors import AsnflowError
+
+# hashlib loads OpenSSL, about 1 % of a small pool's whole run; CPython's own
+# random module takes its hash from the built-in module the same way.
+try:
+    from _sha2 import sha256  # type: ignore[import-not-found]  # Python 3.12 and newer
+except ImportError:
+    try:
+        from _sha256 import sha256  # type: ignore[import-not-found]  # Python 3.11
+    except ImportError:  # pragma: no cover - an interpreter without them
+        from hashlib import sha256
 
 DATA_FORMAT = "asnflow-data-1"
 KEEP_ENTRIES = 64  # older entries are removed when a new one is written
@@ -44,7 +53,7 @@ def cache_folder() -> Path | None:
 
 def entry_key(fmt: str, *parts: bytes) -> str:
     """The name of the entry made in format ``fmt`` from ``parts`` (with this asnflow version)."""
-    digest = hashlib.sha256()
+    digest = sha256()
     for part in (fmt.encode(), __version__.encode(), *parts):
         digest.update(len(part).to_bytes(8, "little"))
         digest.update(part)
@@ -104,7 +113,7 @@ def read_entry(entry: Path, fmt: str, key: str, decode: Callable[[bytes], Any]) 
             fd = -1
             head, _, body = handle.read().partition(b"\n")
         header = json.loads(head)
-        if header != {"format": fmt, "key": key, "sha256": hashlib.sha256(body).hexdigest()}:
+        if header != {"format": fmt, "key": key, "sha256": sha256(body).hexdigest()}:
             return None
         return decode(body)
     except Exception:  # damaged, planted or from another version: made again
@@ -123,7 +132,7 @@ def write_entry(folder: Path, entry: Path, fmt: str, key: str, encoded: Callable
             return
         body = json.dumps(encoded(), separators=(",", ":"), ensure_ascii=False)
         header = json.dumps({"format": fmt, "key": key,
-                             "sha256": hashlib.sha256(body.encode("utf-8")).hexdigest()})
+                             "sha256": sha256(body.encode("utf-8")).hexdigest()})
         atomic_write_text(entry, header + "\n" + body)
         _prune(folder)
     except (OSError, ValueError, TypeError, RecursionError, AsnflowError):  # a full disk, say: optional

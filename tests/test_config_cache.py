@@ -76,3 +76,18 @@ def test_a_damaged_entry_is_ignored_and_replaced(cache, monkeypatch, damage):
     _no_yaml(monkeypatch)
     assert load_config() == first  # replaced by a good entry
 
+
+
+def test_entries_are_named_and_sealed_with_sha256():
+    """The cache takes SHA-256 from a built-in module rather than hashlib (which loads OpenSSL):
+    it must be the same function, or entries written by another build would never be found."""
+    import hashlib
+
+    from asnflow import file_cache
+
+    for data in (b"", b"rules", bytes(range(256)) * 300):
+        assert file_cache.sha256(data).hexdigest() == hashlib.sha256(data).hexdigest()
+    expected = hashlib.sha256()
+    for part in (b"fmt", file_cache.__version__.encode(), b"body"):
+        expected.update(len(part).to_bytes(8, "little") + part)
+    assert file_cache.entry_key("fmt", b"body") == expected.hexdigest()[:32]

@@ -192,6 +192,31 @@ def test_regex_with_shapes_the_shipped_rules_use_is_accepted(cli, tmp_path):
     assert any((tmp_path / "out").glob("*_image3_*_asn.json"))
 
 
+@pytest.mark.parametrize("pattern", [
+    "nrc_image|mir_image", "f(770|1800)w", "(full|sub(64|128)p)", "[a-z_]", r"\.fits", r"a\{2\}",
+    "((((((nested))))))", r"\d\w", "",
+])
+def test_a_pattern_without_repeats_gets_the_verdict_of_the_full_walk(pattern):
+    """Patterns holding no repeat character skip the walk over their parse: the walk must find
+    nothing in them, so the verdict is the one it would give."""
+    import re
+    from re import _parser
+
+    from asnflow.assoc_rules import regex_safety
+
+    anchored = "^" + pattern + "$"
+    assert regex_safety._walk(_parser.parse(anchored, re.IGNORECASE).state,
+                              list(_parser.parse(anchored, re.IGNORECASE))) == (None, 0)
+    assert regex_safety.compile_problem(pattern) is None
+
+
+@pytest.mark.parametrize("pattern, says", [("(a", "missing )"), ("a)", "unbalanced parenthesis"), ("[z-a]", "bad")])
+def test_a_pattern_without_repeats_that_does_not_compile_is_refused(pattern, says):
+    from asnflow.assoc_rules.regex_safety import compile_problem
+
+    assert says in compile_problem(pattern) and "not a valid regular expression" in compile_problem(pattern)
+
+
 # ----------------------------------------------------------------------------- fragments and nesting
 def _doubling_fragments(levels: int) -> str:
     text = [f"fragment f{i} {{\n  use f{i + 1}, f{i + 1}\n}}" for i in range(levels)]
