@@ -11,7 +11,7 @@ from pathlib import Path
 from asnflow.asnfile.files import dumps
 from asnflow.engine import passes
 from asnflow.engine.association import RunState
-from asnflow.engine.generate import CANDIDATE_REGISTRY, Options, generate
+from asnflow.engine.generate import CANDIDATE_REGISTRY, Options, bind_rows, generate, plan, run_unit
 from asnflow.engine.session import generate_documents, rule_set
 from asnflow.pool.read import read_pool
 
@@ -51,6 +51,39 @@ def test_a_pool_made_without_the_reader_has_its_candidate_ids_matched_as_text():
     result = generate(dataclasses.replace(pool, rows=rows), rule_set())
     assert (odd, "observation") in result.candidates
     assert any(asn.acid.id == odd for asn in result.associations)
+
+
+def test_each_candidate_pass_reads_the_rows_whose_cell_holds_its_id_in_pool_order():
+    """jwst's substring selection ("1000" is also in c1000), made once per distinct cell by the plan."""
+    rules = rule_set()
+    checked = 0
+    for path in sorted(POOLS.glob("*.csv")):
+        _, rows = bind_rows(read_pool(path), rules)
+        for unit in plan(rows, Options()).units:
+            if unit.candidate is None:
+                assert unit.row_positions is None and unit.items == len(rows)
+                continue
+            cid = unit.candidate[0]
+            assert unit.row_positions == tuple(i for i, row in enumerate(rows) if cid in row["asn_candidate"])
+            assert unit.items == len(unit.row_positions)
+            checked += 1
+    assert checked > 300  # the mega pool's candidates among them
+
+
+def test_a_candidate_pass_made_without_its_rows_finds_them_when_it_runs():
+    pool = read_pool(POOLS / "mega_pool.csv")
+    rules = rule_set()
+    columns, rows = bind_rows(pool, rules)
+    units = [unit for unit in plan(rows, Options()).units if unit.candidate is not None][:40]
+    assert any(len({row["asn_candidate"] for row in (rows[i] for i in unit.row_positions)}) > 1 for unit in units)
+
+    def made(unit):
+        run = RunState(vocab=rules.vocab, pool_name=pool.name, code_version="test", columns=tuple(pool.columns))
+        return [(asn.rule.name, asn.acid.id, tuple(asn.filenames))
+                for asn in run_unit(unit, rules, rows, columns, run)]
+
+    for unit in units:
+        assert made(dataclasses.replace(unit, row_positions=None)) == made(unit)
 
 
 def test_the_candidate_pattern_is_the_id_as_text():

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import field
 
 from asnflow import __version__
@@ -110,6 +109,9 @@ class Unit:
     version_id: str | None
     skip_invalid: bool
     items: int  # how many exposures it starts with (for progress and scheduling)
+    # A candidate pass: where its rows are in the pool (pool.candidates.positions_of_candidate);
+    # None: worked out when it runs. Discovery reads every row.
+    row_positions: tuple[int, ...] | None = None
 
 
 @record
@@ -138,7 +140,8 @@ def plan(rows: list[Row], options: Options, pool_name: str = "") -> Plan:
         for cid in cands.background_candidates_of(rows, wanted):
             if cid not in wanted:
                 wanted.append(cid)
-    by_type = cands.ids_by_type([row["asn_candidate"] for row in rows])
+    by_cell = cands.rows_by_cell(rows)
+    by_type = cands.ids_by_type(list(by_cell))  # the distinct cells, in order of first appearance
     pairs, missing = cands.candidate_list(by_type, wanted)
     for cid in missing:
         log.info("candidate id %s not found in pool %s", cid, pool_name)
@@ -152,10 +155,10 @@ def plan(rows: list[Row], options: Options, pool_name: str = "") -> Plan:
     # skips what is not valid.
     skip_invalid = options.finalize
     units = []
-    cells = Counter(row["asn_candidate"] for row in rows)
     for cid, ctype in pairs:
-        count = sum(n for cell, n in cells.items() if cid in cell)
-        units.append(Unit(CANDIDATE_REGISTRY, (cid, ctype), _version(options.version_id), skip_invalid, count))
+        positions = cands.positions_of_candidate(by_cell, cid)
+        units.append(Unit(CANDIDATE_REGISTRY, (cid, ctype), _version(options.version_id), skip_invalid,
+                          len(positions), positions))
     if discover:
         units.append(Unit(DISCOVER_REGISTRY, None, _version(options.version_id), skip_invalid, len(rows)))
     return Plan(units, pairs, missing, discover, all_candidates)
@@ -164,7 +167,13 @@ def plan(rows: list[Row], options: Options, pool_name: str = "") -> Plan:
 def run_unit(unit: Unit, ruleset: RuleSet, rows: list[Row], columns: dict[str, int], run: RunState,
              on_item: Callable[[], None] | None = None, cache: RunCache | None = None) -> list[Association]:
     """The associations one pass makes, in creation order."""
-    items = rows if unit.candidate is None else cands.rows_of_candidate(rows, *unit.candidate)
+    if unit.candidate is None:
+        items: Iterable[Row] = rows
+    else:
+        positions = unit.row_positions
+        if positions is None:
+            positions = cands.positions_of_candidate(cands.rows_by_cell(rows), unit.candidate[0])
+        items = cands.candidate_rows(rows, positions, *unit.candidate)
     one = Pass(ruleset, unit.registry, run, unit.version_id, unit.candidate, columns, on_item, unit.skip_invalid,
                cache)
     if log.isEnabledFor(logging.DEBUG):

@@ -298,7 +298,7 @@ class Pass:
         self.roots = self.cache.roots(candidate is not None)
         self.associations: list[Association] = []
         self.on_item = on_item
-        # A candidate pass offers copies of the rows with this cell (pool.candidates.rows_of_candidate).
+        # A candidate pass offers copies of the rows with this cell (pool.candidates.candidate_rows).
         self.cell = candidate_cell(*candidate) if candidate else None
         acid_type = candidate[1] if candidate else "DISCOVERED"
         with_candidate = candidate is not None

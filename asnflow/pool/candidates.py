@@ -11,6 +11,7 @@ import logging
 from ast import literal_eval
 from collections.abc import Iterator
 from functools import lru_cache
+from itertools import chain
 
 from asnflow.constraints.rows import Row
 
@@ -70,15 +71,37 @@ def background_candidates_of(rows: list[Row], ids: list[str]) -> list[str]:
     return list(ids_by_type(cells).get("background", []))
 
 
-def rows_of_candidate(rows: list[Row], candidate_id: str, candidate_type: str) -> Iterator[Row]:
-    """The candidate's rows, each copied as it is reached (a pass holds only those it still needs)."""
-    # jwst selects rows with a substring test ("1000" also matches c1000) and
-    # then overwrites the cell with this one candidate.
+def rows_by_cell(rows: list[Row]) -> dict[str, list[int]]:
+    """Where the rows are in the pool, by their ASN_CANDIDATE cell (cells in order of first appearance)."""
     if not rows:
-        return iter(())
-    cell = candidate_cell(candidate_id, candidate_type)
+        return {}
     at = rows[0].columns["asn_candidate"]  # rows of one pool share their columns
-    return (row.replace("asn_candidate", cell) for row in rows if candidate_id in row.values[at])
+    grouped: dict[str, list[int]] = {}
+    for position, row in enumerate(rows):
+        grouped.setdefault(row.values[at], []).append(position)
+    return grouped
+
+
+def positions_of_candidate(by_cell: dict[str, list[int]], candidate_id: str) -> tuple[int, ...]:
+    """Where a candidate's rows are in the pool, in pool order (``by_cell``: :func:`rows_by_cell`).
+
+    jwst selects rows with a substring test ("1000" also matches c1000).
+    The test is made once per distinct cell: a pool has far fewer cells than
+    rows, and testing every row again in each pass (35 observations of a
+    100,000-row pool) was 3 % of the run.
+    """
+    groups = [positions for cell, positions in by_cell.items() if candidate_id in cell]
+    if len(groups) == 1:
+        return tuple(groups[0])
+    return tuple(sorted(chain.from_iterable(groups)))
+
+
+def candidate_rows(rows: list[Row], positions: tuple[int, ...], candidate_id: str,
+                   candidate_type: str) -> Iterator[Row]:
+    """The candidate's rows, each copied as it is reached (a pass holds only those it still needs),
+    with the cell overwritten by this one candidate, as jwst does."""
+    cell = candidate_cell(candidate_id, candidate_type)
+    return (rows[position].replace("asn_candidate", cell) for position in positions)
 
 
 def candidate_cell(candidate_id: str, candidate_type: str) -> str:
