@@ -4,10 +4,10 @@ Generation allocates millions of small objects (rows, members, pinned
 states, documents) that live until the files are written, and makes almost
 no reference cycles: 100,000 rows leave about 8 MB of them, 2 % of the
 run's peak. The collector would only walk that growing heap again and
-again (4 % of a 100,000-row run even with thresholds raised a hundredfold;
-a sixth with the defaults), so it is paused while a run generates. Objects
-without cycles are freed by reference counting as always; the few cycles
-are collected once it runs again.
+again (4 % of a 100,000-row run even with a young collection only every
+50,000 allocations; a sixth with the defaults), so it is paused while a run
+generates. Objects without cycles are freed by reference counting as
+always; the few cycles are collected once it runs again.
 """
 
 from __future__ import annotations

@@ -110,8 +110,8 @@ class Unit:
     skip_invalid: bool
     items: int  # how many exposures it starts with (for progress and scheduling)
     # A candidate pass: where its rows are in the pool (pool.candidates.positions_of_candidate);
-    # None: worked out when it runs. Discovery reads every row.
-    row_positions: tuple[int, ...] | None = None
+    # None: worked out when it runs. Discovery reads every row. Not shown: a mosaic's are the pool.
+    row_positions: tuple[int, ...] | None = field(default=None, repr=False)
 
 
 @record
