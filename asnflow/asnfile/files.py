@@ -13,12 +13,12 @@ import json
 import os
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import field
 from functools import cache
 from json.encoder import encode_basestring_ascii as _encode_string
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from asnflow.asnfile import shapes
 from asnflow.errors import AsnflowError, AssociationFileError, InputError
@@ -102,6 +102,12 @@ ENCODED_KEYS_KEPT = 256
 _ENCODED_KEYS: dict[str, str] = {}
 
 
+def json_value(value: Any, indent: str) -> str:
+    """The JSON text of one value inside a document, its lines indented by ``indent`` (as
+    :func:`dumps` writes it there): for writers that lay out a document's keys themselves."""
+    return _encode_string(value) if type(value) is str else _json_text(value, indent)
+
+
 def _json_fallback(value: Any, indent: str) -> str:
     text = json.dumps(value, indent=4, separators=(",", ": "))
     return text.replace("\n", "\n" + indent) if indent else text
@@ -155,12 +161,17 @@ def schema_level(asn: Mapping) -> str:
     the more lenient level-2b schema is used, as jwst accepts a file that any
     of its schemas accepts.
     """
-    asn_type = asn.get("asn_type") if isinstance(asn, Mapping) else None
+    if not isinstance(asn, Mapping):
+        return "level2b"
+    return schema_level_of(asn.get("asn_type"), asn.get("asn_rule"))
+
+
+def schema_level_of(asn_type: Any, asn_rule: Any) -> str:
+    """:func:`schema_level` from a document's ``asn_type`` and ``asn_rule`` values."""
     if isinstance(asn_type, str):
         found = _LEVEL_FROM_TYPE.search(asn_type.strip())
         if found:
             return "level2b" if found.group(1) == "2" else "level3"
-    asn_rule = asn.get("asn_rule") if isinstance(asn, Mapping) else None
     if isinstance(asn_rule, str):
         if _LEVEL3_RULE.search(asn_rule):
             return "level3"
@@ -189,13 +200,9 @@ def validate(asn: Mapping, *, source: str | None = None) -> None:
         )
     level = schema_level(asn)
     structural = _structural(level)
-    if structural:
-        summary = shapes.shape(asn)
-        if (level, summary) in _VALID_SHAPES:
-            return
-        if shapes.surely_valid(_schema(level), summary):
-            _VALID_SHAPES.add((level, summary))
-            return
+    summary = shapes.shape(asn) if structural else None
+    if structural and _shape_valid(level, summary):
+        return
     error = _first_error(_validator(level), asn)
     if error is None:
         if structural:
@@ -207,6 +214,26 @@ def validate(asn: Mapping, *, source: str | None = None) -> None:
         path=source,
         hint=_hint(error),
     )
+
+
+def validate_shaped(level: str, summary: Any, document: Callable[[], Mapping], *, source: str | None = None) -> None:
+    """:func:`validate` for a document whose schema level and shape (``shapes.shape``) the caller
+    worked out without making it: ``document()`` is made and checked in full only when the
+    shape is not known to be valid."""
+    if _structural(level) and _shape_valid(level, summary):
+        return
+    validate(document(), source=source)
+
+
+def _shape_valid(level: str, summary: Any) -> bool:
+    """Whether every document of this shape is valid under the (structural) schema of ``level``;
+    False also when the shape check cannot tell."""
+    if (level, summary) in _VALID_SHAPES:
+        return True
+    if shapes.surely_valid(_schema(level), summary):
+        _VALID_SHAPES.add((level, summary))
+        return True
+    return False
 
 
 # Shapes already found valid, by schema level (large pools write hundreds of
@@ -492,9 +519,26 @@ class Rendered:
 
 def render(asns: Iterable[Mapping], fmt: str = "json") -> Rendered:
     """Validate each association and serialise it under the name it is written as."""
-    asns = list(asns)
+    asns = asns if isinstance(asns, Sequence) else list(asns)
     names = file_names(asns, fmt)
-    return Rendered(names, [_payload(asn, name, fmt) for asn, name in zip(asns, names, strict=True)])
+    payload = _payload_maker(asns, fmt)
+    return Rendered(names, [payload(index, name) for index, name in enumerate(names)])
+
+
+@runtime_checkable
+class SelfRendering(Protocol):
+    """Documents that make their own JSON files (the engine's: see engine.documents)."""
+
+    def json_payload(self, index: int, name: str) -> bytes:
+        """The bytes of document ``index``'s JSON file ``name``, validated as :func:`validate` does."""
+        ...
+
+
+def _payload_maker(documents: Sequence[Mapping], fmt: str) -> Callable[[int, str], bytes]:
+    """How file ``index`` (named ``name``) of ``documents`` is made."""
+    if fmt == "json" and isinstance(documents, SelfRendering):
+        return documents.json_payload
+    return lambda index, name: _payload(documents[index], name, fmt)
 
 
 def _payload(asn: Mapping, name: str, fmt: str) -> bytes:
@@ -522,14 +566,14 @@ def write_folders(batches: Iterable[tuple[Iterable[Mapping] | Rendered, str | os
     with staged_write([folder for _, folder in batches], remove_stale=remove_stale) as staged:
         for index, (asns, _) in enumerate(batches):
             if isinstance(asns, Rendered):
-                names, payloads, documents = asns.names, asns.payloads, None
+                names, payloads, make = asns.names, asns.payloads, None
             else:
                 documents = asns if isinstance(asns, Sequence) else list(asns)  # a Sequence may make each on access
-                names, payloads = file_names(documents, fmt), None
+                names, payloads, make = file_names(documents, fmt), None, _payload_maker(documents, fmt)
 
-            def put(number: int, index=index, names=names, payloads=payloads, documents=documents) -> str:
+            def put(number: int, index=index, names=names, payloads=payloads, make=make) -> str:
                 name = names[number]
-                payload = payloads[number] if payloads is not None else _payload(documents[number], name, fmt)
+                payload = payloads[number] if make is None else make(number, name)
                 return staged.put(index, name, payload)
 
             staged.record(index, names, put_all(put, len(names), jobs))

@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import overload
+from json.encoder import encode_basestring_ascii as _encode_string
+from typing import Any, overload
 
+from asnflow.asnfile import shapes
+from asnflow.asnfile.files import json_value, schema_level_of, validate_shaped
 from asnflow.engine.association import DEGRADED_NOTOK, DEGRADED_OK, Association
+from asnflow.engine.entries import ABSENT
 from asnflow.naming.products import target_id
 
 log = logging.getLogger("asnflow.write")
@@ -57,27 +61,91 @@ def _constraints_summary(asn: Association) -> str:
     return "\n".join(lines)
 
 
+def _header(asn: Association, cache: dict | None) -> list[tuple[str, object]]:
+    """The document's keys before ``products``, with their values, in file order."""
+    items: list[tuple[str, object]] = [
+        ("asn_type", asn.asn_type),
+        ("asn_rule", asn.asn_rule),
+        ("version_id", asn.version_id),
+        ("code_version", asn.run.code_version),
+        ("degraded_status", DEGRADED_NOTOK if asn.degraded else DEGRADED_OK),
+        ("program", asn.program),
+        ("constraints", constraints_summary(asn, cache)),
+        ("asn_id", asn.acid.id),
+    ]
+    if asn.level == "3":
+        items += [("target", target_id(asn.target_values())), ("asn_pool", asn.run.pool_name)]
+    else:
+        items += [("asn_pool", asn.run.pool_name), ("target", asn.target_raw)]
+    return items
+
+
 def to_dict(asn: Association, cache: dict | None = None, name: str | None = None) -> AssociationDict:
     """The document of ``asn``; ``name``: its file stem, when known already."""
-    data: dict[str, object] = {
-        "asn_type": asn.asn_type,
-        "asn_rule": asn.asn_rule,
-        "version_id": asn.version_id,
-        "code_version": asn.run.code_version,
-        "degraded_status": DEGRADED_NOTOK if asn.degraded else DEGRADED_OK,
-        "program": asn.program,
-        "constraints": constraints_summary(asn, cache),
-        "asn_id": asn.acid.id,
-    }
-    if asn.level == "3":
-        data["target"] = target_id(asn.target_values())
-        data["asn_pool"] = asn.run.pool_name
-    else:
-        data["asn_pool"] = asn.run.pool_name
-        data["target"] = asn.target_raw
+    data: dict[str, object] = dict(_header(asn, cache))
     data["products"] = [{"name": product.name, "members": [member.as_dict() for member in product.members]}
                         for product in asn.products]
     return AssociationDict(data, name or asn.file_stem(), asn.rule.name)
+
+
+# The JSON file of a document, laid out here without making the document
+# (json_document): what dumps(to_dict(asn)) writes, byte for byte, with the
+# shape validate() checks (shapes.shape(to_dict(asn))). A large pool writes
+# hundreds of thousands of files, and their dicts, made to be walked once for
+# their shape and once for their text, were half of the writing's time.
+# Strings, nearly every value, are encoded here; anything else is written
+# by asnfile's json_value. The keys are plain words: quoted, they are JSON.
+# tests/test_document_text.py holds the two to each other on every pool.
+_I4, _I12, _I16, _I20 = " " * 4, " " * 12, " " * 16, " " * 20
+_LIST = shapes.shape([])[0]  # how shapes marks a list
+_THREE_STRINGS = (("expname", str), ("exptype", str), ("exposerr", str))  # a level-2 member's shape
+_FOUR_STRINGS = _THREE_STRINGS + (("asn_candidate", str),)  # a level-3 member's
+
+
+def json_document(asn: Association, cache: dict | None = None) -> tuple[str, tuple]:
+    """The JSON text of ``to_dict(asn)`` as ``asnfile.dumps`` writes it, and its shape."""
+    lines: list[str] = []
+    summary: list[tuple[str, Any]] = []
+    for key, value in _header(asn, cache):
+        if type(value) is str:
+            lines.append(f'{_I4}"{key}": {_encode_string(value)}')
+            summary.append((key, str))
+        else:
+            lines.append(f'{_I4}"{key}": {json_value(value, _I4)}')
+            summary.append((key, shapes.shape(value)))
+    product_texts, product_shapes = [], set()
+    for product in asn.products:
+        member_texts, member_shapes = [], set()
+        for member in product.members:
+            text, shape = _json_member(member)
+            member_texts.append(text)
+            member_shapes.add(shape)
+        members = "[\n" + ",\n".join(member_texts) + f"\n{_I12}]" if member_texts else "[]"
+        name = product.name
+        product_texts.append(f'{" " * 8}{{\n{_I12}"name": {json_value(name, _I12)},\n{_I12}"members": {members}\n'
+                             f'{" " * 8}}}')
+        product_shapes.add((("name", shapes.shape(name)), ("members", (_LIST, frozenset(member_shapes)))))
+    products = "[\n" + ",\n".join(product_texts) + f"\n{_I4}]" if product_texts else "[]"
+    lines.append(f'{_I4}"products": {products}')
+    summary.append(("products", (_LIST, frozenset(product_shapes))))
+    return "{\n" + ",\n".join(lines) + "\n}", tuple(summary)
+
+
+def _json_member(member) -> tuple[str, tuple]:
+    """A member's lines in the file, and its shape."""
+    expname, exptype, exposerr, candidate = member.fields()
+    if type(expname) is str and type(exptype) is str and type(exposerr) is str:  # nearly every member
+        text = (f'{_I16}{{\n{_I20}"expname": {_encode_string(expname)},\n{_I20}"exptype": {_encode_string(exptype)},'
+                f'\n{_I20}"exposerr": {_encode_string(exposerr)}')
+        if candidate is ABSENT:
+            return f"{text}\n{_I16}}}", _THREE_STRINGS
+        if type(candidate) is str:
+            return f'{text},\n{_I20}"asn_candidate": {_encode_string(candidate)}\n{_I16}}}', _FOUR_STRINGS
+    fields = list(member.as_dict().items())
+    if not fields:
+        return f"{_I16}{{}}", ()
+    text = ",\n".join([f'{_I20}"{name}": {json_value(value, _I20)}' for name, value in fields])
+    return f"{_I16}{{\n{text}\n{_I16}}}", tuple([(name, shapes.shape(value)) for name, value in fields])
 
 
 class Documents(Sequence[AssociationDict]):
@@ -108,6 +176,7 @@ class Documents(Sequence[AssociationDict]):
         self.stems = list(kept)  # each document's file name without its extension (asnfile.file_names)
         self._asns = list(kept.values())
         self._summaries: dict = {}  # constraints summaries, shared by associations with the same states
+        self._levels: dict[tuple[str, str], str] = {}  # schema levels, by asn_type and asn_rule
 
     def __len__(self) -> int:
         return len(self._asns)
@@ -122,6 +191,17 @@ class Documents(Sequence[AssociationDict]):
         if isinstance(index, slice):
             return [self[i] for i in range(len(self))[index]]
         return to_dict(self._asns[index], self._summaries, self.stems[index])
+
+    def json_payload(self, index: int, name: str) -> bytes:
+        """The bytes of document ``index``'s JSON file ``name``, validated (see asnfile.SelfRendering)."""
+        asn = self._asns[index]
+        text, summary = json_document(asn, self._summaries)
+        kind = (asn.asn_type, asn.asn_rule)
+        level = self._levels.get(kind)
+        if level is None:
+            level = self._levels[kind] = schema_level_of(*kind)
+        validate_shaped(level, summary, lambda: self[index], source=name)
+        return text.encode("utf-8")
 
     def kinds(self) -> list[tuple[str, str]]:
         """(asn_type, rule name) of each document, without making them."""

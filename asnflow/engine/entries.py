@@ -21,13 +21,13 @@ class _Absent:
     __slots__ = ()
 
     def __reduce__(self) -> str:
-        return "_ABSENT"  # the one instance, also after pickling to another process
+        return "ABSENT"  # the one instance, also after pickling to another process
 
     def __repr__(self) -> str:
         return "<absent>"
 
 
-_ABSENT: Any = _Absent()
+ABSENT: Any = _Absent()
 
 
 class Member(Mapping):
@@ -43,13 +43,13 @@ class Member(Mapping):
     __slots__ = ("expname", "exptype", "exposerr", "asn_candidate", "item")
 
     def __init__(self, data: Mapping, item: Row | None = None) -> None:
-        self.expname = self.exptype = self.exposerr = self.asn_candidate = _ABSENT
+        self.expname = self.exptype = self.exposerr = self.asn_candidate = ABSENT
         for key, value in data.items():
             self[key] = value
         self.item = item
 
     @classmethod
-    def of(cls, expname: str, exptype: str, exposerr, asn_candidate=_ABSENT, item: Row | None = None) -> Member:
+    def of(cls, expname: str, exptype: str, exposerr, asn_candidate=ABSENT, item: Row | None = None) -> Member:
         """A member from its fields (the engine's way: no dict made on the way)."""
         member = cls.__new__(cls)
         member.expname = expname
@@ -66,14 +66,14 @@ class Member(Mapping):
     def __getitem__(self, key: str):
         if key in MEMBER_FIELDS:
             value = getattr(self, key)
-            if value is not _ABSENT:
+            if value is not ABSENT:
                 return value
         raise KeyError(key)
 
     def get(self, key: str, default=None):
         if key in MEMBER_FIELDS:
             value = getattr(self, key)
-            if value is not _ABSENT:
+            if value is not ABSENT:
                 return value
         return default
 
@@ -83,23 +83,23 @@ class Member(Mapping):
         setattr(self, key, value)
 
     def __contains__(self, key: object) -> bool:
-        return key in MEMBER_FIELDS and getattr(self, key) is not _ABSENT
+        return key in MEMBER_FIELDS and getattr(self, key) is not ABSENT
 
     def __iter__(self):
-        return (name for name in MEMBER_FIELDS if getattr(self, name) is not _ABSENT)
+        return (name for name in MEMBER_FIELDS if getattr(self, name) is not ABSENT)
 
     def __len__(self) -> int:
-        return sum(value is not _ABSENT for value in self.fields())
+        return sum(value is not ABSENT for value in self.fields())
 
     def as_dict(self) -> dict:
         """The entry as a plain dict, fields in file order."""
         # Written out for the members the engine makes (every document lists them all).
-        if self.expname is not _ABSENT and self.exptype is not _ABSENT and self.exposerr is not _ABSENT:
-            if self.asn_candidate is not _ABSENT:
+        if self.expname is not ABSENT and self.exptype is not ABSENT and self.exposerr is not ABSENT:
+            if self.asn_candidate is not ABSENT:
                 return {"expname": self.expname, "exptype": self.exptype, "exposerr": self.exposerr,
                         "asn_candidate": self.asn_candidate}
             return {"expname": self.expname, "exptype": self.exptype, "exposerr": self.exposerr}
-        return {name: value for name, value in zip(MEMBER_FIELDS, self.fields(), strict=True) if value is not _ABSENT}
+        return {name: value for name, value in zip(MEMBER_FIELDS, self.fields(), strict=True) if value is not ABSENT}
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Member):
