@@ -104,31 +104,35 @@ _FOUR_STRINGS = _THREE_STRINGS + (("asn_candidate", str),)  # a level-3 member's
 
 def json_document(asn: Association, cache: dict | None = None) -> tuple[str, tuple]:
     """The JSON text of ``to_dict(asn)`` as ``asnfile.dumps`` writes it, and its shape."""
-    lines: list[str] = []
+    # The pieces of the text go into one list, joined once: a mosaic lists every
+    # exposure of a program, and joining its members, then its product, then the
+    # document, held up to four copies of the text at once.
+    parts = ["{\n"]
     summary: list[tuple[str, Any]] = []
     for key, value in _header(asn, cache):
         if type(value) is str:
-            lines.append(f'{_I4}"{key}": {_encode_string(value)}')
+            parts.append(f'{_I4}"{key}": {_encode_string(value)},\n')
             summary.append((key, str))
         else:
-            lines.append(f'{_I4}"{key}": {json_value(value, _I4)}')
+            parts.append(f'{_I4}"{key}": {json_value(value, _I4)},\n')
             summary.append((key, shapes.shape(value)))
-    product_texts, product_shapes = [], set()
-    for product in asn.products:
-        member_texts, member_shapes = [], set()
-        for member in product.members:
-            text, shape = _json_member(member)
-            member_texts.append(text)
-            member_shapes.add(shape)
-        members = "[\n" + ",\n".join(member_texts) + f"\n{_I12}]" if member_texts else "[]"
+    parts.append(f'{_I4}"products": ')
+    product_shapes = set()
+    for number, product in enumerate(asn.products):
         name = product.name
-        product_texts.append(f'{" " * 8}{{\n{_I12}"name": {json_value(name, _I12)},\n{_I12}"members": {members}\n'
-                             f'{" " * 8}}}')
+        parts.append(f'{"[" if number == 0 else ","}\n{" " * 8}{{\n{_I12}"name": {json_value(name, _I12)},\n'
+                     f'{_I12}"members": ')
+        member_shapes = set()
+        for index, member in enumerate(product.members):
+            text, shape = _json_member(member)
+            parts.append("[\n" if index == 0 else ",\n")
+            parts.append(text)
+            member_shapes.add(shape)
+        parts.append(f"\n{_I12}]\n{' ' * 8}}}" if member_shapes else f"[]\n{' ' * 8}}}")
         product_shapes.add((("name", shapes.shape(name)), ("members", (_LIST, frozenset(member_shapes)))))
-    products = "[\n" + ",\n".join(product_texts) + f"\n{_I4}]" if product_texts else "[]"
-    lines.append(f'{_I4}"products": {products}')
+    parts.append(f"\n{_I4}]\n}}" if product_shapes else "[]\n}")
     summary.append(("products", (_LIST, frozenset(product_shapes))))
-    return "{\n" + ",\n".join(lines) + "\n}", tuple(summary)
+    return "".join(parts), tuple(summary)
 
 
 def _json_member(member) -> tuple[str, tuple]:
