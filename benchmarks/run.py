@@ -492,7 +492,7 @@ def _filesystem_of(path: Path) -> str:
     """The type of the filesystem ``path`` is on (the longest mount point above it), or "unknown"."""
     try:
         with open("/proc/mounts") as handle:
-            mounts = [line.split()[1:3] for line in handle if len(line.split()) > 2]
+            mounts = [fields[1:3] for fields in map(str.split, handle) if len(fields) > 2]
     except OSError:
         return "unknown"
     target = str(path.resolve())

@@ -13,7 +13,7 @@ out of runs whose documents are all valid.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 # Schema keywords that say nothing about values beyond their type and keys.
@@ -44,8 +44,14 @@ def shape(value: Any):
         return tuple([(key, item_kind if (item_kind := type(item)) in _SCALARS else shape(item))
                       for key, item in value.items()])
     if kind is list or isinstance(value, (list, tuple)):
-        return (_LIST, frozenset(map(shape, value)))
+        return list_shape(map(shape, value))
     return kind
+
+
+def list_shape(item_shapes: Iterable[Any]):
+    """The shape of a list whose items have ``item_shapes`` (for callers that shape a document
+    without making it: a mapping's shape is the tuple of its (key, shape) pairs)."""
+    return (_LIST, frozenset(item_shapes))
 
 
 def is_structural(schema: Any) -> bool:

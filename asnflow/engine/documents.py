@@ -96,8 +96,7 @@ def to_dict(asn: Association, cache: dict | None = None, name: str | None = None
 # Strings, nearly every value, are encoded here; anything else is written
 # by asnfile's json_value. The keys are plain words: quoted, they are JSON.
 # tests/test_document_text.py holds the two to each other on every pool.
-_I4, _I12, _I16, _I20 = " " * 4, " " * 12, " " * 16, " " * 20
-_LIST = shapes.shape([])[0]  # how shapes marks a list
+_I4, _I8, _I12, _I16, _I20 = " " * 4, " " * 8, " " * 12, " " * 16, " " * 20
 _THREE_STRINGS = (("expname", str), ("exptype", str), ("exposerr", str))  # a level-2 member's shape
 _FOUR_STRINGS = _THREE_STRINGS + (("asn_candidate", str),)  # a level-3 member's
 
@@ -120,7 +119,7 @@ def json_document(asn: Association, cache: dict | None = None) -> tuple[str, tup
     product_shapes = set()
     for number, product in enumerate(asn.products):
         name = product.name
-        parts.append(f'{"[" if number == 0 else ","}\n{" " * 8}{{\n{_I12}"name": {json_value(name, _I12)},\n'
+        parts.append(f'{"[" if number == 0 else ","}\n{_I8}{{\n{_I12}"name": {json_value(name, _I12)},\n'
                      f'{_I12}"members": ')
         member_shapes = set()
         for index, member in enumerate(product.members):
@@ -128,10 +127,10 @@ def json_document(asn: Association, cache: dict | None = None) -> tuple[str, tup
             parts.append("[\n" if index == 0 else ",\n")
             parts.append(text)
             member_shapes.add(shape)
-        parts.append(f"\n{_I12}]\n{' ' * 8}}}" if member_shapes else f"[]\n{' ' * 8}}}")
-        product_shapes.add((("name", shapes.shape(name)), ("members", (_LIST, frozenset(member_shapes)))))
+        parts.append(f"\n{_I12}]\n{_I8}}}" if member_shapes else f"[]\n{_I8}}}")
+        product_shapes.add((("name", shapes.shape(name)), ("members", shapes.list_shape(member_shapes))))
     parts.append(f"\n{_I4}]\n}}" if product_shapes else "[]\n}")
-    summary.append(("products", (_LIST, frozenset(product_shapes))))
+    summary.append(("products", shapes.list_shape(product_shapes)))
     return "".join(parts), tuple(summary)
 
 
