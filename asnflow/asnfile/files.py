@@ -593,6 +593,11 @@ class StagedWrite:
         self.reports = [WriteReport(folder) for folder in folders]
         self._stagings = list(stagings)
         self._earlier = [_association_files_in(folder) for folder in folders]
+        # The staging folder files go into, opened once: creating a file by its name in an open
+        # folder spares the kernel a path walk per file (tens of thousands per pool). One at a
+        # time: several pools' writes run folder after folder, and a thousand pools must not
+        # hold a thousand descriptors.
+        self._open_folder: tuple[int, int] | None = None  # (folder index, descriptor)
 
     def put(self, index: int, name: str, payload: bytes) -> str:
         """Stage file ``name`` of folder ``index``: "new", "changed", or "unchanged" (then left as it is)."""
@@ -604,10 +609,25 @@ class StagedWrite:
         else:
             kind = "new"
         try:
-            _write_new_file(os.path.join(self._stagings[index], name), payload)
+            if _BY_DESCRIPTOR:
+                _write_new_file(name, payload, self._staging_descriptor(index))
+            else:  # pragma: no cover - platforms whose os.open takes no dir_fd
+                _write_new_file(os.path.join(self._stagings[index], name), payload, None)
         except OSError as exc:
             raise os_error(exc, "cannot write the output", report.folder / name) from None
         return kind
+
+    def _staging_descriptor(self, index: int) -> int:
+        if self._open_folder is None or self._open_folder[0] != index:
+            self.close()
+            self._open_folder = (index, os.open(self._stagings[index], _FOLDER_FLAGS))
+        return self._open_folder[1]
+
+    def close(self) -> None:
+        """Close the staging folder held open (a forked writer closes its own copy)."""
+        if self._open_folder is not None:
+            os.close(self._open_folder[1])
+            self._open_folder = None
 
     def put_rendered(self, index: int, rendered: Rendered) -> list[str]:
         """:meth:`put` of every file of ``rendered``; what each turned out to be."""
@@ -633,7 +653,10 @@ def staged_write(folders: Sequence[str | os.PathLike[str]], *, remove_stale: boo
     destinations = [Path(folder) for folder in folders]
     with staged_folders(destinations) as stagings:
         staged = StagedWrite(destinations, stagings)
-        yield staged
+        try:
+            yield staged
+        finally:
+            staged.close()
     if remove_stale:
         for report in staged.reports:
             _remove_stale(report)
@@ -652,11 +675,14 @@ def _remove_stale(report: WriteReport) -> None:
 
 
 _NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+_FOLDER_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
+_BY_DESCRIPTOR = os.open in os.supports_dir_fd
 
 
-def _write_new_file(path: str | os.PathLike[str], payload: bytes) -> None:
+def _write_new_file(name: str, payload: bytes, folder: int | None) -> None:
+    """Create file ``name`` (in the open ``folder``, a descriptor, if not None) holding ``payload``."""
     # os-level writes: on large outputs Python file objects cost more than the disk
-    handle = os.open(path, _NEW_FILE_FLAGS, 0o666)
+    handle = os.open(name, _NEW_FILE_FLAGS, 0o666, dir_fd=folder)
     try:
         view = memoryview(payload)
         while view:

@@ -108,8 +108,9 @@ class Row:
 
     def replace(self, name: str, value: str) -> Row:
         """A copy with one cell changed (the column must exist)."""
-        index = self.columns[name]
-        values = self.values[:index] + (value,) + self.values[index + 1 :]
+        cells = list(self.values)  # one copy; slicing a wide row around the cell made three
+        cells[self.columns[name]] = value
+        values = tuple(cells)
         origin = None
         if name == "asn_candidate" and self.origin is not None:
             origin = (self.origin[0], value)
