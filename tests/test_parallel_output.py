@@ -520,7 +520,7 @@ def test_this_process_runs_passes_too_and_every_pass_is_run_once(monkeypatch):
     outputs, _warnings = parallel.run_units(units, pool, rules, rows, 2, None,
                                             progress=lambda items: seen.append(items))
     assert sorted(seen) == sorted(unit.items for unit in units)  # each pass reported once
-    # This process claims the first group before the worker has started; it never loses them all.
+    # This process claims its first group before the worker has started; it never loses them all.
     assert len(pickled) < len(units)
 
     def members(asns):
@@ -529,6 +529,71 @@ def test_this_process_runs_passes_too_and_every_pass_is_run_once(monkeypatch):
     for unit, made in zip(units, outputs, strict=True):
         run = parallel._run_state(rules, pool.name, tuple(pool.columns))
         assert members(made) == members(run_unit(unit, rules, rows, columns, run))
+
+
+def test_this_process_takes_groups_from_the_back_and_the_worker_from_the_front(monkeypatch):
+    """Groups are ordered largest first. This process, whose passes are not pickled, takes the
+    last group left each time (small candidates, which make many small associations); the worker
+    takes the first (the large passes): whatever the timing, this process runs a tail of the
+    groups, back to front, and the worker the rest."""
+    import os
+
+    from asnflow.engine import generate, parallel
+    from asnflow.engine.generate import Options, bind_rows, plan
+    from asnflow.engine.session import rule_set
+    from asnflow.pool.read import read_pool
+
+    rules = rule_set()
+    pool = read_pool(POOLS / "mega_pool.csv")
+    _columns, rows = bind_rows(pool, rules)
+    units = plan(rows, Options(), pool.name).units
+    here = os.getpid()
+    ran_here: list = []
+    real_run_unit = generate.run_unit
+
+    def recording(unit, *args, **kwargs):
+        if os.getpid() == here:
+            ran_here.append(units.index(unit))
+        return real_run_unit(unit, *args, **kwargs)
+
+    monkeypatch.setattr(generate, "run_unit", recording)
+    parallel.run_units(units, pool, rules, rows, 2, None)
+    groups = parallel.unit_groups(units, 2)
+    taken = len({tuple(group) for group in groups if set(group) & set(ran_here)})
+    assert 0 < taken < len(groups)
+    assert ran_here == [index for group in reversed(groups[-taken:]) for index in group]
+
+
+def test_pieces_are_claimed_once_from_both_ends_across_processes():
+    import multiprocessing
+
+    from asnflow.workers import claim_end, shared_ends
+
+    context = multiprocessing.get_context("fork")
+    ends = shared_ends()
+    results = context.Queue()
+
+    def claim_all(back: bool):
+        mine = []
+        while (piece := claim_end(ends, 500, back)) is not None:
+            mine.append(piece)
+        results.put((back, mine))
+
+    workers = [context.Process(target=claim_all, args=(back,)) for back in (False, True, False)]
+    for worker in workers:
+        worker.start()
+    claim_all(True)
+    claimed = [results.get(timeout=60) for _ in range(4)]
+    for worker in workers:
+        worker.join(timeout=60)
+    assert sorted(piece for _, mine in claimed for piece in mine) == list(range(500))
+    front = sorted(piece for back, mine in claimed if not back for piece in mine)
+    behind = sorted(piece for back, mine in claimed if back for piece in mine)
+    assert front == list(range(len(front)))  # the front ones from the front, the rest from the back
+    assert behind == list(range(len(front), 500))
+    for back, mine in claimed:
+        assert mine == sorted(mine, reverse=back)  # each claimer moves away from its end
+    assert claim_end(ends, 500, back=False) is None and claim_end(ends, 500, back=True) is None
 
 
 def test_each_group_is_claimed_once_across_processes():
@@ -618,7 +683,8 @@ def test_this_process_computes_passes_with_a_short_switch_interval_and_restores_
     before = sys.getswitchinterval()
     assert before > workers.PROMPT_SWITCH
     parallel.run_units(units, pool, rules, rows, 2, None)
-    assert seen and all(interval == workers.PROMPT_SWITCH for interval in seen)
+    # the interpreter keeps the interval in whole microseconds
+    assert seen and all(interval == pytest.approx(workers.PROMPT_SWITCH) for interval in seen)
     assert sys.getswitchinterval() == before
 
     def failing(*args, **kwargs):

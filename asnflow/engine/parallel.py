@@ -34,7 +34,7 @@ from asnflow.assoc_rules.compile import RuleSet
 from asnflow.dask_clients import DEFAULT_TIMEOUT, dask_client
 from asnflow.engine.collection import paused_collections
 from asnflow.errors import AsnflowError, CarriedError
-from asnflow.workers import claim_next, forked_pool, prompt_results, shared_counter, worker_count
+from asnflow.workers import claim_end, forked_pool, prompt_results, shared_ends, worker_count
 
 _T = TypeVar("_T")
 
@@ -48,7 +48,7 @@ class _PassWork(NamedTuple):
     pool_name: str
     column_names: tuple[str, ...]
     groups: list  # groups of (unit index, unit)
-    claimed: object  # the shared count of groups taken (workers.claim_next)
+    claimed: object  # how many groups were taken from each end (workers.claim_end)
 
 
 _INHERITED: _PassWork | None = None
@@ -287,7 +287,9 @@ def _largest_first(units) -> list[int]:
 # Units are sent in groups, about this many per worker: enough for the
 # workers to even out, few enough that handing them over (a millisecond or
 # so each) stays small next to the passes (a pool of 300 tiny candidates).
-GROUPS_PER_WORKER = 6
+# With 6, two of a 10,000-row pool's fourteen passes shared a group, and the
+# worker sat idle while this process ran the pair last.
+GROUPS_PER_WORKER = 8
 
 
 def unit_groups(units, workers: int) -> list[list[int]]:
@@ -310,7 +312,7 @@ def unit_groups(units, workers: int) -> list[list[int]]:
 def _run_claimed_group(_token: int) -> list[tuple[int, bytes]]:
     """In a forked worker: the next unclaimed group's passes, sent back pickled (none left: [])."""
     work = _inherited(_INHERITED, "_INHERITED")
-    group = claim_next(work.claimed, len(work.groups))
+    group = claim_end(work.claimed, len(work.groups), back=False)
     if group is None:
         return []
     return [(index, _run_forked(unit)) for index, unit in work.groups[group]]
@@ -319,9 +321,16 @@ def _run_claimed_group(_token: int) -> list[tuple[int, bytes]]:
 def _on_processes(units, ruleset, rows, jobs, receive: Callable[[int, bytes], None],
                   keep: Callable[[int, list, list[str]], None]) -> None:
     """Every unit on ``jobs`` processes: this one and ``jobs - 1`` forked workers. Each takes the
-    next group of units (largest first) when it is free: pass times differ too much from unit to
-    unit to deal them all out beforehand. This process keeps what it made as it is and reads the
-    workers' results between its own groups; only theirs are pickled."""
+    next group of units when it is free: pass times differ too much from unit to unit to deal them
+    all out beforehand. This process keeps what it made as it is and reads the workers' results
+    between its own groups; only theirs are pickled.
+
+    The groups are ordered largest first; the workers take them from the front, this process from
+    the back. A small candidate's pass makes an association per exposure or so, which costs
+    about as much to send as a third of the pass (10,000 rows: 46 ms for a pass of 880
+    exposures, 17 ms to pickle and read back its 897 associations); a mosaic or discovery pass
+    makes a few large ones (197 ms, and 29 ms). Taken from one end, either process got either.
+    """
     global _INHERITED
     from asnflow.engine.generate import run_unit
     from asnflow.engine.passes import run_cache
@@ -330,7 +339,7 @@ def _on_processes(units, ruleset, rows, jobs, receive: Callable[[int, bytes], No
     pool_name, column_names = _RUN_INFO["pool_name"], _RUN_INFO["columns"]
     processes = worker_count(jobs, len(units))
     groups = [[(i, units[i]) for i in group] for group in unit_groups(units, processes)]
-    claimed = shared_counter()
+    claimed = shared_ends()
     _INHERITED = _PassWork(ruleset, rows, columns, pool_name, column_names, groups, claimed)
     workers = _forked_pool(processes - 1)
     try:
@@ -338,7 +347,7 @@ def _on_processes(units, ruleset, rows, jobs, receive: Callable[[int, bytes], No
         results = workers.imap_unordered(_run_claimed_group, range(len(groups)))
         cache = run_cache(ruleset, columns, _run_state(ruleset, pool_name, column_names), len(rows))
         with prompt_results():
-            while (group := claim_next(claimed, len(groups))) is not None:
+            while (group := claim_end(claimed, len(groups), back=True)) is not None:
                 for index, unit in groups[group]:
                     run = _run_state(ruleset, pool_name, column_names)
                     keep(index, run_unit(unit, ruleset, rows, columns, run, cache=cache), run.warnings)
