@@ -472,9 +472,18 @@ def _remove_created(created: list[Path]) -> None:
 
 def _planned_moves(staging: Path, destination: Path) -> list[tuple[str, os.stat_result | None]]:
     """Every staged name with the status of the file it replaces; refuse what must not be replaced."""
+    # The destination is listed once, and only names it holds are looked at: a look per staged
+    # file cost as much as moving it (0.1 s for a 10,000-row pool's files into an empty folder).
+    try:
+        present = set(os.listdir(destination))
+    except OSError as exc:
+        raise os_error(exc, "cannot read the output folder", destination) from None
     plan: list[tuple[str, os.stat_result | None]] = []
     for name in sorted(os.listdir(staging)):
         if name == _STAGED_ALL:
+            continue
+        if name not in present:
+            plan.append((name, None))
             continue
         target = destination / name
         try:
@@ -508,14 +517,38 @@ def _mark_complete(staging: Path) -> None:
 
 
 def _move_in(staging: Path, destination: Path, plan: list[tuple[str, os.stat_result | None]]) -> None:
-    for name, existing in plan:
-        staged = staging / name
-        try:
-            if existing is not None:
-                os.chmod(staged, stat.S_IMODE(existing.st_mode))
-                with contextlib.suppress(OSError):
-                    os.chown(staged, existing.st_uid, existing.st_gid)
-            os.replace(staged, destination / name)
-        except OSError as exc:
-            raise os_error(exc, "cannot move the output file into place", destination / name) from None
+    with _open_folders(staging, destination) as (source, target):
+        for name, existing in plan:
+            staged = staging / name
+            try:
+                if existing is not None:
+                    os.chmod(staged, stat.S_IMODE(existing.st_mode))
+                    with contextlib.suppress(OSError):
+                        os.chown(staged, existing.st_uid, existing.st_gid)
+                if source is None:  # pragma: no cover - platforms whose rename takes no dir_fd
+                    os.replace(staged, destination / name)
+                else:
+                    os.replace(name, name, src_dir_fd=source, dst_dir_fd=target)
+            except OSError as exc:
+                raise os_error(exc, "cannot move the output file into place", destination / name) from None
 
+
+@contextlib.contextmanager
+def _open_folders(*folders: Path) -> Iterator[list[int | None]]:
+    """The folders opened, for moving files between them by name: the kernel then walks neither
+    path again for each of tens of thousands of files. Nones where ``rename`` takes no folders."""
+    if os.rename not in os.supports_dir_fd:  # pragma: no cover
+        yield [None] * len(folders)
+        return
+    opened: list[int | None] = []
+    try:
+        for folder in folders:
+            try:
+                opened.append(os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)))
+            except OSError as exc:
+                raise os_error(exc, "cannot write into the output folder", folder) from None
+        yield opened
+    finally:
+        for descriptor in opened:
+            if descriptor is not None:
+                os.close(descriptor)
