@@ -353,6 +353,29 @@ def test_a_replaced_output_file_keeps_its_mode(cli, tmp_path):
     assert existing.read_text() != "old" and stat.S_IMODE(existing.stat().st_mode) == 0o640
 
 
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_files_moved_into_a_folder_holding_others_are_those_a_new_folder_gets(cli, tmp_path, jobs):
+    """Staged files move into an existing folder by name: each arrives with the bytes a new folder
+    gets, earlier outputs are replaced (one changed, one left as it was), and files that are not
+    the run's stay untouched."""
+    good_pool(tmp_path)
+    assert cli(["generate", "pool.csv", "-p", "new", "-q"], tmp_path).returncode == 0
+    made = {p.name: p.read_bytes() for p in (tmp_path / "new").iterdir()}
+    first, second = sorted(made)[:2]
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / first).write_text("old")
+    (out / second).write_bytes(made[second])
+    (out / "notes.txt").write_text("mine")
+    (out / "other_asn.json").write_text("{}")
+    done = cli(["generate", "pool.csv", "-p", "out", "-j", jobs], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.name in made} == made
+    assert (out / "notes.txt").read_text() == "mine" and (out / "other_asn.json").read_text() == "{}"
+    assert sorted(p.name for p in out.iterdir()) == sorted([*made, "notes.txt", "other_asn.json"])
+    assert f"{len(made) - 2} new, 1 changed, 1 unchanged" in done.stdout + done.stderr
+
+
 def test_debris_of_a_killed_run_is_cleared_or_completed(cli, tmp_path):
     names = first_output_names(cli, tmp_path)
     good_pool(tmp_path)
