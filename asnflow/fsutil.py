@@ -519,14 +519,14 @@ def _mark_complete(staging: Path) -> None:
 def _move_in(staging: Path, destination: Path, plan: list[tuple[str, os.stat_result | None]]) -> None:
     with _open_folders(staging, destination) as (source, target):
         for name, existing in plan:
-            staged = staging / name
             try:
                 if existing is not None:
+                    staged = staging / name
                     os.chmod(staged, stat.S_IMODE(existing.st_mode))
                     with contextlib.suppress(OSError):
                         os.chown(staged, existing.st_uid, existing.st_gid)
                 if source is None:  # pragma: no cover - platforms whose rename takes no dir_fd
-                    os.replace(staged, destination / name)
+                    os.replace(staging / name, destination / name)
                 else:
                     os.replace(name, name, src_dir_fd=source, dst_dir_fd=target)
             except OSError as exc:
