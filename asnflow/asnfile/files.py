@@ -22,7 +22,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from asnflow.asnfile import shapes
 from asnflow.errors import AsnflowError, AssociationFileError, InputError
-from asnflow.fsutil import os_error, staged_folders
+from asnflow.fsutil import open_folder, os_error, staged_folders
 from asnflow.naming.asn_names import asn_file_stem
 from asnflow.pathnames import NAME_MAX, check_name
 from asnflow.records import record
@@ -597,7 +597,7 @@ class StagedWrite:
         # folder spares the kernel a path walk per file (tens of thousands per pool). One at a
         # time: several pools' writes run folder after folder, and a thousand pools must not
         # hold a thousand descriptors.
-        self._open_folder: tuple[int, int] | None = None  # (folder index, descriptor)
+        self._held_staging: tuple[int, int] | None = None  # (folder index, descriptor)
 
     def put(self, index: int, name: str, payload: bytes) -> str:
         """Stage file ``name`` of folder ``index``: "new", "changed", or "unchanged" (then left as it is)."""
@@ -618,16 +618,16 @@ class StagedWrite:
         return kind
 
     def _staging_descriptor(self, index: int) -> int:
-        if self._open_folder is None or self._open_folder[0] != index:
+        if self._held_staging is None or self._held_staging[0] != index:
             self.close()
-            self._open_folder = (index, os.open(self._stagings[index], _FOLDER_FLAGS))
-        return self._open_folder[1]
+            self._held_staging = (index, open_folder(self._stagings[index]))
+        return self._held_staging[1]
 
     def close(self) -> None:
         """Close the staging folder held open (a forked writer closes its own copy)."""
-        if self._open_folder is not None:
-            os.close(self._open_folder[1])
-            self._open_folder = None
+        if self._held_staging is not None:
+            os.close(self._held_staging[1])
+            self._held_staging = None
 
     def put_rendered(self, index: int, rendered: Rendered) -> list[str]:
         """:meth:`put` of every file of ``rendered``; what each turned out to be."""
@@ -675,7 +675,6 @@ def _remove_stale(report: WriteReport) -> None:
 
 
 _NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-_FOLDER_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
 _BY_DESCRIPTOR = os.open in os.supports_dir_fd
 
 
