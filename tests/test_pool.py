@@ -104,6 +104,15 @@ def test_blanks_quotes_and_numbers(tmp_path):
     assert pool.rows == (("a.fits", "00623", "nrc|image", CAND, 'say "hi"', "1.50"),)
 
 
+@pytest.mark.parametrize("left, right", [("\t", "\t"), (" ", " "), ("\t", " "), (" \t", "\t ")])
+def test_unquoted_cells_lose_the_blanks_at_their_edges_tabs_or_spaces(tmp_path, left, right):
+    """Without quotes, a cell is trimmed of blanks and tabs where it meets a delimiter, whichever
+    of the two the text holds (the reader looks only for the blanks it holds)."""
+    text = f"{HEAD}\na.fits{left}|{right}1|nrc_image{left}|{right}null\nb.fits|2|nrc_image|null\n"
+    pool = read_pool(write(tmp_path, text))
+    assert pool.rows == (("a.fits", "1", "nrc_image", NULL), ("b.fits", "2", "nrc_image", NULL))
+
+
 def test_utf8_bom_and_crlf(tmp_path):
     path = tmp_path / "bom.csv"
     path.write_bytes(b"\xef\xbb\xbf" + f"{HEAD}\r\na.fits|1|nrc_image|null\r\n".encode())

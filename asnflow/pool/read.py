@@ -311,11 +311,14 @@ class _TableReader:
         self.quoted = _QUOTE in text or delimiter == " "
         # Only a cell that starts or ends with a blank needs trimming, and then
         # a blank touches a delimiter (line ends are stripped whole). One scan
-        # of the whole text usually shows that no line needs it.
+        # of the whole text usually shows that no line needs it. A blank the
+        # text does not hold (pools hold no tabs, as a rule) has no edges to
+        # look for: each pair looked for is a scan of the whole text, slow
+        # with a delimiter every few characters, and one character is found fast.
         self.blank_edges = tuple(
             edge
             for blank in " \t"
-            if blank != delimiter
+            if blank != delimiter and blank in text
             for edge in (blank + delimiter, delimiter + blank)
         )
         self.any_blank_edges = self._has_blank_edges(text)
