@@ -315,16 +315,17 @@ class _TableReader:
         # text does not hold (pools hold no tabs, as a rule) has no edges to
         # look for: each pair looked for is a scan of the whole text, slow
         # with a delimiter every few characters, and one character is found fast.
+        blanks = [blank for blank in " \t" if blank in text]
         self.blank_edges = tuple(
             edge
-            for blank in " \t"
-            if blank != delimiter and blank in text
+            for blank in blanks
+            if blank != delimiter
             for edge in (blank + delimiter, delimiter + blank)
         )
         self.any_blank_edges = self._has_blank_edges(text)
         # In a quoted line a cell's edge can also touch a quote.
         self.quoted_blank_edges = self.blank_edges + tuple(
-            edge for blank in " \t" for edge in (blank + _QUOTE, _QUOTE + blank)
+            edge for blank in blanks for edge in (blank + _QUOTE, _QUOTE + blank)
         )
         self.any_quoted_blank_edges = self.quoted and any(edge in text for edge in self.quoted_blank_edges)
         raw_lines = text.splitlines()
