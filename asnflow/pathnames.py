@@ -84,6 +84,35 @@ def check_name(value: object, what: str, *, limit: int = NAME_MAX - SUFFIX_ROOM,
     raise _refusal(value, what, "is not a plain file name", problem, **place)
 
 
+def check_names(values: list, what: str, *, limit: int = NAME_MAX - SUFFIX_ROOM, **place) -> None:
+    """:func:`check_name` of each of ``values``; the first that is not a plain file name is refused.
+
+    A pool's 100,000 file names are checked at once: their joined text is
+    scanned for what no name may hold, and one name at a time only when
+    something is found there.
+    """
+    if _all_plain(values, limit):
+        return
+    for value in values:
+        check_name(value, what, limit=limit, **place)
+
+
+def _all_plain(values: list, limit: int) -> bool:
+    """Whether :func:`name_problem` finds nothing in any of ``values`` (False: maybe it does)."""
+    try:
+        text = "/".join(values)  # joined by what no name may hold: each "/" is a boundary
+    except TypeError:  # something that is not text
+        return False
+    if text.count("/") != len(values) - 1 or "\\" in text or _CONTROL.search(text):
+        return False
+    if "" in values or "." in values or ".." in values:
+        return False
+    longest = max(map(len, values), default=0)
+    if text.isascii():
+        return longest <= limit
+    return max((len(value.encode("utf-8", "surrogatepass")) for value in values), default=0) <= limit
+
+
 def check_relative_path(value: object, what: str, *, outside_hint: str | None = None, **place) -> str:
     """Return ``value`` if it is a path that stays inside its folder (``sub/x.fits``); else raise.
 

@@ -24,7 +24,7 @@ from asnflow.asnfile import shapes
 from asnflow.errors import AsnflowError, AssociationFileError, InputError
 from asnflow.fsutil import open_folder, os_error, staged_folders
 from asnflow.naming.asn_names import asn_file_stem
-from asnflow.pathnames import NAME_MAX, check_name
+from asnflow.pathnames import NAME_MAX, check_names
 from asnflow.records import record
 
 # What counts as an association file in a folder (given as input, or written by an earlier run).
@@ -416,15 +416,14 @@ def file_names(asns: Iterable[Mapping], fmt: str = "json") -> list[str]:
                 counters[key] += 1
                 stem = default_file_stem(asn, counters[key])
             stems.append(stem)
-    names = []
-    for stem in map(str, stems):
-        name = stem if stem.endswith(extension) else stem + extension
-        names.append(check_name(name, "association file name", limit=NAME_MAX))
-    seen: set[str] = set()
-    for name in names:
-        if name in seen:
-            raise AsnflowError(f"two associations would be written to the same file {name}")
-        seen.add(name)
+    names = [stem if stem.endswith(extension) else stem + extension for stem in map(str, stems)]
+    check_names(names, "association file name", limit=NAME_MAX)
+    if len(set(names)) != len(names):
+        seen: set[str] = set()
+        for name in names:
+            if name in seen:
+                raise AsnflowError(f"two associations would be written to the same file {name}")
+            seen.add(name)
     return names
 
 

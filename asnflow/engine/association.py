@@ -21,7 +21,7 @@ from asnflow.constraints.queue import ProcessList
 from asnflow.constraints.rows import INVALID_VALUES, Row, cells_reader, memo_key
 from asnflow.constraints.state import ConstraintState, escaped
 from asnflow.engine.entries import Member, Product
-from asnflow.naming.asn_names import ACID
+from asnflow.naming.asn_names import ACID, asn_file_stem_head
 from asnflow.naming.members import level2_product_name, level2a_member_name, level2b_member_name
 from asnflow.records import record
 
@@ -146,6 +146,10 @@ class Association:
         self.read_signature: Callable[[tuple], Hashable] = cells_reader(())
         self.guard_basis: tuple | None = None  # what the index filing was computed from
         self.science_count = 0
+        # Worked out where the pass ran, once it is over (engine.finalize.settle_early): the print of
+        # the members (prune) and the file name up to its sequence number. None: not worked out.
+        self.members_print: int | None = None
+        self.stem_head: str | None = None
 
     # ------------------------------------------------------------ identity
     @property
@@ -173,6 +177,9 @@ class Association:
 
     @property
     def acid(self) -> ACID:
+        cached = self._acid_cache  # acid_from's cache, looked at first: combining asks often
+        if cached is not None and cached[0] is self.states[self.rule.acid_slot]:
+            return cached[1]
         return self.acid_from(self.states)
 
     # ------------------------------------------------------------ state lookups
@@ -426,11 +433,14 @@ class Association:
         self.sequence = next(counter)
 
     # ------------------------------------------------------------ moving between processes
-    _RUN_BOUND = ("rule", "root", "run", "bound", "memo", "read_signature", "index_slot", "guard_basis",
-                  "_acid_cache")
+    # The ACID worked out (``_acid_cache``) travels: its state is one of ``states``, which the same
+    # pickle carries once, and combining asks every association's ACID several times.
+    _RUN_BOUND = ("rule", "root", "run", "bound", "memo", "read_signature", "index_slot", "guard_basis")
 
     def __getstate__(self) -> dict:
-        state = {k: v for k, v in self.__dict__.items() if k not in self._RUN_BOUND}
+        state = self.__dict__.copy()  # and the few run-bound names dropped: a filtering loop took 3 times this
+        for name in self._RUN_BOUND:
+            state.pop(name, None)
         state["rule_index"] = self.rule.index
         return state
 
@@ -467,10 +477,15 @@ class Association:
         return "undefined"
 
     def file_stem(self) -> str:
-        from asnflow.naming.asn_names import asn_file_stem
-
-        stem = asn_file_stem(self.program, self.acid.id, self.asn_type, self.sequence or 0, self.version_id)
+        head = self.stem_head
+        if head is None:
+            head = self.file_stem_head()
+        stem = f"{head}{self.sequence or 0:05d}_asn"
         return f"{self.dup_name}_{stem}" if self.dup_name else stem
+
+    def file_stem_head(self) -> str:
+        """The file name up to its sequence number (naming.asn_names.asn_file_stem_head)."""
+        return asn_file_stem_head(self.program, self.acid.id, self.asn_type, self.version_id)
 
     def clone(self) -> Association:
         """A deep copy for finalize steps that split one association into several."""

@@ -8,6 +8,8 @@ level is pruned of duplicates (:mod:`asnflow.engine.prune`) and renumbered.
 from __future__ import annotations
 
 from asnflow.engine.association import Association
+from asnflow.engine.prune import members_print
+from asnflow.errors import AsnflowError
 from asnflow.hooks import CONTINUE
 
 
@@ -25,3 +27,28 @@ def settle_product_names(asn: Association) -> None:
     """Fill in product names computed from the association's final state."""
     if asn.products and asn.products[0]["name"] is None:
         asn.products[0]["name"] = asn.product_name()
+
+
+def settle_early(asn: Association, heads: dict[tuple, str]) -> None:
+    """Work out, as its pass ends, what combining asks of an association its pass leaves final.
+
+    With ``-j`` the passes run on every process and combining on one: its
+    product name, the print of its members (prune) and the start of its file
+    name were half of combining a 10,000-row pool's. Only associations that
+    finalize will keep as they are: valid, and of a rule with no finalize
+    steps (a step may change the members, split or rename). ``heads`` keeps
+    the file name heads made, by what they are made of: one string per
+    candidate and type, which a worker's results then carry once.
+    """
+    if asn.rule.finalize_steps or not asn.is_valid or not asn.products:
+        return
+    try:
+        settle_product_names(asn)
+    except AsnflowError:
+        return  # named again when combining, which reports the error where a serial run does
+    asn.members_print = members_print(asn.products[0])
+    parts = (asn.program, asn.acid.id, asn.asn_type, asn.version_id)
+    head = heads.get(parts)
+    if head is None:
+        head = heads[parts] = asn.file_stem_head()
+    asn.stem_head = head

@@ -20,7 +20,7 @@ from asnflow.assoc_rules.compile import RuleSet
 from asnflow.constraints.rows import Row
 from asnflow.dask_clients import DEFAULT_TIMEOUT
 from asnflow.engine.association import Association, RunState
-from asnflow.engine.finalize import finalize_one, settle_product_names
+from asnflow.engine.finalize import finalize_one, settle_early, settle_product_names
 from asnflow.engine.passes import Pass, RunCache, run_cache
 from asnflow.engine.prune import DupNamer, asns_equal, merge_level2, prune, resequence
 from asnflow.naming.asn_names import timestamp
@@ -184,8 +184,10 @@ def run_unit(unit: Unit, ruleset: RuleSet, rows: list[Row], columns: dict[str, i
         for asn in made:
             log.debug("%s: %s made %s %s with %d exposures", unit_label(unit), asn.rule.name, asn.asn_type,
                       asn.acid.id, len(asn.filenames))
+    heads: dict[tuple, str] = {}
     for asn in made:
         asn.pass_over()
+        settle_early(asn, heads)
     return made
 
 

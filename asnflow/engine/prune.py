@@ -60,8 +60,12 @@ def _membership_key(product: Product):
 _PRINT_MASK = (1 << 64) - 1
 
 
-def _membership_print(product: Product):
-    """A small stand-in for :func:`_membership_key`: equal keys give equal prints (None for None).
+# The print of members where a name comes twice: they never compare equal (hash() never gives -1).
+NAMED_TWICE = -1
+
+
+def members_print(product: Product) -> int:
+    """A small stand-in for :func:`_membership_key`: equal keys give equal prints (NAMED_TWICE for None).
 
     A mosaic's key holds a pair per member; the keys of every association
     at once were the peak of a large pool's run. Keys are built only for
@@ -70,7 +74,7 @@ def _membership_print(product: Product):
     members = product["members"]
     names = [m.expname for m in members]
     if len(set(names)) != len(names):
-        return None
+        return NAMED_TWICE
     mixed = total = 0
     for member in members:
         pair = hash((member.expname, member.exptype))
@@ -88,8 +92,10 @@ def _same_members(ordered: list) -> dict[int, list]:
     first: dict = {}
     shared: dict = {}
     for asn in ordered:
-        found = _membership_print(asn.products[0])
-        if found is not None:
+        found = asn.members_print
+        if found is None:  # not worked out as its pass ended (engine.finalize.settle_early)
+            found = members_print(asn.products[0])
+        if found != NAMED_TWICE:
             earlier = first.setdefault(found, asn)
             if earlier is not asn:
                 shared.setdefault(found, [earlier]).append(asn)

@@ -54,9 +54,14 @@ def asn_file_stem(
     ``program`` is already formatted (``00009``, or ``noprogram``); the stamp
     is ``version_id`` when it is non-empty.
     """
+    return f"{asn_file_stem_head(program, acid, asn_type, version_id)}{sequence:05d}_asn"
+
+
+def asn_file_stem_head(program: str, acid: str | ACID, asn_type: str, version_id: str | None = None) -> str:
+    """The association file name up to its sequence number (``jw00009-o001_image2_``), lower-cased."""
     acid_id = acid.id if isinstance(acid, ACID) else acid
     stamp = f"_{version_id}" if version_id else ""
-    return f"jw{program}-{acid_id}{stamp}_{asn_type}_{sequence:05d}_asn".lower()
+    return f"jw{program}-{acid_id}{stamp}_{asn_type}_".lower()
 
 
 def timestamp(now: datetime | None = None) -> str:
