@@ -119,6 +119,8 @@ class CompiledRule:
     force_match_node: Node | None = None
     is_tso_node: Node | None = None
     attr_tests: tuple[AttrTest, ...] = ()
+    # Whether a finalize step may change an association (members, products, names), not only drop it.
+    finalize_changes: bool = True
 
     def root_with(self, candidate: AttrTest | None) -> Group:
         """The root to test with: with a candidate constraint appended at the top, as jwst does."""
@@ -665,6 +667,7 @@ class _Compiler:
             product_template=template,
             finalize=tuple(finalize),
             finalize_steps=steps,
+            finalize_changes=not all(hooks.FINALIZE_STEPS[name].decides_only for name in finalize),
             frame=frame_name,
             source=rule,
             path=path,

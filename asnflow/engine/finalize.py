@@ -35,12 +35,13 @@ def settle_early(asn: Association, heads: dict[tuple, str]) -> None:
     With ``-j`` the passes run on every process and combining on one: its
     product name, the print of its members (prune) and the start of its file
     name were half of combining a 10,000-row pool's. Only associations that
-    finalize will keep as they are: valid, and of a rule with no finalize
-    steps (a step may change the members, split or rename). ``heads`` keeps
-    the file name heads made, by what they are made of: one string per
-    candidate and type, which a worker's results then carry once.
+    finalize keeps as they are, if it keeps them: valid, and of a rule whose
+    finalize steps only decide that (others may change the members, split or
+    rename). ``heads`` keeps the file name heads made, by what they are made
+    of: one string per candidate and type, which a worker's results then
+    carry once.
     """
-    if asn.rule.finalize_steps or not asn.is_valid or not asn.products:
+    if asn.rule.finalize_changes or not asn.is_valid or not asn.products:
         return
     try:
         settle_product_names(asn)

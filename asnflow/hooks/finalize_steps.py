@@ -246,7 +246,7 @@ def wfss_catalogs(asn, direct_image: str):
 
 
 # ---------------------------------------------------------------------- level 3
-@FINALIZE_STEPS.register("multi_obs_check", reads=("obs_num",), params=(
+@FINALIZE_STEPS.register("multi_obs_check", reads=("obs_num",), decides_only=True, params=(
     Param("types", "words", ("group", "background", "mosaic"),
           "candidate types whose associations must span two or more observations"),
 ))

@@ -55,6 +55,8 @@ class Hook:
     reads: tuple[str, ...] = ()  # constraint names the rule must have
     uses: tuple[str, ...] = ()  # constraint names read when the rule has them
     params: tuple[Param, ...] = ()
+    # A finalize step that only decides whether the association is kept, changing nothing of it.
+    decides_only: bool = False
 
     def param(self, name: str) -> Param | None:
         for param in self.params:
@@ -91,10 +93,10 @@ class HookTable(dict):
         self.setting = setting  # the rule setting that names these hooks, if any
 
     def register(self, name: str, *, reads: Iterable[str] = (), uses: Iterable[str] = (),
-                 params: Iterable[Param] = ()):
+                 params: Iterable[Param] = (), decides_only: bool = False):
         def decorator(function):
             doc = " ".join((function.__doc__ or "").split())
-            self[name] = Hook(name, function, doc, tuple(reads), tuple(uses), tuple(params))
+            self[name] = Hook(name, function, doc, tuple(reads), tuple(uses), tuple(params), decides_only)
             return function
 
         return decorator
