@@ -141,6 +141,7 @@ class Association:
         self.index_slot = None  # where the pass's index files it
         self.member_keys: set[tuple[str, str]] = set()  # (expname, exptype) of the current product
         self._acid_cache: tuple | None = None
+        self.fixed_acid: ACID | None = None  # the ACID once the pass is over (its states change no more)
         self.memo: dict | None = None  # answers shared by the pass (see _test_remembered)
         # Reads the cells the rule's tests read, for the memo's keys (set by the pass with ``memo``).
         self.read_signature: Callable[[tuple], Hashable] = cells_reader(())
@@ -177,9 +178,11 @@ class Association:
 
     @property
     def acid(self) -> ACID:
-        cached = self._acid_cache  # acid_from's cache, looked at first: combining asks often
-        if cached is not None and cached[0] is self.states[self.rule.acid_slot]:
-            return cached[1]
+        # Combining asks every association's ACID several times over: once the pass is over it is
+        # one attribute away, not four (each a likely cache miss among 100,000 associations).
+        fixed = self.fixed_acid
+        if fixed is not None:
+            return fixed
         return self.acid_from(self.states)
 
     # ------------------------------------------------------------ state lookups
@@ -394,7 +397,8 @@ class Association:
 
     def pass_over(self) -> None:
         """The pass that built this association has ended: let go of what only adding needs
-        (the pass's shared answers, its index filing, the keys of the members added).
+        (the pass's shared answers, its index filing, the keys of the members added), and fix
+        its ACID.
 
         The file names stay, as a tuple: one file's set took three times its
         tuple, and most level-2 associations hold one file.
@@ -404,6 +408,7 @@ class Association:
         self.index_slot = None
         self.guard_basis = None
         self.member_keys = _NO_MEMBER_KEYS
+        self.fixed_acid = self.acid_from(self.states)
 
     def _update_validity(self, member: Member) -> None:
         failing = self.failing
@@ -433,9 +438,8 @@ class Association:
         self.sequence = next(counter)
 
     # ------------------------------------------------------------ moving between processes
-    # The ACID worked out (``_acid_cache``) travels: its state is one of ``states``, which the same
-    # pickle carries once, and combining asks every association's ACID several times.
-    _RUN_BOUND = ("rule", "root", "run", "bound", "memo", "read_signature", "index_slot", "guard_basis")
+    _RUN_BOUND = ("rule", "root", "run", "bound", "memo", "read_signature", "index_slot", "guard_basis",
+                  "_acid_cache")
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()  # and the few run-bound names dropped: a filtering loop took 3 times this

@@ -131,8 +131,10 @@ def prune(asns: list, dups: DupNamer, warnings: list[str] | None = None) -> list
 
 
 def _split_known_dups(asns: list) -> tuple[list, list]:
-    known = [a for a in asns if a.dup_name]
-    valid = [a for a in asns if not a.dup_name]
+    known: list = []
+    valid: list = []
+    for asn in asns:
+        (known if asn.dup_name else valid).append(asn)
     return known, valid
 
 
