@@ -16,8 +16,8 @@ ASSOCIATIONS = st.lists(st.lists(MEMBER, max_size=4), min_size=1, max_size=12)
 
 
 def _associations(member_lists):
-    # members_print None: not worked out as a pass ended, so _same_members works it out.
-    return [SimpleNamespace(products=[Product(None, members)], members_print=None) for members in member_lists]
+    # settled None: not worked out as a pass ended, so _same_members works the print out.
+    return [SimpleNamespace(products=[Product(None, members)], settled=None) for members in member_lists]
 
 
 def _groups_by_key(asns):
@@ -60,5 +60,5 @@ def test_prints_that_collide_are_told_apart_by_the_keys(member_lists):
 def test_prints_worked_out_earlier_group_as_those_worked_out_when_pruning(member_lists):
     asns = _associations(member_lists)
     for asn in asns[::2]:  # some worked out as their pass ended (engine.finalize.settle_early), some not
-        asn.members_print = prune.members_print(asn.products[0])
+        asn.settled = (prune.members_print(asn.products[0]), "head")
     assert _as_indexes(prune._same_members(asns), asns) == _as_indexes(_groups_by_key(asns), asns)

@@ -59,6 +59,13 @@ def _acid_from_found(found: frozenset) -> ACID:
     return ACID(str(acid_id), str(acid_type))
 
 
+# CPython keeps an object's attributes compact (values inline, their names shared by the class)
+# only while the class's instances use at most this many attribute names between them; past it
+# every association has a dict of its own: 1.6 KB instead of 0.3 KB, 1.3 GB more at a million
+# rows. Association's own, and ``rule_index`` set on one received from another process.
+ATTRIBUTES_AT_MOST = 29
+
+
 class Counter:
     """jwst's lib/counter.Counter: ``next`` adds one, then returns the value."""
 
@@ -125,7 +132,6 @@ class Association:
         self.products: list[Product] = []
         # The pool files of its members: a set while the pass adds, a tuple after (see pass_over).
         self.filenames: set[str] | tuple[str, ...] = set()
-        self.initialized = False
         # The validity checks not passed yet: the rule's own tuple until one passes (most
         # associations share it), then a shorter one, then the shared empty tuple.
         self.failing: tuple[str, ...] = rule.validity
@@ -140,8 +146,8 @@ class Association:
         self.order = -1  # creation order within its pass
         self.index_slot = None  # where the pass's index files it
         self.member_keys: set[tuple[str, str]] = set()  # (expname, exptype) of the current product
+        # (state it was worked out from, ACID); (None, ACID) once the pass is over and it is fixed.
         self._acid_cache: tuple | None = None
-        self.fixed_acid: ACID | None = None  # the ACID once the pass is over (its states change no more)
         self.memo: dict | None = None  # answers shared by the pass (see _test_remembered)
         # Reads the cells the rule's tests read, for the memo's keys (set by the pass with ``memo``).
         self.read_signature: Callable[[tuple], Hashable] = cells_reader(())
@@ -149,8 +155,8 @@ class Association:
         self.science_count = 0
         # Worked out where the pass ran, once it is over (engine.finalize.settle_early): the print of
         # the members (prune) and the file name up to its sequence number. None: not worked out.
-        self.members_print: int | None = None
-        self.stem_head: str | None = None
+        # One attribute for both: see ATTRIBUTES_AT_MOST.
+        self.settled: tuple[int, str] | None = None
 
     # ------------------------------------------------------------ identity
     @property
@@ -179,10 +185,10 @@ class Association:
     @property
     def acid(self) -> ACID:
         # Combining asks every association's ACID several times over: once the pass is over it is
-        # one attribute away, not four (each a likely cache miss among 100,000 associations).
-        fixed = self.fixed_acid
-        if fixed is not None:
-            return fixed
+        # fixed, one attribute away rather than four (each a likely cache miss among 100,000 associations).
+        cached = self._acid_cache
+        if cached is not None and cached[0] is None:
+            return cached[1]
         return self.acid_from(self.states)
 
     # ------------------------------------------------------------ state lookups
@@ -328,9 +334,8 @@ class Association:
                 if process_list.rules is None:
                     process_list.rules = own
         if matched:
-            if not self.initialized:
+            if not self.products:  # the first match: _init_hook adds the product
                 self._init_hook(row)
-                self.initialized = True
             self._add_member(row)
         node = self.rule.force_match_node
         if node is not None and self.states[node.slot] is not None:
@@ -408,7 +413,7 @@ class Association:
         self.index_slot = None
         self.guard_basis = None
         self.member_keys = _NO_MEMBER_KEYS
-        self.fixed_acid = self.acid_from(self.states)
+        self._acid_cache = (None, self.acid_from(self.states))
 
     def _update_validity(self, member: Member) -> None:
         failing = self.failing
@@ -438,8 +443,8 @@ class Association:
         self.sequence = next(counter)
 
     # ------------------------------------------------------------ moving between processes
-    _RUN_BOUND = ("rule", "root", "run", "bound", "memo", "read_signature", "index_slot", "guard_basis",
-                  "_acid_cache")
+    # The ACID fixed at the end of the pass (``_acid_cache``) travels with the association.
+    _RUN_BOUND = ("rule", "root", "run", "bound", "memo", "read_signature", "index_slot", "guard_basis")
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()  # and the few run-bound names dropped: a filtering loop took 3 times this
@@ -481,9 +486,7 @@ class Association:
         return "undefined"
 
     def file_stem(self) -> str:
-        head = self.stem_head
-        if head is None:
-            head = self.file_stem_head()
+        head = self.settled[1] if self.settled is not None else self.file_stem_head()
         stem = f"{head}{self.sequence or 0:05d}_asn"
         return f"{self.dup_name}_{stem}" if self.dup_name else stem
 

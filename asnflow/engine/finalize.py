@@ -47,9 +47,8 @@ def settle_early(asn: Association, heads: dict[tuple, str]) -> None:
         settle_product_names(asn)
     except AsnflowError:
         return  # named again when combining, which reports the error where a serial run does
-    asn.members_print = members_print(asn.products[0])
     parts = (asn.program, asn.acid.id, asn.asn_type, asn.version_id)
     head = heads.get(parts)
     if head is None:
         head = heads[parts] = asn.file_stem_head()
-    asn.stem_head = head
+    asn.settled = (members_print(asn.products[0]), head)

@@ -92,9 +92,8 @@ def _same_members(ordered: list) -> dict[int, list]:
     first: dict = {}
     shared: dict = {}
     for asn in ordered:
-        found = asn.members_print
-        if found is None:  # not worked out as its pass ended (engine.finalize.settle_early)
-            found = members_print(asn.products[0])
+        settled = asn.settled  # (members print, file name head) worked out as its pass ended, if it was
+        found = settled[0] if settled is not None else members_print(asn.products[0])
         if found != NAMED_TWICE:
             earlier = first.setdefault(found, asn)
             if earlier is not asn:
