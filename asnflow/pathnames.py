@@ -107,9 +107,8 @@ def _all_plain(values: list, limit: int) -> bool:
         return False
     if "" in values or "." in values or ".." in values:
         return False
-    longest = max(map(len, values), default=0)
     if text.isascii():
-        return longest <= limit
+        return max(map(len, values), default=0) <= limit
     return max((len(value.encode("utf-8", "surrogatepass")) for value in values), default=0) <= limit
 
 
