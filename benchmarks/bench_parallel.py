@@ -9,10 +9,15 @@ configuration.
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import statistics
+import subprocess
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,34 +52,87 @@ class ParallelMeasurement:
         return statistics.median(run.cpu_seconds for run in self.runs) if self.runs else None
 
 
-class DaskCluster:
-    """A local Dask cluster of two single-threaded worker processes that import this checkout."""
+# The cluster runs in a process of its own, in a process group of its own, and sits stopped
+# (SIGSTOP) while the other configurations run. Left running, an idle cluster (heartbeats, the
+# scheduler's periodic work) took about 0.15 of a CPU: a -j 2 run, which needs both CPUs, ran
+# about 7 % slower beside it, and the benchmark read -j 2 low against the same commands run alone.
+_CLUSTER = """\
+import sys
+from distributed import LocalCluster
 
-    def __init__(self, repo: Path) -> None:
+cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+print(cluster.scheduler_address, flush=True)
+sys.stdin.read()  # until the benchmark closes the pipe, or ends
+cluster.close()
+"""
+SETTLE_SECONDS = 1.0  # after waking the cluster: heartbeats and timers that fell due while it slept
+
+
+class DaskCluster:
+    """A local Dask cluster of two single-threaded worker processes that import this checkout,
+    stopped except while :meth:`awake`."""
+
+    def __init__(self, repo: Path, env: dict[str, str], log: Path) -> None:
         self.repo = repo
-        self.cluster = None
+        self.log = log  # the cluster's own messages (its workers complain as it shuts down)
+        self.env = dict(env, PYTHONPATH=os.pathsep.join(filter(None, [str(repo), env.get("PYTHONPATH")])))
+        self.process: subprocess.Popen | None = None
 
     def __enter__(self) -> str:
         try:
-            from distributed import LocalCluster
+            import distributed  # noqa: F401
         except ImportError as exc:
             raise RuntimeError("Dask distributed is not installed (pip install 'asnflow[dask]')") from exc
-        if str(self.repo) not in sys.path:  # worker processes start with this process's import path
-            sys.path.insert(0, str(self.repo))
-        self.cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
-        return self.cluster.scheduler_address
+        # A group of its own: stopping it stops the scheduler and every worker (the workers are its
+        # descendants). Should the benchmark die, the group is orphaned and the kernel wakes it
+        # (SIGHUP, SIGCONT); its standard input then closes and it ends.
+        with open(self.log, "wb") as log:
+            self.process = subprocess.Popen([sys.executable, "-c", _CLUSTER], env=self.env, stdin=subprocess.PIPE,
+                                            stdout=subprocess.PIPE, stderr=log, text=True, process_group=0)
+        address = self.process.stdout.readline().strip()
+        if not address:
+            self.__exit__()
+            said = self.log.read_text(errors="replace").strip().splitlines()
+            raise RuntimeError(f"the local Dask cluster did not start: {said[-1] if said else 'no message'}")
+        self._signal(signal.SIGSTOP)
+        return address
+
+    @contextmanager
+    def awake(self) -> Iterator[None]:
+        self._signal(signal.SIGCONT)
+        time.sleep(SETTLE_SECONDS)
+        try:
+            yield
+        finally:
+            self._signal(signal.SIGSTOP)
+
+    def _signal(self, number: int) -> None:
+        if self.process is not None:
+            with suppress(ProcessLookupError):
+                os.killpg(self.process.pid, number)
 
     def __exit__(self, *exc) -> None:
-        self.cluster.close()
+        if self.process is None:
+            return
+        self._signal(signal.SIGCONT)
+        self.process.stdin.close()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self._signal(signal.SIGKILL)
+            self.process.wait()
+        self.process = None
 
 
 def measure_parallel(workloads: list[Workload], runs: int, workroot: Path, env: dict[str, str],
-                     scheduler: str | None, timeout: float | None, progress,
+                     cluster: tuple[str, DaskCluster] | None, timeout: float | None, progress,
                      between_rounds: Callable[[], None] | None = None) -> list[ParallelMeasurement]:
-    """Every configuration on every workload, round after round (``between_rounds`` after each)."""
+    """Every configuration on every workload, round after round (``between_rounds`` after each);
+    ``cluster`` (its scheduler's address, and the cluster, woken for its runs only) adds the Dask runs."""
     configs = {JOBS_1: ["-j", "1"], JOBS_2: ["-j", "2"]}
-    if scheduler:
-        configs[DASK_2] = ["--scheduler", scheduler, "--timeout", "60", "-j", "2"]
+    if cluster:
+        address, dask = cluster
+        configs[DASK_2] = ["--scheduler", address, "--timeout", "60", "-j", "2"]
     results = {(w.label, c): ParallelMeasurement(w.label, c, [], []) for w in workloads for c in configs}
     reference: dict[str, dict[str, str]] = {}
     for number in range(1, runs + 1):
@@ -90,8 +148,9 @@ def measure_parallel(workloads: list[Workload], runs: int, workroot: Path, env: 
                 command = [sys.executable, "-m", "asnflow", "generate", *map(str, workload.pools), "-p", str(output),
                            "-q", *options]
                 progress(f"{workload.label}, {config}, run {number}/{runs} ...", end="")
-                result = run_measured(command, cwd=folder, log=folder / f"run{number}.log", env=env,
-                                      timeout=timeout)
+                with dask.awake() if config == DASK_2 else nullcontext():
+                    result = run_measured(command, cwd=folder, log=folder / f"run{number}.log", env=env,
+                                          timeout=timeout)
                 measurement.runs.append(result)
                 if result.returncode != 0:
                     last = (result.stderr_tail.splitlines() or ["no output"])[-1]

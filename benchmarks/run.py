@@ -266,10 +266,10 @@ def _run_parallel(args: argparse.Namespace, workloads: list, workroot: Path, pro
         return measure_parallel(workloads, args.parallel_runs, workroot, env, None, args.timeout, progress,
                                 between_rounds)
     try:
-        cluster = DaskCluster(REPO)
+        cluster = DaskCluster(REPO, env, workroot / "dask-cluster.log")
         with cluster as address:
-            return measure_parallel(workloads, args.parallel_runs, workroot, env, address, args.timeout, progress,
-                                    between_rounds)
+            return measure_parallel(workloads, args.parallel_runs, workroot, env, (address, cluster), args.timeout,
+                                    progress, between_rounds)
     except RuntimeError as exc:
         raise SetupError(f"{exc}; or give --no-dask") from None
 
