@@ -57,3 +57,28 @@ def test_a_received_association_takes_no_dict_of_its_own():
     setting = sum(stat.size_diff for stat in after.compare_to(before, "filename")
                   if stat.traceback[0].filename.endswith("association.py"))
     assert setting / len(again) < 600  # about 1,300 bytes each with one name too many
+
+
+def test_the_state_sent_names_every_attribute_but_the_run_bound_ones():
+    """An attribute added to Association but not to TRAVELLING would silently stay behind."""
+    made, received, _ = _made_and_received()
+    from asnflow.engine.association import Association
+
+    assert set(vars(made[0])) == set(Association.TRAVELLING) | set(Association._RUN_BOUND)
+    assert not set(Association.TRAVELLING) & set(Association._RUN_BOUND)
+
+
+def test_a_received_association_holds_what_was_sent():
+    made, received, _ = _made_and_received()
+    from asnflow.engine.association import Association
+
+    assert len(received) == len(made) > 100
+    for sent, got in zip(made, received, strict=True):
+        assert got.rule_index == sent.rule.index
+        assert got.rule is sent.rule  # attach() joined this process's rule again
+        for name in Association.TRAVELLING:
+            if name == "products":
+                continue
+            assert getattr(got, name) == getattr(sent, name), name
+        assert [(p.name, [dict(m) for m in p.members], [m.item for m in p.members]) for p in got.products] == \
+               [(p.name, [dict(m) for m in p.members], [m.item for m in p.members]) for p in sent.products]

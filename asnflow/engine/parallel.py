@@ -120,11 +120,11 @@ def _reduce_association(asn):
     """An association with its members packed: per product, the members' fields and, apart, where
     their rows are in the pool. A mosaic has thousands of members; rebuilding each through its
     own reducer cost more than the rest of the association."""
-    state = asn.__getstate__()
+    state = asn.__getstate__()  # (rule index, products, the rest): see Association.TRAVELLING
     products = [(product.name, [member.fields() for member in product.members],
                  [_row_reference(member.item) for member in product.members])
-                for product in state.pop("products")]
-    return _unpack_association, (type(asn), state, products)
+                for product in state[1]]
+    return _unpack_association, (type(asn), state[0], products, state[2:])
 
 
 def _row_reference(item):
@@ -133,12 +133,10 @@ def _row_reference(item):
     return origin if origin is not None else (None, item)
 
 
-def _unpack_association(kind, state, products):
+def _unpack_association(kind, rule_index, products, rest):
     from asnflow.engine.entries import Member, Product
 
     rows, copies = _inherited(_LOADING, "_LOADING")
-    asn = kind.__new__(kind)
-    asn.__setstate__(state)
     unpacked = []
     for name, members, references in products:
         items = []
@@ -152,7 +150,8 @@ def _unpack_association(kind, state, products):
         unpacked.append(Product(name, [Member.of(expname, exptype, exposerr, candidate, item)
                                        for (expname, exptype, exposerr, candidate), item
                                        in zip(members, items, strict=True)]))
-    asn.products = unpacked
+    asn = kind.__new__(kind)
+    asn.__setstate__((rule_index, unpacked, *rest))
     return asn
 
 
