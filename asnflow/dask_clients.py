@@ -8,13 +8,36 @@ default is tens of seconds) with the address in the message.
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
 import importlib.util
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from asnflow.errors import AsnflowError
 
 DEFAULT_TIMEOUT = 5.0
+ANOTHER_ASNFLOW = "a Dask worker runs another asnflow than this command (its code differs: another version or checkout)"
+ANOTHER_ASNFLOW_HINT = "start the cluster's workers from the same asnflow installation as the command"
+
+
+@functools.cache
+def code_digest() -> str:
+    """A digest of the asnflow code this process runs (its Python files and grammar).
+
+    The workers of a standing Dask cluster may run another version or
+    checkout of asnflow than the command that sends them work: they would
+    make other associations or products than a local run, or send back what
+    the command cannot read. Work carries the digest of the command's code;
+    a worker whose own differs refuses it.
+    """
+    package = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*")):
+        if path.suffix in (".py", ".lark") and "__pycache__" not in path.parts:
+            digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 @contextlib.contextmanager

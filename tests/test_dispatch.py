@@ -306,6 +306,25 @@ def test_a_dask_scheduler_address_is_used(compat_dir, tmp_path, fakes_importable
     assert summary.succeeded == len(graph)
 
 
+def test_dask_workers_running_other_asnflow_code_refuse_every_node(compat_dir, tmp_path, fakes_importable,
+                                                                     monkeypatch):
+    """A standing cluster started from another version or checkout could calibrate otherwise than
+    this command: its workers fail the nodes they are sent, saying why, and publish nothing."""
+    distributed = pytest.importorskip("distributed")
+    graph, data = prepare(compat_dir, tmp_path)
+    before = sorted(p.name for p in data.iterdir())
+    # What the command sends says its code is another's; the workers (in this process) check their own.
+    monkeypatch.setattr("asnflow.workflow.dispatch.scheduler.code_digest", lambda: "another checkout's code")
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
+        summary = run_graph(graph, data, executor="dask", scheduler=cluster.scheduler_address, progress=False)
+    assert summary.succeeded == 0 and summary.failed > 0
+    failed = [r for r in summary.results if r.status == FAILED]
+    assert failed and all("another asnflow" in r.reason for r in failed)
+    assert sorted(p.name for p in data.iterdir() if p.name not in (RUN_LOG, SCRATCH_DIR, STORE_NAME)) == before
+
+
 def test_scheduler_address_needs_the_dask_executor(wfss):
     graph, data = wfss
     with pytest.raises(DispatchError, match="--scheduler needs --executor dask"):

@@ -694,3 +694,55 @@ def test_this_process_computes_passes_with_a_short_switch_interval_and_restores_
     with pytest.raises(RuntimeError, match="a pass failed"):
         parallel.run_units(units, pool, rules, rows, 2, None)
     assert sys.getswitchinterval() == before
+
+
+@pytest.mark.parametrize("pools", [["pool_004_wfs.csv"], ["pool_004_wfs.csv", "pool_021_tso.csv"]],
+                         ids=["passes", "whole-pools"])
+def test_dask_workers_running_other_asnflow_code_refuse_the_work_in_one_line(scheduler, pools, monkeypatch,
+                                                                              tmp_path, capsys):
+    """A standing cluster started from another checkout or version would make other associations, or
+    send back what this command cannot read: the command stops with one line, and writes nothing."""
+    from asnflow.cli import main
+    from asnflow.engine import parallel
+
+    shipped = parallel._rules_shipped
+
+    def from_other_code(ruleset):  # what a command running other code would send
+        files, registered, _ = pickle.loads(shipped(ruleset)[1])
+        payload = pickle.dumps((files, registered, "other code"))
+        return "digest of other code's rules", payload
+
+    monkeypatch.setattr(parallel, "_rules_shipped", from_other_code)
+    parallel._RULES.clear()
+    try:
+        status = main(["generate", *(str(POOLS / p) for p in pools), "-p", str(tmp_path / "out"),
+                       "--scheduler", scheduler])
+    finally:
+        parallel._RULES.clear()
+        parallel._PREPARED.clear()
+    said = capsys.readouterr().err.strip().splitlines()
+    assert status == 2
+    assert len(said) == 1 and "another asnflow" in said[0], said
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_the_code_digest_changes_with_any_python_file_of_the_package(monkeypatch, tmp_path):
+    import shutil
+
+    from asnflow.engine import parallel
+
+    package = Path(parallel.__file__).resolve().parents[1]
+    copy = tmp_path / "asnflow"
+    shutil.copytree(package, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    script = "from asnflow.engine.parallel import code_digest; print(code_digest())"
+
+    def digest_of(root: Path) -> str:
+        env = dict(os.environ, PYTHONPATH=str(root))
+        return subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
+                              check=True, timeout=RUN_TIMEOUT, cwd=root).stdout.strip()
+
+    first = digest_of(tmp_path)
+    assert digest_of(tmp_path) == first  # the same code: the same digest, in every process
+    with open(copy / "naming" / "asn_names.py", "a") as module:
+        module.write("\n# one more line\n")
+    assert digest_of(tmp_path) != first

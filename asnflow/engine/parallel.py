@@ -31,7 +31,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple, TypeVar
 
 from asnflow.assoc_rules.compile import RuleSet
-from asnflow.dask_clients import DEFAULT_TIMEOUT, dask_client
+from asnflow.dask_clients import ANOTHER_ASNFLOW, ANOTHER_ASNFLOW_HINT, DEFAULT_TIMEOUT, code_digest, dask_client
 from asnflow.engine.collection import paused_collections
 from asnflow.errors import AsnflowError, CarriedError
 from asnflow.workers import claim_end, forked_pool, prompt_results, shared_ends, worker_count
@@ -220,10 +220,13 @@ def _run_remote(rules_digest: str, rules_payload: bytes, pool_digest: str, pool_
 
 
 def _run_remote_group(rules_digest: str, rules_payload: bytes, pool_digest: str, pool_payload: bytes,
-                      indexed_units) -> list[tuple[int, bytes]]:
-    """Run a group of passes on a Dask worker, one after the other."""
-    return [(index, _run_remote(rules_digest, rules_payload, pool_digest, pool_payload, unit))
-            for index, unit in indexed_units]
+                      indexed_units) -> list[tuple[int, bytes]] | CarriedError:
+    """Run a group of passes on a Dask worker, one after the other (an error: carried back)."""
+    try:
+        return [(index, _run_remote(rules_digest, rules_payload, pool_digest, pool_payload, unit))
+                for index, unit in indexed_units]
+    except AsnflowError as error:
+        return CarriedError(error)
 
 
 def _run_remote_locked(rules_digest: str, rules_payload: bytes, pool_digest: str, pool_payload: bytes, unit):
@@ -389,7 +392,10 @@ def _on_dask(units, pool, ruleset, scheduler, receive: Callable[[int, bytes], No
                                  [(i, units[i]) for i in group], pure=False)
                    for group in groups]
         for future in as_completed(futures):
-            for index, blob in future.result():
+            result = future.result()
+            if isinstance(result, CarriedError):
+                raise result.error()
+            for index, blob in result:
                 receive(index, blob)
 
 
@@ -446,7 +452,11 @@ def _pool_forked(index: int):
 def _pool_remote(rules_digest: str, rules_payload: bytes, pool, options, delivery: Delivery):
     """One whole pool on a Dask worker (the rules compiled once per worker)."""
     with _ONE_AT_A_TIME, paused_collections():
-        return _outcome_of(pool, _compiled(rules_digest, rules_payload), options, delivery)
+        try:
+            ruleset = _compiled(rules_digest, rules_payload)
+        except AsnflowError as error:
+            return CarriedError(error)
+        return _outcome_of(pool, ruleset, options, delivery)
 
 
 def _rules_shipped(ruleset: RuleSet) -> tuple[str, bytes]:
@@ -458,10 +468,15 @@ def _rules_shipped(ruleset: RuleSet) -> tuple[str, bytes]:
     the registering files in a fixed order: taken over a set, whose order
     changes from process to process, it gave the same rules two names, and
     each worker of a standing cluster compiled and kept them twice.
+
+    The digest of this process's asnflow code travels too, and names the
+    rules with theirs: a worker compiles only rules sent by the same code.
     """
     registered = tuple(sorted({rule.path for rule in ruleset.rules}))
-    text = pickle.dumps(([(f.path, f.lines) for f in ruleset.files], registered), protocol=pickle.HIGHEST_PROTOCOL)
-    payload = pickle.dumps((ruleset.files, registered), protocol=pickle.HIGHEST_PROTOCOL)
+    code = code_digest()
+    text = pickle.dumps(([(f.path, f.lines) for f in ruleset.files], registered, code),
+                        protocol=pickle.HIGHEST_PROTOCOL)
+    payload = pickle.dumps((ruleset.files, registered, code), protocol=pickle.HIGHEST_PROTOCOL)
     return hashlib.sha256(text).hexdigest(), payload
 
 
@@ -473,7 +488,9 @@ def _compiled(digest: str, payload: bytes) -> RuleSet:
 def _compile_parsed(payload: bytes) -> RuleSet:
     from asnflow.assoc_rules.compile import compile_files
 
-    files, registered = pickle.loads(payload)
+    files, registered, code = pickle.loads(payload)
+    if code != code_digest():
+        raise AsnflowError(ANOTHER_ASNFLOW, hint=ANOTHER_ASNFLOW_HINT)
     return compile_files(files, [f for f in files if f.path in registered])
 
 

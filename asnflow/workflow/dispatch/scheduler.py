@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from asnflow.calib.base import Node
-from asnflow.dask_clients import DEFAULT_TIMEOUT
+from asnflow.dask_clients import DEFAULT_TIMEOUT, code_digest
 from asnflow.errors import DispatchError, GraphError
 from asnflow.progress import ProgressBar
 from asnflow.workflow.dispatch.executors import open_executor
@@ -113,6 +113,8 @@ def run_graph(
         try:
             scheduler_run = _ReadySet(graph, plan, log, meter, retries, recorder, on_finish)
 
+            code = code_digest()
+
             def make_task(node_id: str) -> NodeTask:
                 return NodeTask(
                     _located(graph.node(node_id), data_dir),
@@ -123,6 +125,7 @@ def run_graph(
                     settings,
                     provider,
                     optional=graph.optional_outputs(node_id),
+                    code=code,
                 )
 
             if isinstance(executor, Executor):

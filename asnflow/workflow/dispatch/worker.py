@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from asnflow.calib.base import Node, RunContext, module_for_node
+from asnflow.dask_clients import ANOTHER_ASNFLOW, ANOTHER_ASNFLOW_HINT, code_digest
 from asnflow.errors import AsnflowError, DispatchError
 from asnflow.workflow.dispatch.folder import matching_files
 from asnflow.workflow.dispatch.outcomes import FAILED, SUCCEEDED, NodeResult
@@ -36,6 +37,7 @@ class NodeTask:
     provider: Any = None
     record_references: bool = True  # hand modules a provider that notes the reference files they read
     optional: tuple[str, ...] = ()  # declared outputs the module may leave unwritten
+    code: str | None = None  # the digest of the sending command's asnflow code (dask_clients.code_digest)
 
 
 def execute_node(task: NodeTask) -> NodeResult:
@@ -50,6 +52,8 @@ def execute_node(task: NodeTask) -> NodeResult:
     start = time.monotonic()
     workdir = task.scratch_dir / scratch_name(node.node_id)
     try:
+        if task.code is not None and task.code != code_digest():
+            raise DispatchError(ANOTHER_ASNFLOW, hint=ANOTHER_ASNFLOW_HINT)
         shutil.rmtree(workdir, ignore_errors=True)  # a retry starts clean
         workdir.mkdir()  # not parents: the run's scratch folder must still exist
         module = module_for_node(node, task.calibration)
