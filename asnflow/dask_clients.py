@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import importlib.util
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from asnflow.errors import AsnflowError
@@ -32,6 +30,9 @@ def code_digest() -> str:
     the command cannot read. Work carries the digest of the command's code;
     a worker whose own differs refuses it.
     """
+    import hashlib  # here: a generate run without Dask needs neither module
+    from pathlib import Path
+
     package = Path(__file__).resolve().parent
     digest = hashlib.sha256()
     for path in sorted(package.rglob("*")):
