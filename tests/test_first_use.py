@@ -286,6 +286,28 @@ def test_generate_ends_with_the_collector_still_paused(command, paused, tmp_path
     assert (tmp_path / "at-exit").read_text() == str(not paused)
 
 
+def test_generate_holds_its_results_to_the_quick_exit_and_nothing_when_called_as_a_library(tmp_path):
+    """On the command line, ``generate`` leaves its pools and outcomes to the quick exit instead of
+    freeing them object by object; called through :func:`main`, it keeps nothing behind."""
+    script = (
+        "import atexit, sys\n"
+        "import asnflow.cli as cli\n"
+        f"atexit.register(lambda: open({str(tmp_path / 'held')!r}, 'w').write("
+        "repr([type(item).__name__ for item in cli._held])))\n"
+        f"sys.argv = ['asnflow', 'generate', {str(MIRI)!r}, '-p', {str(tmp_path / 'out')!r}, '-q']\n"
+        "cli.command_line()\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False,
+                          cwd=tmp_path)
+    no_traceback(proc)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "held").read_text() == "['list', 'list']"  # the pools with their folders, the outcomes
+    import asnflow.cli as cli_package
+
+    assert cli_package.main(["generate", str(MIRI), "-p", str(tmp_path / "again"), "-q"]) == 0
+    assert cli_package._held is None
+
+
 @pytest.mark.parametrize("words", [["generate", "--help"], ["rules", "list", "--help"], ["run", "--help"]])
 def test_a_command_line_loads_only_its_own_command(words, tmp_path):
     """Start-up registers only the command named first; what it accepts and prints is unchanged."""

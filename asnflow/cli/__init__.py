@@ -104,6 +104,22 @@ def main(argv: list[str] | None = None) -> int:
 # time: 0.03 s after a small pool, 0.4 s once Dask distributed is loaded.
 QUICK_EXIT = frozenset({"generate"})
 
+# What the running command holds to the quick exit (see :func:`hold_to_exit`); None when no
+# quick exit follows the command.
+_held: list | None = None
+
+
+def hold_to_exit(*objects) -> None:
+    """Keep ``objects`` alive until the process ends, when a quick exit follows the command.
+
+    Freed as the command returns, a large run's rows, associations and
+    documents go one object at a time just before the process ends anyway:
+    0.02 s after 10,000 rows, 0.14 s after 100,000. Called where no quick
+    exit follows (the library, tests calling :func:`main`), it keeps nothing.
+    """
+    if _held is not None:
+        _held.extend(objects)
+
 
 def command_line() -> NoReturn:
     """The ``asnflow`` program (and ``python -m asnflow``): :func:`main`, then the exit."""
@@ -112,13 +128,16 @@ def command_line() -> NoReturn:
         sys.exit(main(words))
     from asnflow.engine.collection import paused_collections
 
+    global _held
     # The garbage collector stays paused to the quick exit (the command pauses it while it
     # generates anyway): resumed, its first collection would walk every object the run
     # still holds (the rules, their caches), only for the process to end.
+    _held = []
     with paused_collections():
         status = main(words)
         if threading.active_count() == 1:
             _quick_exit(status)
+    _held = None  # no quick exit after all: what the command held goes as everything else does
     sys.exit(status)
 
 

@@ -109,6 +109,9 @@ def _run(args: argparse.Namespace) -> int:
         write_orphans(args.orphans, orphans, option="--orphans")
         if not args.quiet:
             print(f"{len(orphans)} orphaned exposures listed in {args.orphans}", file=sys.stderr)
+    from asnflow.cli import hold_to_exit
+
+    hold_to_exit(work, outcomes)
     return 0
 
 
