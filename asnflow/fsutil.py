@@ -31,7 +31,7 @@ import shutil
 import stat
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Container, Iterator, Sequence
 from dataclasses import field
 from pathlib import Path
 
@@ -354,11 +354,11 @@ class _Staging:
         if self.path is not None:
             shutil.rmtree(self.path, ignore_errors=True)
             self.path = None
-        _remove_created(self.created)
 
 
 @contextlib.contextmanager
-def staged_folders(destinations: Sequence[str | os.PathLike[str]]) -> Iterator[list[Path]]:
+def staged_folders(destinations: Sequence[str | os.PathLike[str]],
+                   left: Container[int] = ()) -> Iterator[list[Path]]:
     """Yield one empty staging folder per destination; on success move the files in, all or nothing.
 
     Each destination is created if needed (and removed again if this fails
@@ -367,6 +367,10 @@ def staged_folders(destinations: Sequence[str | os.PathLike[str]]) -> Iterator[l
     others are left alone. Before anything moves, every destination name
     is checked: a folder, link, FIFO or read-only file standing where an
     output goes stops the whole write with nothing changed.
+
+    The destinations whose positions are in ``left`` when the caller is done
+    (it may add to it meanwhile) are left as they were: their staging folders
+    are discarded, and a destination made for the write goes again.
     """
     stagings = [_Staging(Path(d)) for d in destinations]
     try:
@@ -376,14 +380,15 @@ def staged_folders(destinations: Sequence[str | os.PathLike[str]]) -> Iterator[l
             yield [staging.path for staging in stagings]  # type: ignore[misc]
         except OSError as exc:  # the caller's writes into the staging folders
             raise os_error(exc, "cannot write the output", _shown_path(exc, stagings)) from None
+        kept = [staging for index, staging in enumerate(stagings) if index not in left]
         plans = [[] if staging.whole else _planned_moves(staging.path, staging.destination)  # type: ignore[arg-type]
-                 for staging in stagings]
-        for staging in stagings:
+                 for staging in kept]
+        for staging in kept:
             if not staging.whole:
                 # From here on the staged files are the run's decision: a run killed
                 # while moving them is completed by the next write into this folder.
                 _mark_complete(staging.path)  # type: ignore[arg-type]
-        for staging, plan in zip(stagings, plans, strict=True):
+        for staging, plan in zip(kept, plans, strict=True):
             if staging.whole:
                 _rename_into_place(staging)
             else:
@@ -392,6 +397,10 @@ def staged_folders(destinations: Sequence[str | os.PathLike[str]]) -> Iterator[l
     finally:
         for staging in stagings:
             staging.discard()
+        # Only then the folders made for the write (not moved into place): a parent that the
+        # first destination made holds the other destinations' staging folders until here.
+        for staging in reversed(stagings):
+            _remove_created(staging.created)
 
 
 @contextlib.contextmanager

@@ -746,3 +746,93 @@ def test_the_code_digest_changes_with_any_python_file_of_the_package(monkeypatch
     with open(copy / "naming" / "asn_names.py", "a") as module:
         module.write("\n# one more line\n")
     assert digest_of(tmp_path) != first
+
+
+def _unusual_pools(folder: Path) -> dict[str, Path]:
+    """A pool with a header and no rows, one that cannot be read, and one without INSTRUME."""
+    lines = (POOLS / SEVERAL[1]).read_text(encoding="utf-8").splitlines()
+    drop = [cell.strip().lower() for cell in lines[0].split("|")].index("instrume")
+    made = {case: folder / f"{case}_pool.csv" for case in ("empty", "unreadable", "lacking")}
+    made["empty"].write_text(lines[0] + "\n", encoding="utf-8")
+    made["unreadable"].write_text("a|b\n1\n", encoding="utf-8")
+    made["lacking"].write_text("".join("|".join(cell for i, cell in enumerate(line.split("|")) if i != drop) + "\n"
+                                       for line in lines), encoding="utf-8")
+    return made
+
+
+@pytest.mark.parametrize("case", ["empty", "unreadable", "lacking"])
+def test_pools_read_by_their_workers_give_a_serial_runs_lines_and_folders(case, tmp_path):
+    """With several pools on -j each worker reads its own pool: an empty pool is still said and
+    gets no folder, a pool without a column the rules need still gets its warning, and a pool
+    that cannot be read is still the one error, with nothing made (not even the new output
+    folder)."""
+    unusual = _unusual_pools(tmp_path)[case]
+    pools = [str(POOLS / SEVERAL[1]), str(unusual), str(POOLS / SEVERAL[2])]
+    runs = {}
+    for jobs in ("1", "2"):
+        out = tmp_path / f"j{jobs}" / "new"
+        proc = subprocess.run([sys.executable, "-m", "asnflow", "generate", *pools, "-p", str(out), "-j", jobs],
+                              capture_output=True, text=True, timeout=RUN_TIMEOUT, check=False)
+        assert "Traceback" not in proc.stderr
+        runs[jobs] = (proc.returncode, proc.stderr.replace(str(out), "OUT"),
+                      files_in(out) if out.exists() else None)
+    assert runs["2"] == runs["1"]
+    status, lines, files = runs["2"]
+    if case == "empty":
+        assert status == 0 and lines.startswith("empty_pool.csv: the pool has a header and no rows")
+        assert sorted({name.split("/")[0] for name in files}) == sorted(Path(p).stem for p in SEVERAL[1:3])
+    elif case == "lacking":
+        assert status == 0 and "lacking_pool.csv: warning: the pool has no column INSTRUME (needed by" in lines
+    else:
+        assert status == 2 and lines.count("\n") == 1 and lines.startswith(f"{unusual}:1: error:")
+        assert files is None and not (tmp_path / "j2").exists()
+
+
+def test_with_several_pools_on_jobs_only_the_workers_read_the_pools(monkeypatch, tmp_path):
+    import asnflow.pool.read as pool_read
+    from asnflow.cli import main
+
+    readers = tmp_path / "readers"
+    read_pool = pool_read.read_pool
+
+    def recorded(path, *args, **kwargs):
+        with open(readers, "a", encoding="utf-8") as log:
+            log.write(f"{os.getpid()}\n")
+        return read_pool(path, *args, **kwargs)
+
+    monkeypatch.setattr(pool_read, "read_pool", recorded)  # forked workers inherit it
+    pools = [str(POOLS / name) for name in SEVERAL[1:5]]
+    assert main(["generate", *pools, "-p", str(tmp_path / "out"), "-j", "2", "-q"]) == 0
+    pids = readers.read_text(encoding="utf-8").split()
+    assert len(pids) == len(pools) and str(os.getpid()) not in pids
+    assert len(list((tmp_path / "out").iterdir())) == len(pools)
+
+
+def test_a_pool_that_cannot_be_read_is_reported_before_one_that_failed_to_generate(monkeypatch, tmp_path):
+    """As a serial run reads every pool before it generates any; a failure to generate, from a
+    worker that stages files, is reported as it was raised and leaves nothing."""
+    import asnflow.engine.session as session
+    from asnflow.asnfile.files import staged_write
+    from asnflow.engine.generate import Options
+    from asnflow.engine.parallel import Delivery, PoolFile, generate_pools
+    from asnflow.errors import AsnflowError
+
+    failing = SEVERAL[2]
+    rendered_outcome = session.rendered_outcome
+
+    def fails_on_one(pool, *args, **kwargs):
+        if pool.name == failing:
+            raise AsnflowError("cannot generate this pool", path=pool.name)
+        return rendered_outcome(pool, *args, **kwargs)
+
+    monkeypatch.setattr(session, "rendered_outcome", fails_on_one)
+    unreadable = _unusual_pools(tmp_path)["unreadable"]
+    rules = session.rule_set()
+    for later, expected in ((unreadable, f"{unreadable}:1: error: missing required columns"),
+                            (POOLS / SEVERAL[1], f"{failing}: error: cannot generate this pool")):
+        sources = [PoolFile(str(POOLS / failing)), PoolFile(str(later))]
+        folders = [tmp_path / "out" / str(index) for index in range(len(sources))]
+        with pytest.raises(AsnflowError) as raised, staged_write(folders) as staged:
+            generate_pools(sources, rules, Options(), Delivery(into=staged), jobs=2)
+        assert raised.value.one_line().startswith(expected)
+        assert not (tmp_path / "out").exists()

@@ -35,6 +35,12 @@ def define(decorate, **options):
     return Sample
 
 
+def same_hash(first, second) -> bool:
+    # Both alive at once: hashed one after the other as temporaries, two objects hashed by
+    # identity could share the address of the first, freed before the second was made.
+    return hash(first) == hash(second)
+
+
 def behaviour(cls) -> dict:
     """Everything observable about instances of ``cls`` that a dataclass defines."""
     def outcome(call):
@@ -53,7 +59,7 @@ def behaviour(cls) -> dict:
         "equal": a == cls("a", 1, ["x"], note="other"),
         "unequal": a == cls("a", 2, ["x"]),
         "other type": a == ("a", 1, ["x"]),
-        "hash": outcome(lambda: hash(cls("a", 1, ("x",))) == hash(cls("a", 1, ("x",), note="z"))),
+        "hash": outcome(lambda: same_hash(cls("a", 1, ("x",)), cls("a", 1, ("x",), note="z"))),
         "assign": outcome(lambda: setattr(a, "size", 5)),
         "assign new": outcome(lambda: setattr(a, "extra", 1)),
         "delete": outcome(lambda: delattr(a, "size")),

@@ -588,8 +588,10 @@ class StagedWrite:
     turned out to be, in the order they are listed.
     """
 
-    def __init__(self, folders: Sequence[Path], stagings: Sequence[Path]) -> None:
+    def __init__(self, folders: Sequence[Path], stagings: Sequence[Path], left: set[int] | None = None) -> None:
         self.reports = [WriteReport(folder) for folder in folders]
+        self.left = left if left is not None else set()  # folders to leave as they were (see leave)
+        self._positions = {Path(folder): index for index, folder in enumerate(folders)}
         self._stagings = list(stagings)
         self._earlier = [_association_files_in(folder) for folder in folders]
         # The staging folder files go into, opened once: creating a file by its name in an open
@@ -633,6 +635,15 @@ class StagedWrite:
         return [self.put(index, name, payload) for name, payload in zip(rendered.names, rendered.payloads,
                                                                           strict=True)]
 
+    def index(self, folder: str | os.PathLike[str]) -> int:
+        """The position of ``folder`` among this write's folders."""
+        return self._positions[Path(folder)]
+
+    def leave(self, index: int) -> None:
+        """Leave folder ``index`` as it was: nothing moves into it, and it is not made if it did not
+        exist (a pool its worker found empty). Only before the write closes."""
+        self.left.add(index)
+
     def record(self, index: int, names: Sequence[str], kinds: Iterable[str]) -> None:
         """Fill folder ``index``'s report: its files (in order) and what each turned out to be."""
         report = self.reports[index]
@@ -650,8 +661,9 @@ def staged_write(folders: Sequence[str | os.PathLike[str]], *, remove_stale: boo
     :func:`~asnflow.fsutil.staged_folders`). With ``remove_stale``, the association files the
     run did not make (its reports' ``stale``) are deleted once everything else is in place."""
     destinations = [Path(folder) for folder in folders]
-    with staged_folders(destinations) as stagings:
-        staged = StagedWrite(destinations, stagings)
+    left: set[int] = set()
+    with staged_folders(destinations, left=left) as stagings:
+        staged = StagedWrite(destinations, stagings, left)
         try:
             yield staged
         finally:

@@ -142,31 +142,45 @@ def _check_arguments(args: argparse.Namespace) -> None:
 
 
 def _pools_and_folders(args: argparse.Namespace) -> list:
-    """Each pool with rows and the folder it writes into (one per pool when several are given)."""
+    """Each pool with rows and the folder it writes into (one per pool when several are given).
+
+    The pools are read here, except when several run on forked workers: then
+    each is a :class:`~asnflow.engine.parallel.PoolFile` that its worker reads,
+    and an empty one is only found out (and left out) once the workers are done.
+    """
     from pathlib import Path
 
     from asnflow.errors import AsnflowError
     from asnflow.fsutil import check_output_folder
-    from asnflow.pool.read import read_pool
 
-    pools = [read_pool(path, delimiter=args.delimiter) for path in args.pool]
     output = Path(args.path)
-    several = len(pools) > 1
+    several = len(args.pool) > 1
+    stems = [Path(path).name.split(".")[0] for path in args.pool]
     if several:
-        stems = [Path(pool.name).name.split(".")[0] for pool in pools]
         repeated = sorted({stem for stem in stems if stems.count(stem) > 1})
         if repeated:
             raise AsnflowError(f"two pools would write into the same folder {output / repeated[0]}",
                                hint="give pools with different file names")
-    folders = [output / Path(pool.name).name.split(".")[0] if several else output for pool in pools]
+    folders = [output / stem if several else output for stem in stems]
     if not args.dry_run:
         for folder in folders:
             check_output_folder(folder, option="-p")
+    if _whole_pools_on_forked_workers(args, len(args.pool)):
+        from asnflow.engine.parallel import PoolFile
+
+        return [(PoolFile(str(path), args.delimiter), folder) for path, folder in zip(args.pool, folders, strict=True)]
+    from asnflow.pool.read import read_pool
+
+    pools = [read_pool(path, delimiter=args.delimiter) for path in args.pool]
     for pool in pools:
-        if not len(pool):
-            print(f"{pool.name}: the pool has a header and no rows: no associations, nothing written",
-                  file=sys.stderr)
+        _say_if_empty(pool)
     return [(pool, folder) for pool, folder in zip(pools, folders, strict=True) if len(pool)]
+
+
+def _say_if_empty(pool) -> None:
+    if not len(pool):
+        print(f"{pool.name}: the pool has a header and no rows: no associations, nothing written",
+              file=sys.stderr)
 
 
 def _staged_by_workers(args: argparse.Namespace, work: list):
@@ -174,7 +188,7 @@ def _staged_by_workers(args: argparse.Namespace, work: list):
     files as they finish it (several pools on processes); otherwise nothing (None)."""
     import contextlib
 
-    if args.dry_run or args.scheduler or not _whole_pools_in_parallel(args, len(work)):
+    if args.dry_run or not _whole_pools_on_forked_workers(args, len(work)):
         return contextlib.nullcontext()
     from asnflow.asnfile.files import staged_write
 
@@ -195,6 +209,8 @@ def _generate(args: argparse.Namespace, rules, work: list, show_progress: bool, 
         diagnose = find_orphans
     if _whole_pools_in_parallel(args, len(work)):
         generated = _generate_in_parallel(args, rules, options, work, diagnose, show_progress, staged)
+        work = _read_by_workers(work, generated, staged)
+        generated = [outcome for outcome in generated if outcome.pool_rows]
     else:
         generated = [_generate_one(args, rules, options, pool, diagnose, show_progress) for pool, _ in work]
     outcomes = []
@@ -210,6 +226,21 @@ def _generate(args: argparse.Namespace, rules, work: list, show_progress: bool, 
     return outcomes
 
 
+def _read_by_workers(work: list, generated: list, staged=None) -> list:
+    """The pools the workers read themselves, as they found them (their shapes); the empty ones
+    are said and left out, their folders left as they were."""
+    kept = []
+    for index, ((pool, folder), outcome) in enumerate(zip(work, generated, strict=True)):
+        pool = outcome.pool_shape if outcome.pool_shape is not None else pool
+        if outcome.pool_rows:
+            kept.append((pool, folder))
+            continue
+        _say_if_empty(pool)
+        if staged is not None:
+            staged.leave(index)
+    return kept
+
+
 def _generate_in_parallel(args: argparse.Namespace, rules, options, work: list, diagnose,
                           show_progress: bool, staged=None) -> list:
     """Several pools: each pool is a unit of work, generated whole by a worker.
@@ -222,8 +253,7 @@ def _generate_in_parallel(args: argparse.Namespace, rules, options, work: list, 
     from asnflow.progress import ProgressBar
 
     pools = [pool for pool, _ in work]
-    with ProgressBar(f"{len(pools)} pools", sum(len(pool) for pool in pools), "exposures",
-                     enabled=show_progress) as bar:
+    with ProgressBar("generate", len(pools), "pools", enabled=show_progress) as bar:
         return generate_pools(pools, rules, options, Delivery(args.format, not args.dry_run, diagnose, staged),
                               jobs=args.jobs, scheduler=args.scheduler, progress=bar.advance, timeout=args.timeout)
 
@@ -246,10 +276,13 @@ def _write(args: argparse.Namespace, outcomes: list, staged=None) -> list:
     from asnflow.asnfile.files import write_folders
 
     if staged is not None:
-        for index, (_pool, _folder, outcome, _idle) in enumerate(outcomes):
+        reports = []
+        for _pool, folder, outcome, _idle in outcomes:
+            index = staged.index(folder)  # empty pools have none of the outcomes, but a folder each
             staged.record(index, outcome.file_names, outcome.staged)
             outcome.written = staged.reports[index].paths
-        return staged.reports
+            reports.append(staged.reports[index])
+        return reports
     written = write_folders([(outcome.rendered or outcome.documents, folder) for _, folder, outcome, _ in outcomes],
                             args.format, remove_stale=args.remove_stale, jobs=args.jobs)
     for (_pool, _folder, outcome, _idle), report in zip(outcomes, written, strict=True):
@@ -282,6 +315,12 @@ def _summarise_pool(args: argparse.Namespace, rules, pool, folder, outcome, idle
         verb = "removed" if report.removed else "not made by this run"
         for name in report.removed or report.stale:
             print(f"{pool.name}: {verb}: {folder / name}", file=sys.stderr)
+
+
+def _whole_pools_on_forked_workers(args: argparse.Namespace, pools: int) -> bool:
+    """Whether the pools are the units of parallel work on this machine's processes (whose
+    workers read the pools themselves)."""
+    return not args.scheduler and _whole_pools_in_parallel(args, pools)
 
 
 def _whole_pools_in_parallel(args: argparse.Namespace, pools: int) -> bool:

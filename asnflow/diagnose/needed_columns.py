@@ -59,15 +59,15 @@ def missing_columns(rules: Iterable, columns: Iterable[str]) -> tuple[Counter, i
 
 
 def pool_warning(rules: list, pool, made_any: bool) -> str | None:
-    """The warning for a pool without columns its rules need, or None.
+    """The warning for a pool (a :class:`~asnflow.pool.read.Pool` or the
+    :class:`~asnflow.pool.read.PoolShape` of one) without columns its rules need, or None.
 
     jwst's own test pools lack a column or two that one specialised rule
     needs, which is not worth a word; a pool lacking what most of the rules
     that could take its exposures need (INSTRUME, say), or one that made no
     association at all for want of a column, is.
     """
-    index = pool.index("exp_type")
-    relevant = relevant_rules(rules, {row[index] for row in pool.rows} if index is not None else ())
+    relevant = relevant_rules(rules, pool.exp_types)
     counts, affected = missing_columns(relevant, pool.columns)
     if not counts or (made_any and 2 * affected < len(relevant)):
         return None

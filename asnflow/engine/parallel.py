@@ -1,8 +1,8 @@
 """Running generation in parallel: local processes or a Dask cluster.
 
 Two units of work. With several pools in one command, a pool is the unit: a
-worker generates it whole and stages its files into the folders the parent
-opened for the run (a Dask worker, which may not share this machine's disks,
+worker reads it, generates it whole and stages its files into the folders the
+parent opened for the run (a Dask worker, which may not share this machine's disks,
 sends back their names and bytes instead); they move into place only when
 every pool is done. With one pool, the
 passes (one per candidate, plus discovery) are the units: they are
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import pickle
 import threading
 from collections import OrderedDict
@@ -400,7 +401,8 @@ def _on_dask(units, pool, ruleset, scheduler, receive: Callable[[int, bytes], No
 
 
 # ---------------------------------------------------------------- whole pools
-# With several pools, a pool is the unit of work: a worker generates it,
+# With several pools, a pool is the unit of work: a worker reads it (a forked one; the parent
+# reads for Dask workers, which need not share this machine's disks), generates it,
 # validates and serialises its files and stages them (a Dask worker sends back
 # their names and bytes, which the parent writes), and sends back the few
 # facts the summary lines need. The staged files move into place at the end,
@@ -409,6 +411,23 @@ def _on_dask(units, pool, ruleset, scheduler, receive: Callable[[int, bytes], No
 # the last pool was done: 36 ms of the 40-pool corpus's 0.9 s at -j 2.
 
 _POOLS: tuple | None = None  # what forked workers inherit: (pools, ruleset, options, delivery)
+
+
+class PoolFile(NamedTuple):
+    """A pool not read yet: the forked worker that generates it reads it.
+
+    With several pools on ``-j``, the parent reads none of them: reading every
+    pool before the first worker starts was serial work (the 40-pool corpus:
+    22 ms of a 0.5 s run at ``-j 2``) and held every pool in memory at once.
+    """
+
+    path: str
+    delimiter: str = "|"
+
+
+class UnreadPool(CarriedError):
+    """A pool its worker could not read: reported before any other pool's error, as a serial run
+    reads every pool before it generates any."""
 _RULES: OrderedDict[str, RuleSet] = OrderedDict()  # a Dask worker's rule sets, by the digest of their text
 
 
@@ -439,14 +458,39 @@ def _outcome_of(pool, ruleset: RuleSet, options, delivery: Delivery):
 
 def _pool_forked(index: int):
     pools, ruleset, options, delivery = _inherited(_POOLS, "_POOLS")
-    outcome = _outcome_of(pools[index], ruleset, options, delivery)
+    pool = pools[index]
+    if isinstance(pool, PoolFile):
+        return index, _read_and_generate(pool, ruleset, options, delivery, index)
+    return index, _generated_and_staged(pool, ruleset, options, delivery, index)
+
+
+def _read_and_generate(source: PoolFile, ruleset: RuleSet, options, delivery: Delivery, index: int):
+    """A forked worker's pool read from its file, then generated; the outcome carries what the
+    summary needs of the pool (``pool_shape``). An empty pool is not generated (``pool_rows`` 0)."""
+    from asnflow.engine.session import Outcome
+    from asnflow.pool.read import read_pool
+
+    try:
+        pool = read_pool(source.path, delimiter=source.delimiter)
+    except AsnflowError as error:
+        return UnreadPool(error)
+    outcome = _generated_and_staged(pool, ruleset, options, delivery, index) if len(pool) else Outcome([])
+    if not isinstance(outcome, CarriedError):
+        outcome.pool_shape = pool.shape()
+    return outcome
+
+
+def _generated_and_staged(pool, ruleset: RuleSet, options, delivery: Delivery, index: int):
+    outcome = _outcome_of(pool, ruleset, options, delivery)
+    if isinstance(outcome, CarriedError):
+        return outcome
     if delivery.into is not None and outcome.rendered is not None:
         try:
             outcome.staged = delivery.into.put_rendered(index, outcome.rendered)
         except AsnflowError as error:
-            return index, CarriedError(error)
+            return CarriedError(error)
         outcome.file_names, outcome.rendered = outcome.rendered.names, None
-    return index, outcome
+    return outcome
 
 
 def _pool_remote(rules_digest: str, rules_payload: bytes, pool, options, delivery: Delivery):
@@ -499,19 +543,39 @@ def generate_pools(pools: list, ruleset: RuleSet, options, delivery: Delivery | 
                    progress: Callable[[int], None] | None = None, timeout: float = DEFAULT_TIMEOUT) -> list:
     """The :class:`~asnflow.engine.session.Outcome` of each pool (in the order given), pools run in
     ``jobs`` processes or on the Dask ``scheduler``; each carries what ``delivery`` asks for.
-    The first pool (in that order) that failed raises its error."""
+
+    A pool may be given as a :class:`PoolFile` (not on Dask): its worker reads
+    it, and its outcome's ``pool_shape`` says what it held; an empty one has
+    ``pool_rows`` 0 and nothing generated. ``progress`` is called with 1 as
+    each pool is done. The first pool (in the order given) that could not be
+    read raises its error; failing that, the first that failed.
+    """
     delivery = delivery or Delivery()
     if scheduler and delivery.into is not None:
         raise ValueError("Dask workers cannot stage files into this machine's folders")
-    order = sorted(range(len(pools)), key=lambda i: -len(pools[i]))  # largest first: the last to finish is small
+    if scheduler and any(isinstance(pool, PoolFile) for pool in pools):
+        raise ValueError("Dask workers need not share this machine's disks: read the pools here")
+    sizes = [_size(pool) for pool in pools]
+    order = sorted(range(len(pools)), key=lambda i: -sizes[i])  # largest first: the last to finish is small
     if scheduler:
         results = _pools_on_dask(pools, order, ruleset, options, delivery, scheduler, progress, timeout)
     else:
         results = _pools_on_processes(pools, order, ruleset, options, delivery, jobs, progress)
-    for result in results:
-        if isinstance(result, CarriedError):
-            raise result.error()
+    failures = [result for result in results if isinstance(result, CarriedError)]
+    if failures:
+        unread = [failure for failure in failures if isinstance(failure, UnreadPool)]
+        raise (unread or failures)[0].error()
     return results
+
+
+def _size(pool) -> int:
+    """How much work a pool is, roughly: its rows, or a file not read yet by its size in bytes."""
+    if not isinstance(pool, PoolFile):
+        return len(pool)
+    try:
+        return os.stat(pool.path).st_size
+    except OSError:  # its worker says what is wrong with it
+        return 0
 
 
 def _pools_on_processes(pools, order, ruleset, options, delivery, jobs, progress) -> list:
@@ -523,7 +587,7 @@ def _pools_on_processes(pools, order, ruleset, options, delivery, jobs, progress
         for index, outcome in workers.imap_unordered(_pool_forked, order):
             results[index] = outcome
             if progress is not None:
-                progress(len(pools[index]))
+                progress(1)
         workers.close()
     finally:
         workers.terminate()
@@ -545,7 +609,7 @@ def _pools_on_dask(pools, order, ruleset, options, delivery, scheduler, progress
             index = futures[future]
             results[index] = future.result()
             if progress is not None:
-                progress(len(pools[index]))
+                progress(1)
         return results
 
 

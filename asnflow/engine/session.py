@@ -80,6 +80,7 @@ class Outcome:
     file_names: list[str] | None = None  # or only their names (a dry run, or files staged by a worker)
     staged: list[str] | None = None  # files a worker staged: what each turned out to be ("new", ...)
     diagnosis: Any = None  # what the ``diagnose`` function made of the run's result (e.g. its orphans)
+    pool_shape: Any = None  # a PoolShape, when the worker that generated the pool read it too
 
     def counts(self) -> Counter:
         return Counter(asn_type for asn_type, _ in self.made)

@@ -91,6 +91,30 @@ class Pool:
             raise KeyError(f"pool {self.name} has no column {name!r}")
         return [row[position] for row in self.rows]
 
+    @property
+    def exp_types(self) -> frozenset[str]:
+        """The exposure types among the rows."""
+        position = self.index("exp_type")
+        return frozenset(row[position] for row in self.rows) if position is not None else frozenset()
+
+    def shape(self) -> PoolShape:
+        """What a summary of the run says about this pool, without its rows."""
+        return PoolShape(self.name, len(self.rows), self.columns, self.exp_types)
+
+
+@record(frozen=True)
+class PoolShape:
+    """What the summary of a run needs of a pool read elsewhere (by a worker): its name, how many
+    rows it has, its columns and the exposure types among its rows."""
+
+    name: str
+    rows: int
+    columns: tuple[str, ...]
+    exp_types: frozenset[str]
+
+    def __len__(self) -> int:
+        return self.rows
+
 
 def read_pool(path: str | os.PathLike[str], delimiter: str = "|") -> Pool:
     """Read and check the pool at ``path``; raise :class:`PoolError` if it is not a usable pool.
