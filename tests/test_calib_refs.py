@@ -171,6 +171,57 @@ def test_crds_refs_report_what_is_missing_in_one_line(crds_cache, tmp_path):
         CrdsRefs(tmp_path).fetch(science(), ["gain"])
 
 
+def test_a_written_cache_has_every_instrument_folder_crds_would_otherwise_make(tmp_path):
+    """crds makes missing instrument folders on first use, checking first; two processes starting
+    on a new cache at once could both try to make one, and the second failed ("File exists")."""
+    import crds.jwst
+
+    gain = reference(datamodels.GainModel, "gain", data=np.ones((2, 2), np.float32))
+    cache = write_crds_cache(tmp_path / "new", "niriss", [CacheReference("gain", {"META.INSTRUMENT.DETECTOR": "NIS"}, gain)])
+    folders = {path.name for path in (cache / "references" / "jwst").iterdir() if path.is_dir()}
+    assert folders == set(crds.jwst.INSTRUMENTS) - {"all"}
+
+
+def test_a_lookup_that_trips_over_crds_making_a_folder_is_repeated_once(crds_cache, monkeypatch):
+    import errno
+
+    import crds
+
+    calls = []
+    getreferences = crds.getreferences
+
+    def racing(*args, **kwargs):
+        calls.append(kwargs["reftypes"])
+        if len(calls) == 1:  # another process made the folder between crds's check and its mkdir
+            raise FileExistsError(errno.EEXIST, "File exists", str(crds_cache / "references/jwst/fgs"))
+        return getreferences(*args, **kwargs)
+
+    monkeypatch.setattr(crds, "getreferences", racing)
+    assert CrdsRefs(crds_cache).fetch(science(), ["gain"])["gain"].source == "crds://jwst_niriss_gain_0001.fits"
+    assert calls == [["gain"], ["gain"]]
+
+
+@pytest.mark.parametrize("failure, parameters", [
+    ("Unknown reference type 'pars-jumpstep'", {}),  # the rules have no such type: no parameters, as stpipe
+    ("Unknown instrument 'niriss' for context 'jwst_0001.pmap'", {}),
+    ("[Errno 13] Permission denied: 'jwst_0001.pmap'", None),  # a broken lookup: said, never the defaults
+])
+def test_step_parameters_are_none_only_when_the_rules_have_none(crds_cache, monkeypatch, failure, parameters):
+    import crds
+
+    def failing(*args, **kwargs):
+        raise RuntimeError(failure)
+
+    monkeypatch.setattr(crds, "getreferences", failing)
+    provider = CrdsRefs(crds_cache)
+    if parameters is not None:
+        assert provider.step_parameters(science(), ["pars-jumpstep"]) == parameters
+        return
+    with pytest.raises(CalibrationError) as raised:
+        provider.step_parameters(science(), ["pars-jumpstep"])
+    assert str(raised.value).startswith(f"CRDS lookup of pars-jumpstep in {crds_cache} failed: {failure}")
+
+
 def test_write_crds_cache_refuses_to_overwrite_and_mixed_selections(tmp_path):
     gain = reference(datamodels.GainModel, "gain", data=np.ones((2, 2), np.float32))
     (tmp_path / "taken").mkdir()

@@ -38,6 +38,8 @@ ASDF_REFTYPES = frozenset(
     {"distortion", "filteroffset", "specwcs", "regions", "wavelengthrange", "sirskernel", "abvegaoffset"}
 )
 NOT_APPLICABLE = "N/A"
+# The instrument folders crds keeps references in ("instrument" cache mode), as crds.jwst lists them.
+JWST_INSTRUMENTS = ("fgs", "miri", "nircam", "niriss", "nirspec", "system")
 
 
 @dataclass(frozen=True)
@@ -199,27 +201,37 @@ def write_crds_cache(
         pmap_text += "}\n"
         (mappings / CONTEXT).write_text(_checksummed(pmap_text), encoding="utf-8")
 
-        server_info = {
-            "observatory": "jwst",
-            "latest_context": CONTEXT,
-            "operational_context": CONTEXT,
-            "edit_context": CONTEXT,
-            "checked_context": CONTEXT,
-            "bad_files_list": [],
-            "bad_files": "",
-            "mappings": all_mappings,
-            "force_remote_mode": False,
-            "effective_mode": "local",
-            "connected": False,
-            "status": "cache",
-            "last_synced": USEAFTER,
-            "reference_url": {},
-        }
-        (config / "server_config").write_text(pprint.pformat(server_info) + "\n", encoding="utf-8")
-        # crds writes this on first use when missing; writing it now keeps the cache read-only afterwards
-        (config / "ref_cache_subdir_mode").write_text("instrument", encoding="utf-8")
+        _write_cache_config(staging, all_mappings)
         os.replace(staging, folder)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return folder
+
+
+def _write_cache_config(staging: Path, all_mappings: list[str]) -> None:
+    """What crds reads of a cache besides its mappings and references, as ``crds sync`` leaves it."""
+    config = staging / "config" / "jwst"
+    server_info = {
+        "observatory": "jwst",
+        "latest_context": CONTEXT,
+        "operational_context": CONTEXT,
+        "edit_context": CONTEXT,
+        "checked_context": CONTEXT,
+        "bad_files_list": [],
+        "bad_files": "",
+        "mappings": all_mappings,
+        "force_remote_mode": False,
+        "effective_mode": "local",
+        "connected": False,
+        "status": "cache",
+        "last_synced": USEAFTER,
+        "reference_url": {},
+    }
+    (config / "server_config").write_text(pprint.pformat(server_info) + "\n", encoding="utf-8")
+    # crds writes this on first use when missing; writing it now keeps the cache read-only afterwards
+    (config / "ref_cache_subdir_mode").write_text("instrument", encoding="utf-8")
+    # So with the instrument folders: crds makes the missing ones on first use, and two
+    # processes starting at once on a new cache could both try to make the same one.
+    for name in JWST_INSTRUMENTS:
+        (staging / "references" / "jwst" / name).mkdir(parents=True, exist_ok=True)

@@ -342,6 +342,31 @@ def offline_crds_environment(cache: Path) -> Iterator[None]:
                 os.environ[name] = value
 
 
+# What crds says when a cache's rules hold no such type (or no rules at all for the instrument).
+_NOT_IN_THE_RULES = ("Unknown reference type", "Unknown instrument")
+
+
+def _best_references(parameters: Mapping[str, Any], reftypes: Sequence[str], context: str | None) -> dict:
+    """``crds.getreferences`` for jwst, once more if crds tripped over its own folder creation.
+
+    On first use crds makes the cache's instrument folders that are missing,
+    checking for each before making it: two processes starting on the same
+    cache at once (a run's workers) can both find one missing, and the second
+    to make it fails with "File exists". The folder is there by then, so the
+    lookup is repeated once.
+    """
+    import errno
+
+    import crds
+
+    try:
+        return crds.getreferences(parameters, reftypes=list(reftypes), observatory="jwst", context=context)
+    except OSError as exc:
+        if exc.errno != errno.EEXIST:
+            raise
+    return crds.getreferences(parameters, reftypes=list(reftypes), observatory="jwst", context=context)
+
+
 def crds_answer(value: object) -> Path | None | str:
     """What one ``crds.getreferences`` value means: a file (Path), not applicable (None),
     or not found (the reason, a str).
@@ -408,10 +433,8 @@ class CrdsRefs(ReferenceProvider):
             raise CalibrationError(f"{cache} is not a CRDS cache (config/jwst/server_config is missing)")
         parameters = model.get_crds_parameters()
         with offline_crds_environment(cache):
-            import crds
-
             try:
-                found = crds.getreferences(parameters, reftypes=names, observatory="jwst", context=self.context)
+                found = _best_references(parameters, names, self.context)
             except Exception as exc:  # crds raises many unrelated types; all mean "not found"
                 message = " ".join(str(exc).split())
                 if "Unknown reference type" in message:  # the cache's rules have no such type at all
@@ -434,12 +457,8 @@ class CrdsRefs(ReferenceProvider):
         names = _check_reftypes(reftypes)
         cache = self._checked_cache()
         with offline_crds_environment(cache):
-            import crds
-
             try:
-                found = crds.getreferences(
-                    model.get_crds_parameters(), reftypes=names, observatory="jwst", context=self.context
-                )
+                found = _best_references(model.get_crds_parameters(), names, self.context)
             except Exception as exc:  # crds raises many unrelated types; all mean "not found"
                 message = " ".join(str(exc).split())
                 raise CalibrationError(f"CRDS lookup in {cache} failed: {message}") from None
@@ -477,13 +496,16 @@ class CrdsRefs(ReferenceProvider):
         parameters = model.get_crds_parameters()
         out: dict[str, dict[str, Any]] = {}
         with offline_crds_environment(cache):
-            import crds
-
             for name in reftypes:
                 try:
-                    found = crds.getreferences(parameters, reftypes=[name], observatory="jwst", context=self.context)
-                except Exception:  # not in the rules: no parameters, as stpipe treats it
-                    continue
+                    found = _best_references(parameters, [name], self.context)
+                except Exception as exc:  # crds raises many unrelated types
+                    message = " ".join(str(exc).split())
+                    if any(reason in message for reason in _NOT_IN_THE_RULES):
+                        continue  # no parameters, as stpipe treats it
+                    # Anything else is a broken lookup: running the step with jwst's
+                    # defaults instead would change the products without a word.
+                    raise CalibrationError(f"CRDS lookup of {name} in {cache} failed: {message}") from None
                 answer = crds_answer(found.get(name, "N/A"))
                 if isinstance(answer, Path):
                     out[name] = read_step_parameters(answer)
