@@ -424,6 +424,40 @@ def test_several_pools_get_a_folder_each(cli, tmp_path, compat_dir):
         assert sorted(p.name for p in (tmp_path / "out" / name).iterdir()) == expected
 
 
+def test_several_pools_in_one_process_stage_each_pools_files_as_it_is_done(monkeypatch, tmp_path):
+    """The run holds one pool's documents at a time, not every pool's until the end: by the time a
+    pool is generated, the files of every pool before it are staged and their documents dropped;
+    none is in place before the last pool is done."""
+    import asnflow.engine.session as session
+    from asnflow.cli import generate as generate_command
+    from asnflow.cli import main
+
+    names = ["pool_002_image_miri", "pool_021_tso", "pool_004_wfs"]
+    out = tmp_path / "out"
+    staged_before: list[int] = []
+    generate_documents = session.generate_documents
+
+    def counting(*args, **kwargs):
+        staged_before.append(sum(1 for path in out.rglob("*_asn.json")))
+        assert not any((out / name).exists() for name in names), "a folder in place before the last pool was done"
+        return generate_documents(*args, **kwargs)
+
+    written: list = []
+    write = generate_command._write
+
+    def kept(args, outcomes, staged=None):
+        written.extend(outcome for _, _, outcome, _ in outcomes)
+        return write(args, outcomes, staged)
+
+    monkeypatch.setattr(session, "generate_documents", counting)
+    monkeypatch.setattr(generate_command, "_write", kept)
+    assert main(["generate", *(str(POOLS / f"{name}.csv") for name in names), "-p", str(out), "-q", "-j", "1"]) == 0
+    made = [len(list((out / name).iterdir())) for name in names]
+    assert staged_before == [0, made[0], made[0] + made[1]]
+    assert all(outcome.documents == [] and outcome.file_names for outcome in written)
+    assert sorted(path.name for path in out.iterdir()) == sorted(names)  # no staging folder left
+
+
 def test_yaml_format_holds_the_same_associations(cli, tmp_path):
     shutil.copy(POOLS / "pool_002_image_miri.csv", tmp_path)
     assert cli(["generate", "pool_002_image_miri.csv", "-p", "j", "-q"], tmp_path).returncode == 0

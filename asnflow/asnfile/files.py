@@ -515,6 +515,10 @@ class Rendered:
     names: list[str]
     payloads: list[bytes]
 
+    def payload(self, index: int, _name: str) -> bytes:
+        """The bytes of file ``index`` (as documents make theirs: by position and name)."""
+        return self.payloads[index]
+
 
 def render(asns: Iterable[Mapping], fmt: str = "json") -> Rendered:
     """Validate each association and serialise it under the name it is written as."""
@@ -559,23 +563,10 @@ def write_folders(batches: Iterable[tuple[Iterable[Mapping] | Rendered, str | os
     ``jobs`` > 1 a large folder's files are rendered and staged on that many
     processes (see :mod:`asnflow.asnfile.forked_write`).
     """
-    from asnflow.asnfile.forked_write import put_all
-
     batches = list(batches)
     with staged_write([folder for _, folder in batches], remove_stale=remove_stale) as staged:
         for index, (asns, _) in enumerate(batches):
-            if isinstance(asns, Rendered):
-                names, payloads, make = asns.names, asns.payloads, None
-            else:
-                documents = asns if isinstance(asns, Sequence) else list(asns)  # a Sequence may make each on access
-                names, payloads, make = file_names(documents, fmt), None, _payload_maker(documents, fmt)
-
-            def put(number: int, index=index, names=names, payloads=payloads, make=make) -> str:
-                name = names[number]
-                payload = payloads[number] if make is None else make(number, name)
-                return staged.put(index, name, payload)
-
-            staged.record(index, names, put_all(put, len(names), jobs))
+            staged.record(index, *staged.put_batch(index, asns, fmt, jobs=jobs))
     return staged.reports
 
 
@@ -634,6 +625,26 @@ class StagedWrite:
         """:meth:`put` of every file of ``rendered``; what each turned out to be."""
         return [self.put(index, name, payload) for name, payload in zip(rendered.names, rendered.payloads,
                                                                           strict=True)]
+
+    def put_batch(self, index: int, asns: Iterable[Mapping] | Rendered, fmt: str = "json", *,
+                  jobs: int = 1) -> tuple[list[str], list[str]]:
+        """:meth:`put` of every file of ``asns`` (documents, or already :func:`render`-ed), each
+        validated and serialised only as its turn comes (on up to ``jobs`` processes, see
+        :mod:`asnflow.asnfile.forked_write`): their names, and what each turned out to be."""
+        from asnflow.asnfile.forked_write import put_all
+
+        make: Callable[[int, str], bytes]
+        if isinstance(asns, Rendered):
+            names, make = asns.names, asns.payload
+        else:
+            documents = asns if isinstance(asns, Sequence) else list(asns)  # a Sequence may make each on access
+            names, make = file_names(documents, fmt), _payload_maker(documents, fmt)
+
+        def put(number: int) -> str:
+            name = names[number]
+            return self.put(index, name, make(number, name))
+
+        return names, put_all(put, len(names), jobs)
 
     def index(self, folder: str | os.PathLike[str]) -> int:
         """The position of ``folder`` among this write's folders."""

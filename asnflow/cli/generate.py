@@ -93,7 +93,7 @@ def _run(args: argparse.Namespace) -> int:
     show_progress = not args.quiet and level > logging.INFO
     # Every pool is generated before anything is moved into place: a pool
     # that fails leaves every output folder as it was.
-    with _staged_by_workers(args, work) as staged:
+    with _staged_as_generated(args, work) as staged:
         outcomes = _generate(args, rules, work, show_progress, staged)
         if args.dry_run:
             for _pool, folder, outcome, _idle in outcomes:
@@ -183,12 +183,14 @@ def _say_if_empty(pool) -> None:
               file=sys.stderr)
 
 
-def _staged_by_workers(args: argparse.Namespace, work: list):
-    """The folders' write, opened before the pools run when forked workers stage each pool's
-    files as they finish it (several pools on processes); otherwise nothing (None)."""
+def _staged_as_generated(args: argparse.Namespace, work: list):
+    """The folders' write, opened before the pools run when several are generated here or on forked
+    workers: each pool's files are then staged as soon as it is done, so a run holds no more than
+    one pool's documents (one per worker) however many pools it is given. Otherwise (one pool, a
+    dry run, Dask workers, whose files arrive all at the end) nothing (None)."""
     import contextlib
 
-    if args.dry_run or not _whole_pools_on_forked_workers(args, len(work)):
+    if args.dry_run or args.scheduler or len(work) < 2:
         return contextlib.nullcontext()
     from asnflow.asnfile.files import staged_write
 
@@ -212,7 +214,8 @@ def _generate(args: argparse.Namespace, rules, work: list, show_progress: bool, 
         work = _read_by_workers(work, generated, staged)
         generated = [outcome for outcome in generated if outcome.pool_rows]
     else:
-        generated = [_generate_one(args, rules, options, pool, diagnose, show_progress) for pool, _ in work]
+        generated = [_generate_one(args, rules, options, pool, diagnose, show_progress, staged, index)
+                     for index, (pool, _) in enumerate(work)]
     outcomes = []
     for (pool, folder), outcome in zip(work, generated, strict=True):
         idle = _idle_user_rules(rules, args.rules, outcome)
@@ -258,7 +261,10 @@ def _generate_in_parallel(args: argparse.Namespace, rules, options, work: list, 
                               jobs=args.jobs, scheduler=args.scheduler, progress=bar.advance, timeout=args.timeout)
 
 
-def _generate_one(args: argparse.Namespace, rules, options, pool, diagnose, show_progress: bool):
+def _generate_one(args: argparse.Namespace, rules, options, pool, diagnose, show_progress: bool,
+                  staged=None, index: int = 0):
+    """One pool's outcome; with ``staged``, its files are staged into folder ``index`` at once and
+    only their names kept."""
     from asnflow.engine.session import generate_documents
     from asnflow.progress import ProgressBar
 
@@ -266,12 +272,15 @@ def _generate_one(args: argparse.Namespace, rules, options, pool, diagnose, show
         outcome = generate_documents(pool, rules, options, progress=bar.advance, jobs=args.jobs,
                                      scheduler=args.scheduler, on_plan=bar.restart, timeout=args.timeout,
                                      diagnose=diagnose)
+    if staged is not None:
+        outcome.file_names, outcome.staged = staged.put_batch(index, outcome.documents, args.format)
+        outcome.documents = []
     return outcome
 
 
 def _write(args: argparse.Namespace, outcomes: list, staged=None) -> list:
-    """Write every pool's files (all or nothing); the report of each folder. With ``staged``, the
-    workers have staged them already: what each file turned out to be is recorded, and the files
+    """Write every pool's files (all or nothing); the report of each folder. With ``staged``, they
+    were staged as each pool was done: what each file turned out to be is recorded, and the files
     move into place as ``staged`` closes."""
     from asnflow.asnfile.files import write_folders
 
