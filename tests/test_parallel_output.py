@@ -163,8 +163,37 @@ def test_forked_workers_stage_their_pools_files_and_send_back_no_bytes(tmp_path)
         assert report.new == expected.names
         assert [(folder / name).read_bytes() for name in expected.names] == expected.payloads
     assert sorted(path.name for path in tmp_path.iterdir()) == sorted(folder.name for folder in folders)
-    with pytest.raises(ValueError, match="Dask workers"):
-        generate_pools(pools, rules, Options(), Delivery(into=staged), scheduler="tcp://127.0.0.1:1")
+
+
+def test_files_sent_by_dask_workers_are_staged_here_as_each_pool_arrives(scheduler, monkeypatch, tmp_path):
+    from asnflow.asnfile.files import StagedWrite, staged_write
+    from asnflow.engine.generate import Options
+    from asnflow.engine.parallel import Delivery, PoolFile, generate_pools
+    from asnflow.engine.session import rendered_outcome, rule_set
+    from asnflow.pool.read import read_pool
+
+    rules = rule_set()
+    pools = [read_pool(POOLS / name) for name in SEVERAL[1:4]]
+    folders = [tmp_path / Path(pool.name).stem for pool in pools]
+    arrived: list[int] = []
+    put_rendered = StagedWrite.put_rendered
+
+    def staging(self, index, rendered):
+        arrived.append(index)
+        return put_rendered(self, index, rendered)
+
+    monkeypatch.setattr(StagedWrite, "put_rendered", staging)
+    with staged_write(folders) as staged:
+        outcomes = generate_pools(pools, rules, Options(), Delivery(into=staged), scheduler=scheduler)
+        assert sorted(arrived) == [0, 1, 2] and all(outcome.rendered is None for outcome in outcomes)
+        for index, outcome in enumerate(outcomes):
+            staged.record(index, outcome.file_names, outcome.staged)
+    for pool, folder, report in zip(pools, folders, staged.reports, strict=True):
+        expected = rendered_outcome(pool, rules, Options()).rendered
+        assert report.new == expected.names
+        assert [(folder / name).read_bytes() for name in expected.names] == expected.payloads
+    with pytest.raises(ValueError, match="Dask workers"):  # pools to read here, for workers that may be elsewhere
+        generate_pools([PoolFile(str(POOLS / SEVERAL[1]))], rules, Options(), scheduler=scheduler)
 
 
 @pytest.fixture(scope="module")

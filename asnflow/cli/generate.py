@@ -184,13 +184,13 @@ def _say_if_empty(pool) -> None:
 
 
 def _staged_as_generated(args: argparse.Namespace, work: list):
-    """The folders' write, opened before the pools run when several are generated here or on forked
-    workers: each pool's files are then staged as soon as it is done, so a run holds no more than
-    one pool's documents (one per worker) however many pools it is given. Otherwise (one pool, a
-    dry run, Dask workers, whose files arrive all at the end) nothing (None)."""
+    """The folders' write, opened before the pools run when there are several: each pool's files
+    are then staged as soon as it is done (by this process, a forked worker, or this process as a
+    Dask worker's arrive), so a run holds no more than one pool's documents (one per worker)
+    however many pools it is given. Otherwise (one pool, a dry run) nothing (None)."""
     import contextlib
 
-    if args.dry_run or args.scheduler or len(work) < 2:
+    if args.dry_run or len(work) < 2:
         return contextlib.nullcontext()
     from asnflow.asnfile.files import staged_write
 

@@ -438,7 +438,8 @@ class Delivery(NamedTuple):
     With ``into`` (an open :class:`~asnflow.asnfile.files.StagedWrite`, one folder per pool), a
     forked worker stages the files itself and sends back only their names and what each turned
     out to be: the parent then has nothing left to write when the last pool is done. Dask workers
-    need not share this machine's disks, so they always send the files.
+    need not share this machine's disks, so they send the files, and the parent stages each
+    pool's as they arrive.
     """
 
     fmt: str = "json"
@@ -551,8 +552,6 @@ def generate_pools(pools: list, ruleset: RuleSet, options, delivery: Delivery | 
     read raises its error; failing that, the first that failed.
     """
     delivery = delivery or Delivery()
-    if scheduler and delivery.into is not None:
-        raise ValueError("Dask workers cannot stage files into this machine's folders")
     if scheduler and any(isinstance(pool, PoolFile) for pool in pools):
         raise ValueError("Dask workers need not share this machine's disks: read the pools here")
     sizes = [_size(pool) for pool in pools]
@@ -597,17 +596,22 @@ def _pools_on_processes(pools, order, ruleset, options, delivery, jobs, progress
 
 
 def _pools_on_dask(pools, order, ruleset, options, delivery, scheduler, progress, timeout) -> list:
+    """Each pool on a Dask worker. The workers send their files back (they need not share this
+    machine's disks); with ``delivery.into`` this process stages each pool's as it arrives."""
     as_completed = _dask_as_completed()
     rules_digest, rules_payload = _rules_shipped(ruleset)
+    into, sent = delivery.into, delivery._replace(into=None)
     with dask_client(scheduler, timeout=timeout) as client:
         rules_shared = client.scatter(rules_payload, broadcast=True)
-        futures = {client.submit(_pool_remote, rules_digest, rules_shared, pools[i], options, delivery,
-                                 pure=False): i
+        futures = {client.submit(_pool_remote, rules_digest, rules_shared, pools[i], options, sent, pure=False): i
                    for i in order}
         results: list = [None] * len(pools)
         for future in as_completed(list(futures)):
             index = futures[future]
-            results[index] = future.result()
+            outcome = results[index] = future.result()
+            if into is not None and not isinstance(outcome, CarriedError) and outcome.rendered is not None:
+                outcome.staged = into.put_rendered(index, outcome.rendered)
+                outcome.file_names, outcome.rendered = outcome.rendered.names, None
             if progress is not None:
                 progress(1)
         return results
