@@ -404,13 +404,14 @@ def _on_dask(units, pool, ruleset, scheduler, receive: Callable[[int, bytes], No
 # With several pools, a pool is the unit of work: a worker reads it (a forked one; the parent
 # reads for Dask workers, which need not share this machine's disks), generates it,
 # validates and serialises its files and stages them (a Dask worker sends back
-# their names and bytes, which the parent writes), and sends back the few
+# their names and bytes, which the parent stages as they arrive), and sends back the few
 # facts the summary lines need. The staged files move into place at the end,
 # all or nothing, as a serial run's do. Staging in the forked workers keeps
 # the writing off the parent, which otherwise wrote every pool's files after
 # the last pool was done: 36 ms of the 40-pool corpus's 0.9 s at -j 2.
 
 _POOLS: tuple | None = None  # what forked workers inherit: (pools, ruleset, options, delivery)
+_RULES: OrderedDict[str, RuleSet] = OrderedDict()  # a Dask worker's rule sets, by the digest of their text
 
 
 class PoolFile(NamedTuple):
@@ -428,7 +429,6 @@ class PoolFile(NamedTuple):
 class UnreadPool(CarriedError):
     """A pool its worker could not read: reported before any other pool's error, as a serial run
     reads every pool before it generates any."""
-_RULES: OrderedDict[str, RuleSet] = OrderedDict()  # a Dask worker's rule sets, by the digest of their text
 
 
 class Delivery(NamedTuple):
