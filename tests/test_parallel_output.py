@@ -142,30 +142,11 @@ def test_a_failure_after_the_workers_staged_their_files_leaves_every_folder_as_i
     assert sorted(path.name for path in out.rglob("*")) == [Path(SEVERAL[1]).stem]
 
 
-def test_forked_workers_stage_their_pools_files_and_send_back_no_bytes(tmp_path):
-    from asnflow.asnfile.files import staged_write
-    from asnflow.engine.generate import Options
-    from asnflow.engine.parallel import Delivery, generate_pools
-    from asnflow.engine.session import rendered_outcome, rule_set
-    from asnflow.pool.read import read_pool
-
-    rules = rule_set()
-    pools = [read_pool(POOLS / name) for name in SEVERAL[1:4]]
-    folders = [tmp_path / Path(pool.name).stem for pool in pools]
-    with staged_write(folders) as staged:
-        outcomes = generate_pools(pools, rules, Options(), Delivery(into=staged), jobs=2)
-        assert all(outcome.rendered is None for outcome in outcomes)
-        assert not any(folder.exists() for folder in folders)  # staged beside, moved in on closing
-        for index, outcome in enumerate(outcomes):
-            staged.record(index, outcome.file_names, outcome.staged)
-    for pool, folder, report in zip(pools, folders, staged.reports, strict=True):
-        expected = rendered_outcome(pool, rules, Options()).rendered
-        assert report.new == expected.names
-        assert [(folder / name).read_bytes() for name in expected.names] == expected.payloads
-    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(folder.name for folder in folders)
-
-
-def test_files_sent_by_dask_workers_are_staged_here_as_each_pool_arrives(scheduler, monkeypatch, tmp_path):
+@pytest.mark.parametrize("where", ["jobs", "dask"])
+def test_each_pools_files_are_staged_as_it_is_done_and_only_their_names_come_back(where, request, monkeypatch,
+                                                                                    tmp_path):
+    """Forked workers stage their pools' files themselves; Dask workers, which need not share this
+    machine's disks, send them, and this process stages each pool's as it arrives."""
     from asnflow.asnfile.files import StagedWrite, staged_write
     from asnflow.engine.generate import Options
     from asnflow.engine.parallel import Delivery, PoolFile, generate_pools
@@ -175,25 +156,30 @@ def test_files_sent_by_dask_workers_are_staged_here_as_each_pool_arrives(schedul
     rules = rule_set()
     pools = [read_pool(POOLS / name) for name in SEVERAL[1:4]]
     folders = [tmp_path / Path(pool.name).stem for pool in pools]
-    arrived: list[int] = []
+    staged_here: list[int] = []
     put_rendered = StagedWrite.put_rendered
 
     def staging(self, index, rendered):
-        arrived.append(index)
+        staged_here.append(index)
         return put_rendered(self, index, rendered)
 
-    monkeypatch.setattr(StagedWrite, "put_rendered", staging)
+    monkeypatch.setattr(StagedWrite, "put_rendered", staging)  # forked workers inherit it, but report nothing here
+    run_on = {"jobs": 2} if where == "jobs" else {"scheduler": request.getfixturevalue("scheduler")}
     with staged_write(folders) as staged:
-        outcomes = generate_pools(pools, rules, Options(), Delivery(into=staged), scheduler=scheduler)
-        assert sorted(arrived) == [0, 1, 2] and all(outcome.rendered is None for outcome in outcomes)
+        outcomes = generate_pools(pools, rules, Options(), Delivery(into=staged), **run_on)
+        assert all(outcome.rendered is None for outcome in outcomes)
+        assert sorted(staged_here) == ([] if where == "jobs" else [0, 1, 2])
+        assert not any(folder.exists() for folder in folders)  # staged beside, moved in on closing
         for index, outcome in enumerate(outcomes):
             staged.record(index, outcome.file_names, outcome.staged)
     for pool, folder, report in zip(pools, folders, staged.reports, strict=True):
         expected = rendered_outcome(pool, rules, Options()).rendered
         assert report.new == expected.names
         assert [(folder / name).read_bytes() for name in expected.names] == expected.payloads
-    with pytest.raises(ValueError, match="Dask workers"):  # pools to read here, for workers that may be elsewhere
-        generate_pools([PoolFile(str(POOLS / SEVERAL[1]))], rules, Options(), scheduler=scheduler)
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(folder.name for folder in folders)
+    if where == "dask":
+        with pytest.raises(ValueError, match="Dask workers"):  # pools to read here, for workers that may be elsewhere
+            generate_pools([PoolFile(str(POOLS / SEVERAL[1]))], rules, Options(), **run_on)
 
 
 @pytest.fixture(scope="module")
