@@ -223,6 +223,19 @@ def corpus_pools(folder: Path) -> tuple[Path, ...]:
     return tuple(sorted(p for p in folder.iterdir() if p.suffix in (".csv", ".gz") and p.is_file()))
 
 
+def corpus_copies(corpus: Path, times: int, folder: Path) -> tuple[Path, ...]:
+    """Every pool of ``corpus``, ``times`` over, copied into ``folder`` under names of their own
+    (each pool writes into a folder named after it)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    copies = []
+    for number in range(1, times + 1):
+        for pool in corpus_pools(corpus):
+            copy = folder / f"copy{number:03d}_{pool.name}"
+            shutil.copyfile(pool, copy)
+            copies.append(copy)
+    return tuple(copies)
+
+
 def default_corpus(repo: Path) -> Path:
     """The shared parity corpus beside the repository, else the copy under tests/data."""
     shared = repo.parent / "shared" / "compat" / "pools"

@@ -41,7 +41,15 @@ from pathlib import Path
 
 from bench_ceiling import Ceiling, add_round, ceiling_report
 from bench_outputs import digest_differences, digests, strict_differences
-from bench_parallel import DaskCluster, Workload, corpus_pools, default_corpus, measure_parallel, parallel_report
+from bench_parallel import (
+    DaskCluster,
+    Workload,
+    corpus_copies,
+    corpus_pools,
+    default_corpus,
+    measure_parallel,
+    parallel_report,
+)
 from bench_process import ProcessResult, run_measured, small_launcher
 
 REPO = Path(__file__).resolve().parents[1]
@@ -161,6 +169,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--corpus", type=Path, metavar="DIR",
                         help="pools run together in one command for the parallel comparison (default: "
                         "../shared/compat/pools beside the repository, else tests/data/compat/pools)")
+    parser.add_argument("--many-pools", type=_not_negative, default=0, metavar="N",
+                        help="also the corpus N times over, under new names, all in one command (operations "
+                        "reprocessing many pools; default: 0, left out)")
     parser.add_argument("--parallel-runs", type=_positive, default=3,
                         help="runs of each parallel configuration; the median is reported (default: 3)")
     parser.add_argument("--no-parallel", action="store_true", help="skip the -j 1 / -j 2 / Dask comparison")
@@ -240,6 +251,9 @@ def benchmark(args: argparse.Namespace) -> int:
                 pools[PARALLEL_ROWS] = make_pool(pool_maker, PARALLEL_ROWS, workroot, progress)[0]
             workloads = [Workload(f"{PARALLEL_ROWS:,}-row pool", (pools[PARALLEL_ROWS],)),
                          Workload(f"corpus, {len(corpus_pools(corpus))} pools", corpus_pools(corpus))]
+            if args.many_pools:
+                many = corpus_copies(corpus, args.many_pools, workroot / "many-pools")
+                workloads.append(Workload(f"corpus x{args.many_pools}, {len(many)} pools", many))
             ceiling = Ceiling([], [])
 
             def ceiling_round() -> None:
