@@ -775,24 +775,26 @@ def _unusual_pools(folder: Path) -> dict[str, Path]:
     return made
 
 
+@pytest.mark.parametrize("where", ["jobs", "dask"])
 @pytest.mark.parametrize("case", ["empty", "unreadable", "lacking"])
-def test_pools_read_by_their_workers_give_a_serial_runs_lines_and_folders(case, tmp_path):
-    """With several pools on -j each worker reads its own pool: an empty pool is still said and
-    gets no folder, a pool without a column the rules need still gets its warning, and a pool
-    that cannot be read is still the one error, with nothing made (not even the new output
-    folder)."""
+def test_pools_read_by_their_workers_give_a_serial_runs_lines_and_folders(case, where, request, tmp_path):
+    """With several pools on -j or Dask each worker reads its own pool (a Dask worker from the
+    bytes sent to it): an empty pool is still said and gets no folder, a pool without a column
+    the rules need still gets its warning, and a pool that cannot be read is still the one error,
+    with nothing made (not even the new output folder)."""
     unusual = _unusual_pools(tmp_path)[case]
     pools = [str(POOLS / SEVERAL[1]), str(unusual), str(POOLS / SEVERAL[2])]
+    parallel = ["-j", "2"] if where == "jobs" else ["--scheduler", request.getfixturevalue("scheduler")]
     runs = {}
-    for jobs in ("1", "2"):
-        out = tmp_path / f"j{jobs}" / "new"
-        proc = subprocess.run([sys.executable, "-m", "asnflow", "generate", *pools, "-p", str(out), "-j", jobs],
+    for label, options in (("serial", ["-j", "1"]), (where, parallel)):
+        out = tmp_path / label / "new"
+        proc = subprocess.run([sys.executable, "-m", "asnflow", "generate", *pools, "-p", str(out), *options],
                               capture_output=True, text=True, timeout=RUN_TIMEOUT, check=False)
         assert "Traceback" not in proc.stderr
-        runs[jobs] = (proc.returncode, proc.stderr.replace(str(out), "OUT"),
-                      files_in(out) if out.exists() else None)
-    assert runs["2"] == runs["1"]
-    status, lines, files = runs["2"]
+        runs[label] = (proc.returncode, proc.stderr.replace(str(out), "OUT"),
+                       files_in(out) if out.exists() else None)
+    assert runs[where] == runs["serial"]
+    status, lines, files = runs[where]
     if case == "empty":
         assert status == 0 and lines.startswith("empty_pool.csv: the pool has a header and no rows")
         assert sorted({name.split("/")[0] for name in files}) == sorted(Path(p).stem for p in SEVERAL[1:3])
@@ -800,7 +802,7 @@ def test_pools_read_by_their_workers_give_a_serial_runs_lines_and_folders(case, 
         assert status == 0 and "lacking_pool.csv: warning: the pool has no column INSTRUME (needed by" in lines
     else:
         assert status == 2 and lines.count("\n") == 1 and lines.startswith(f"{unusual}:1: error:")
-        assert files is None and not (tmp_path / "j2").exists()
+        assert files is None and not (tmp_path / where).exists()
 
 
 def test_with_several_pools_on_jobs_only_the_workers_read_the_pools(monkeypatch, tmp_path):

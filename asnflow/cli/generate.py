@@ -144,9 +144,10 @@ def _check_arguments(args: argparse.Namespace) -> None:
 def _pools_and_folders(args: argparse.Namespace) -> list:
     """Each pool with rows and the folder it writes into (one per pool when several are given).
 
-    The pools are read here, except when several run on forked workers: then
-    each is a :class:`~asnflow.engine.parallel.PoolFile` that its worker reads,
-    and an empty one is only found out (and left out) once the workers are done.
+    The pools are read here, except when several run in parallel: then each is
+    a :class:`~asnflow.engine.parallel.PoolFile` that its worker reads (a Dask
+    worker from the file's bytes, read here), and an empty one is only found
+    out (and left out) once the workers are done.
     """
     from pathlib import Path
 
@@ -165,10 +166,13 @@ def _pools_and_folders(args: argparse.Namespace) -> list:
     if not args.dry_run:
         for folder in folders:
             check_output_folder(folder, option="-p")
-    if _whole_pools_on_forked_workers(args, len(args.pool)):
+    if _whole_pools_in_parallel(args, len(args.pool)):
         from asnflow.engine.parallel import PoolFile
+        from asnflow.pool.read import read_pool_bytes
 
-        return [(PoolFile(str(path), args.delimiter), folder) for path, folder in zip(args.pool, folders, strict=True)]
+        # Dask workers need not share this machine's disks: they get each file's bytes
+        return [(PoolFile(str(path), args.delimiter, read_pool_bytes(path, args.delimiter) if args.scheduler else None),
+                 folder) for path, folder in zip(args.pool, folders, strict=True)]
     from asnflow.pool.read import read_pool
 
     pools = [read_pool(path, delimiter=args.delimiter) for path in args.pool]
@@ -324,12 +328,6 @@ def _summarise_pool(args: argparse.Namespace, rules, pool, folder, outcome, idle
         verb = "removed" if report.removed else "not made by this run"
         for name in report.removed or report.stale:
             print(f"{pool.name}: {verb}: {folder / name}", file=sys.stderr)
-
-
-def _whole_pools_on_forked_workers(args: argparse.Namespace, pools: int) -> bool:
-    """Whether the pools are the units of parallel work on this machine's processes (whose
-    workers read the pools themselves)."""
-    return not args.scheduler and _whole_pools_in_parallel(args, pools)
 
 
 def _whole_pools_in_parallel(args: argparse.Namespace, pools: int) -> bool:

@@ -124,9 +124,23 @@ def read_pool(path: str | os.PathLike[str], delimiter: str = "|") -> Pool:
     non-blank character is ``#`` are comments wherever they are; blank lines
     are skipped.
     """
+    return parse_pool(read_pool_bytes(path, delimiter), path, delimiter)
+
+
+def read_pool_bytes(path: str | os.PathLike[str], delimiter: str = "|") -> bytes:
+    """The bytes :func:`parse_pool` reads: the pool file's, gunzipped, within the size limit
+    (with the delimiter checked first, as :func:`read_pool` does)."""
     where = str(path)
     _check_delimiter(delimiter, where)
-    text = _decode(_read_bytes(Path(path), where), where)
+    return _read_bytes(Path(path), where)
+
+
+def parse_pool(data: bytes, path: str | os.PathLike[str], delimiter: str = "|") -> Pool:
+    """The pool the file at ``path`` holds, from its bytes read by :func:`read_pool_bytes` (maybe
+    in another process, on another machine): everything :func:`read_pool` checks but the file."""
+    where = str(path)
+    _check_delimiter(delimiter, where)
+    text = _decode(data, where)
     try:
         reader = _TableReader(text, delimiter, where)
     except _ShapeError:
