@@ -189,9 +189,9 @@ def _say_if_empty(pool) -> None:
 
 def _staged_as_generated(args: argparse.Namespace, work: list):
     """The folders' write, opened before the pools run when there are several: each pool's files
-    are then staged as soon as it is done (by this process, a forked worker, or this process as a
-    Dask worker's arrive), so a run holds no more than one pool's documents (one per worker)
-    however many pools it is given. Otherwise (one pool, a dry run) nothing (None)."""
+    are then staged as soon as it is done (here, by a forked worker, or here as a Dask worker's
+    arrive), so a run holds no more than one pool's documents (one per worker) however many
+    pools it is given. Otherwise (one pool, a dry run) nothing (None)."""
     import contextlib
 
     if args.dry_run or len(work) < 2:
