@@ -459,3 +459,45 @@ def test_progress_line_only_on_a_terminal(wfss, monkeypatch):
         monkeypatch.setattr(sys, "stderr", stream)
         run_graph(graph, data, executor="serial", progress=enabled, force=True)
         assert stream.getvalue() == ""
+
+
+STOPPED_RUN = '''\
+import os
+import sys
+import time
+
+from asnflow.workflow.dispatch.executors import open_executor
+
+HELD = []
+
+
+def task(path):
+    import multiprocessing
+
+    HELD.append(multiprocessing.Lock())  # as crds makes one when a worker imports it
+    open(path, "w").close()
+    time.sleep(60)
+
+
+if __name__ == "__main__":
+    try:
+        with open_executor("process", workers=1) as pool:
+            pool.submit(task, sys.argv[1])
+            while not os.path.exists(sys.argv[1]):
+                time.sleep(0.05)
+            raise KeyboardInterrupt  # as Ctrl-C or SIGTERM reach the run
+    except KeyboardInterrupt:
+        print("stopped", file=sys.stderr)
+'''
+
+
+def test_a_stopped_process_executor_leaves_only_its_own_line_on_stderr(tmp_path):
+    """Workers stopped mid-task end as finished processes do: what their imports made (crds's
+    named semaphore) is released, not left to multiprocessing's resource tracker, which then
+    printed a two-line warning after the run's one line."""
+    script = tmp_path / "stopped_run.py"
+    script.write_text(STOPPED_RUN, encoding="utf-8")
+    proc = subprocess.run([sys.executable, str(script), str(tmp_path / "started")], capture_output=True, text=True,
+                          timeout=120, check=False, cwd=tmp_path)
+    assert proc.returncode == 0
+    assert proc.stderr == "stopped\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future
 from typing import Any
@@ -28,6 +29,30 @@ class SerialExecutor(Executor):
         return future
 
 
+def start_spawned_worker(owner_pid: int) -> None:
+    """A process-executor worker: it dies with the run and leaves Ctrl-C to it (leave_with_owner),
+    and when the run stops it with SIGTERM it ends as a finished process does.
+
+    What a spawned worker's imports make lives until it ends: crds makes a
+    named semaphore (a module-level multiprocessing.Lock) when imported. A
+    worker killed outright left it to multiprocessing's resource tracker,
+    which removed it but printed a two-line warning after the run's one line
+    ("terminated (SIGTERM)").
+    """
+    leave_with_owner(owner_pid)
+    signal.signal(signal.SIGTERM, _end_on_sigterm)
+
+
+def _end_on_sigterm(signum: int, _frame: object) -> None:
+    import atexit
+
+    # A fresh interpreter's own exit handlers only (spawned, not forked): multiprocessing's
+    # among them releases the semaphores. os._exit: a SystemExit raised inside a task would be
+    # caught by the executor and sent back as the task's failure, and the worker would go on.
+    atexit._run_exitfuncs()  # the interpreter's own call at exit; not in atexit's public API
+    os._exit(128 + signum)
+
+
 @contextlib.contextmanager
 def open_executor(kind: str, workers: int = 2, scheduler: str | None = None,
                   timeout: float = DEFAULT_TIMEOUT) -> Iterator[Executor]:
@@ -46,7 +71,7 @@ def open_executor(kind: str, workers: int = 2, scheduler: str | None = None,
         # fork server outlives a killed run.
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(
-            max_workers=workers, mp_context=context, initializer=leave_with_owner, initargs=(os.getpid(),)
+            max_workers=workers, mp_context=context, initializer=start_spawned_worker, initargs=(os.getpid(),)
         ) as pool:
             try:
                 yield pool
