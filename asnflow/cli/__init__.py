@@ -142,18 +142,10 @@ def command_line() -> NoReturn:
 
 
 def _quick_exit(status: int) -> NoReturn:
-    """Leave without the teardown: flush the standard streams, run the exit handlers
-    (logging's flush, multiprocessing's and ``weakref.finalize``'s clean-up), and exit."""
-    import atexit
-    import os
+    """Leave without the teardown (see :func:`asnflow.workers.exit_now`)."""
+    from asnflow.workers import exit_now
 
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except OSError:  # a closed pipe: Python's own exit gives 120 then
-        status = status or 120
-    atexit._run_exitfuncs()  # the interpreter's own call at exit; not in atexit's public API
-    os._exit(status)
+    exit_now(status)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -492,13 +492,19 @@ def _generated_and_staged(pool, ruleset: RuleSet, options, delivery: Delivery, i
     outcome = _outcome_of(pool, ruleset, options, delivery)
     if isinstance(outcome, CarriedError):
         return outcome
-    if delivery.into is not None and outcome.rendered is not None:
+    if delivery.into is not None:
         try:
-            outcome.staged = delivery.into.put_rendered(index, outcome.rendered)
+            _stage(outcome, delivery.into, index)
         except AsnflowError as error:
             return CarriedError(error)
-        outcome.file_names, outcome.rendered = outcome.rendered.names, None
     return outcome
+
+
+def _stage(outcome, into, index: int) -> None:
+    """Stage an outcome's rendered files into folder ``index`` of ``into``; keep only their names."""
+    if outcome.rendered is not None:
+        outcome.staged = into.put_rendered(index, outcome.rendered)
+        outcome.file_names, outcome.rendered = outcome.rendered.names, None
 
 
 def _pool_remote(rules_digest: str, rules_payload: bytes, pool, options, delivery: Delivery):
@@ -620,9 +626,8 @@ def _pools_on_dask(pools, order, ruleset, options, delivery, scheduler, progress
         for future in as_completed(list(futures)):
             index = futures[future]
             outcome = results[index] = future.result()
-            if into is not None and not isinstance(outcome, CarriedError) and outcome.rendered is not None:
-                outcome.staged = into.put_rendered(index, outcome.rendered)
-                outcome.file_names, outcome.rendered = outcome.rendered.names, None
+            if into is not None and not isinstance(outcome, CarriedError):
+                _stage(outcome, into, index)
             if progress is not None:
                 progress(1)
         return results

@@ -12,7 +12,7 @@ from typing import Any
 
 from asnflow.dask_clients import DEFAULT_TIMEOUT, dask_client
 from asnflow.errors import DispatchError
-from asnflow.workers import leave_with_owner
+from asnflow.workers import exit_now, leave_with_owner
 
 EXECUTORS = ("serial", "process", "dask")
 
@@ -44,13 +44,10 @@ def start_spawned_worker(owner_pid: int) -> None:
 
 
 def _end_on_sigterm(signum: int, _frame: object) -> None:
-    import atexit
-
     # A fresh interpreter's own exit handlers only (spawned, not forked): multiprocessing's
-    # among them releases the semaphores. os._exit: a SystemExit raised inside a task would be
-    # caught by the executor and sent back as the task's failure, and the worker would go on.
-    atexit._run_exitfuncs()  # the interpreter's own call at exit; not in atexit's public API
-    os._exit(128 + signum)
+    # among them releases the semaphores. Not SystemExit: raised inside a task, the executor
+    # would catch it and send it back as the task's failure, and the worker would go on.
+    exit_now(128 + signum)
 
 
 @contextlib.contextmanager
